@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make example` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: example test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+example: $(STAMP)
+	$(BIN)/python -m pytest example_suite
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check pytest_hotmess tests example_suite benchmarks
+	$(BIN)/ruff format --check pytest_hotmess tests example_suite benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) example_suite/out .pytest_cache .mypy_cache .ruff_cache
