@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 __all__ = ["Completion", "Message", "Model", "Prompt"]
 
 Message = Mapping[str, Any]
-Prompt = Union[str, Sequence[Message]]
+Prompt: TypeAlias = "str | Sequence[Message]"
 
 _COVARIATE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "latency_s")
 

@@ -1,1 +1,300 @@
-"""pytest entry point (placeholder until the plugin lands)."""
+"""pytest glue: options, the ``coherence`` marker, the ``resample`` fixture, gating and reports.
+
+The statistics live in pure modules; this file only moves data between pytest's hooks and them.
+Results cross xdist on the call-phase test report (``report.hotmess``, plain builtins only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import __version__
+from ._gate import evaluate
+from ._marker import MARKER_HELP, CoherenceSpec, MarkerError, parse_marker_kwargs
+from ._progress import LiveProgress
+from ._record import build_record
+from ._report_json import build_report, write_json_atomic
+from ._report_junit import suite_properties, testcase_properties
+from ._report_terminal import render_table
+from ._resample import Resampler, TestState
+from ._session import HotmessSession
+from ._settings import Settings, add_options, resolve_settings
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+SESSION_KEY = pytest.StashKey[HotmessSession]()
+SPEC_KEY = pytest.StashKey["CoherenceSpec | None"]()
+STATE_KEY = pytest.StashKey[TestState]()
+RECORD_KEY = pytest.StashKey[dict[str, Any]]()
+MARKER_ERROR_KEY = pytest.StashKey[bool]()
+
+DEFAULT_CONFIDENCE = 0.95
+MARKER_ERROR_PREFIX = "pytest-hotmess: bad coherence marker"
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    settings = resolve_settings(config)
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[SESSION_KEY] = HotmessSession(confidence=settings.confidence or DEFAULT_CONFIDENCE)
+
+
+def _marker_spec(item: pytest.Item) -> CoherenceSpec | None:
+    """Merge every ``coherence`` marker on the item, the closest one winning per argument."""
+    spec: CoherenceSpec | None = None
+    for marker in item.iter_markers("coherence"):  # closest first
+        parsed = parse_marker_kwargs(marker.args, marker.kwargs)
+        spec = parsed if spec is None else spec.merged_over(parsed)
+    return spec
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    problems = []
+    for item in items:
+        try:
+            item.stash[SPEC_KEY] = _marker_spec(item)
+        except MarkerError as exc:
+            problems.append(f"{item.nodeid}: @pytest.mark.coherence: {exc}")
+    if problems:
+        message = MARKER_ERROR_PREFIX + "\n" + "\n".join(problems)
+        if _is_worker(config):
+            # An exception here would crash the xdist worker after it announced its items; stop
+            # the session cleanly instead, and the controller reports the message.
+            session.shouldstop = message  # the controller turns this into a usage error
+            items[:] = []
+            return
+        raise pytest.UsageError(message)
+
+
+# -- the fixture ---------------------------------------------------------------------------
+
+
+def _progress_factory(config: pytest.Config, item: pytest.Item) -> Any:
+    """A live progress line on an interactive, non-quiet, non-worker terminal; else nothing."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if terminal is None or _is_worker(config) or config.get_verbosity() < 0:
+        return None
+    if not getattr(terminal, "isatty", False):
+        return None
+
+    def write(text: str) -> None:
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                terminal.write(text, flush=True)
+        else:
+            terminal.write(text, flush=True)
+
+    def make(planned: int) -> LiveProgress:
+        return LiveProgress(item.name, planned, write)
+
+    return make
+
+
+def _state(item: pytest.Item) -> TestState:
+    state = item.stash.get(STATE_KEY, None)
+    if state is None:
+        settings = item.config.stash[SETTINGS_KEY]
+        spec = item.stash.get(SPEC_KEY, None) or CoherenceSpec()
+        state = TestState(
+            nodeid=item.nodeid,
+            samples=spec.samples or settings.samples,
+            concurrency=settings.concurrency,
+            loss=spec.loss,
+            estimator=spec.estimator or "unbiased",
+            confidence=spec.confidence or settings.confidence or DEFAULT_CONFIDENCE,
+            progress=_progress_factory(item.config, item),
+        )
+        item.stash[STATE_KEY] = state
+    return state
+
+
+@pytest.fixture
+def resample(request: pytest.FixtureRequest) -> Resampler:
+    """Sample a model K times per item; gated when the test has a ``coherence`` marker."""
+    return Resampler(_state(request.node))
+
+
+# -- gating inside the call phase -------------------------------------------------------------
+
+
+def _finish(item: pytest.Item) -> str | None:
+    """Build the test's record; return a failure message when the gate (or usage) fails it."""
+    spec = item.stash.get(SPEC_KEY, None)
+    state = item.stash.get(STATE_KEY, None)
+    if spec is None and (state is None or not state.used):
+        return None
+    if state is None or not state.items:
+        if spec is None:
+            return None
+        _state(item)  # an empty record still shows the test in every report
+        message = (
+            "coherence test recorded no samples: call the `resample` fixture "
+            "(resample(...), resample.map(...) or resample.record(...)) in the test"
+        )
+        item.stash[RECORD_KEY] = _record(item, note=message, verdict_override="fail")
+        return message
+    record = _record(item)
+    item.stash[RECORD_KEY] = record
+    return record["message"] if record["fails"] else None
+
+
+def _record(
+    item: pytest.Item, note: str | None = None, verdict_override: str | None = None
+) -> dict[str, Any]:
+    settings = item.config.stash[SETTINGS_KEY]
+    spec = item.stash.get(SPEC_KEY, None) or CoherenceSpec()
+    state = item.stash[STATE_KEY]
+    estimates = [i.estimate for i in state.items if i.estimate is not None]
+    agg = state.aggregate()
+    thresholds = spec.thresholds()
+    confidence = spec.confidence or settings.confidence
+    usage = None
+    if spec.needs_targets() and estimates and agg.targeted_items == 0:
+        wanted = [n for n in ("max_incoherence", "max_bias", "max_error") if n in thresholds]
+        usage = (
+            f"{item.nodeid}: {', '.join(wanted)} needs targets, but no item of this test has one "
+            "(pass target=... to resample, or gate variance-only items with max_variance)"
+        )
+        thresholds = {n: v for n, v in thresholds.items() if n == "max_variance"}
+    gate = evaluate(
+        estimates, agg, thresholds, confidence=confidence, inconclusive=settings.inconclusive
+    )
+    record = build_record(
+        nodeid=item.nodeid,
+        samples=state.samples,
+        loss=spec.loss,
+        estimator=state.estimator,
+        confidence=confidence,
+        thresholds=spec.thresholds(),
+        estimates=estimates,
+        items=[i.to_dict() for i in state.items],
+        agg=agg,
+        gate=gate,
+        calls=state.calls,
+        failed_calls=state.failed_calls,
+        note=note,
+    )
+    if usage is not None:
+        record["verdict"] = "fail"
+        record["message"] = usage + ("\n" + gate.message if gate.message else "")
+    elif verdict_override is not None:
+        record["verdict"] = verdict_override
+    record["fails"] = bool(gate.message) or usage is not None or verdict_override == "fail"
+    return record
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    try:
+        result = yield
+    except BaseException:
+        _finish(item)  # the body's own failure (or skip, or xfail) takes precedence
+        _attach_properties(item)
+        raise
+    message = _finish(item)
+    _attach_properties(item)
+    if message is not None:
+        pytest.fail(message, pytrace=False)
+    return result
+
+
+def _attach_properties(item: pytest.Item) -> None:
+    record = item.stash.get(RECORD_KEY, None)
+    if record is not None:
+        item.user_properties.extend(testcase_properties(record))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "call":
+        record = item.stash.get(RECORD_KEY, None)
+        if record is not None:
+            payload = {k: v for k, v in record.items() if k != "fails"}
+            report.hotmess = payload  # type: ignore[attr-defined]
+    return report
+
+
+# -- end of run: reports ----------------------------------------------------------------------
+
+
+class _RunObserver:
+    """Per-run hooks that need the config: registered at session start."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # On the controller this includes the reports replayed from xdist workers, which
+        # carry each test's record.
+        self.config.stash[SESSION_KEY].observe(report)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Under xdist a worker's bad-marker stop reaches the controller as an interruption.
+        if str(excinfo.value).startswith(MARKER_ERROR_PREFIX):
+            self.config.stash[MARKER_ERROR_KEY] = True
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    config.pluginmanager.register(_RunObserver(config), "hotmess-observer")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _is_worker(config):
+        return
+    if config.stash.get(MARKER_ERROR_KEY, False):
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR  # an xdist worker found a bad marker
+    hotmess = config.stash[SESSION_KEY]
+    if not hotmess.records:
+        return
+    totals = hotmess.totals()
+    _add_junit_suite_properties(config, suite_properties(totals))
+    settings = config.stash[SETTINGS_KEY]
+    if settings.json:
+        report = build_report(
+            hotmess.tests(), totals, plugin_version=__version__, exitstatus=int(exitstatus)
+        )
+        write_json_atomic(settings.json, report)
+
+
+def _add_junit_suite_properties(config: pytest.Config, props: list[tuple[str, str]]) -> None:
+    """Suite-level properties go to the junitxml plugin object of this (controller) process."""
+    for plugin in config.pluginmanager.get_plugins():
+        add = getattr(plugin, "add_global_property", None)
+        if add is not None and callable(add):
+            for name, value in props:
+                add(name, value)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    hotmess = config.stash[SESSION_KEY]
+    if not hotmess.records or _is_worker(config):
+        return
+    terminalreporter.write_sep("=", "hotmess coherence")
+    for line in render_table(hotmess.tests(), hotmess.totals()):
+        terminalreporter.write_line(line)
+    settings = config.stash[SETTINGS_KEY]
+    if settings.json:
+        terminalreporter.write_line(f"JSON report: {settings.json}")

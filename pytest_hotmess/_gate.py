@@ -1,0 +1,146 @@
+"""Compare a test's aggregate with its thresholds and decide a verdict (no pytest import).
+
+Point gate: a figure over its threshold fails. Statistical gate (a confidence is set): the
+one-sided tests of DESIGN §4 decide pass / fail / inconclusive, and an inconclusive verdict is
+resolved by the run's ``inconclusive`` mode without hiding that it was inconclusive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from ._decompose import ItemEstimate
+from ._uncertainty import Aggregate, gate_incoherence, gate_mean
+
+__all__ = ["Check", "GateOutcome", "evaluate", "format_k"]
+
+CheckVerdict = Literal["pass", "fail", "inconclusive", "no-errors"]
+
+FIGURE = {
+    "max_incoherence": "incoherence",
+    "max_bias": "bias",
+    "max_variance": "variance",
+    "max_error": "error",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One threshold against its measured figure."""
+
+    name: str
+    threshold: float
+    value: float | None
+    verdict: CheckVerdict
+    fails_test: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class GateOutcome:
+    verdict: str
+    checks: tuple[Check, ...]
+    message: str | None
+
+    @property
+    def fails_test(self) -> bool:
+        return self.message is not None
+
+
+def format_k(k_min: int | None, k_max: int | None) -> str:
+    if k_min is None or k_max is None:
+        return "?"
+    return str(k_min) if k_min == k_max else f"{k_min}-{k_max}"
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+def _statistical(
+    name: str,
+    threshold: float,
+    estimates: Sequence[ItemEstimate],
+    confidence: float,
+) -> Literal["pass", "fail", "inconclusive"]:
+    targeted = [e for e in estimates if e.has_target]
+    population = estimates if name == "max_variance" else targeted
+    if len(population) < 2:
+        return "inconclusive"
+    if name == "max_incoherence":
+        return gate_incoherence(targeted, threshold, confidence=confidence).verdict
+    figure = FIGURE[name]
+    values = [float(getattr(e, figure)) for e in population]
+    weights = [e.weight for e in population]
+    return gate_mean(values, weights, threshold, confidence=confidence).verdict
+
+
+def evaluate(
+    estimates: Sequence[ItemEstimate],
+    agg: Aggregate,
+    thresholds: Mapping[str, float],
+    *,
+    confidence: float | None,
+    inconclusive: str = "point",
+) -> GateOutcome:
+    """Decide the verdict of one test; ``message`` is set when the test must fail."""
+    if not thresholds:
+        return GateOutcome("ungated", (), None)
+    checks: list[Check] = []
+    for name, threshold in thresholds.items():
+        value = getattr(agg, FIGURE[name])
+        if name == "max_incoherence" and value is None and agg.targeted_items:
+            checks.append(Check(name, threshold, None, "no-errors", False))
+            continue
+        point_fails = value is not None and value > threshold
+        if confidence is None:
+            verdict: CheckVerdict = "fail" if point_fails else "pass"
+            checks.append(Check(name, threshold, value, verdict, point_fails))
+            continue
+        verdict = _statistical(name, threshold, estimates, confidence)
+        if verdict == "inconclusive":
+            fails = {"point": point_fails, "fail": True, "pass": False}[inconclusive]
+        else:
+            fails = verdict == "fail"
+        checks.append(Check(name, threshold, value, verdict, fails))
+
+    verdicts = {c.verdict for c in checks}
+    if "fail" in verdicts:
+        overall = "fail"
+    elif agg.targeted_items and agg.error == 0.0:
+        overall = "no-errors"
+    elif "inconclusive" in verdicts:
+        overall = "inconclusive"
+    else:
+        overall = "pass"
+    failing = [c for c in checks if c.fails_test]
+    message = _message(failing, agg, confidence, inconclusive) if failing else None
+    return GateOutcome(overall, tuple(checks), message)
+
+
+def _message(
+    failing: Sequence[Check], agg: Aggregate, confidence: float | None, inconclusive: str
+) -> str:
+    k = format_k(agg.k_min, agg.k_max)
+    lines = []
+    for check in failing:
+        figure = FIGURE[check.name]
+        text = f"{figure} {_fmt(check.value)}"
+        if figure == "incoherence" and agg.incoherence_low is not None:
+            text += f" [{_fmt(agg.incoherence_low)}, {_fmt(agg.incoherence_high)}]"
+        relation = ">" if check.value is not None and check.value > check.threshold else "vs"
+        text += f" {relation} {check.name} {check.threshold:g} ({agg.items} items, K={k}"
+        if confidence is not None:
+            level = f"{confidence:.0%}"
+            if check.verdict == "inconclusive":
+                how = (
+                    "the point estimate"
+                    if inconclusive == "point"
+                    else f"--hotmess-inconclusive={inconclusive}"
+                )
+                text += f"; inconclusive at {level} confidence, decided by {how}"
+            else:
+                text += f"; fails at {level} confidence"
+        lines.append(text + ")")
+    return "coherence gate failed:\n  " + "\n  ".join(lines)

@@ -1,0 +1,77 @@
+"""The JSON report: schema ``pytest-hotmess/1``, strict JSON (null, not NaN), written atomically."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._record import plain
+
+__all__ = ["SCHEMA", "build_report", "write_json_atomic"]
+
+SCHEMA = "pytest-hotmess/1"
+
+_TEST_FIELDS = (
+    "nodeid",
+    "outcome",
+    "verdict",
+    "message",
+    "loss",
+    "estimator",
+    "samples",
+    "confidence",
+    "thresholds",
+    "checks",
+    "calls",
+    "totals",
+    "items",
+)
+
+
+def build_report(
+    tests: Sequence[Mapping[str, Any]],
+    totals: Mapping[str, Any],
+    *,
+    plugin_version: str,
+    exitstatus: int | None = None,
+    created: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    created = created or _now()
+    return {
+        "schema": SCHEMA,
+        "plugin_version": plugin_version,
+        "created": created.isoformat(timespec="seconds"),
+        "exitstatus": exitstatus,
+        "tests": [{name: plain(test.get(name)) for name in _TEST_FIELDS} for test in tests],
+        "totals": plain(dict(totals)),
+    }
+
+
+def _now() -> datetime.datetime:
+    """The creation time; SOURCE_DATE_EPOCH pins it for reproducible reports."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return datetime.datetime.fromtimestamp(int(epoch), tz=datetime.timezone.utc)
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a report."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,96 @@
+"""The terminal summary table (pure: records in, lines out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._gate import format_k
+
+__all__ = ["render_table"]
+
+_SHORT = {"max_incoherence": "inc", "max_bias": "bias", "max_variance": "var", "max_error": "err"}
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _interval(totals: Mapping[str, Any]) -> str:
+    if totals.get("incoherence") is None:
+        return "undefined"
+    text = _num(totals["incoherence"])
+    if totals.get("incoherence_low") is not None:
+        text += f" [{_num(totals['incoherence_low'])}, {_num(totals['incoherence_high'])}]"
+    return text
+
+
+def _thresholds(record: Mapping[str, Any]) -> str:
+    parts = [f"{_SHORT[name]}<={value:g}" for name, value in record["thresholds"].items()]
+    if record.get("confidence") is not None and parts:
+        parts.append(f"@{record['confidence']:.0%}")
+    return " ".join(parts) or "-"
+
+
+def _row(name: str, totals: Mapping[str, Any], k: str, thresholds: str, verdict: str) -> list[str]:
+    return [
+        name,
+        str(totals.get("items", 0)),
+        k,
+        _num(totals.get("error")),
+        _num(totals.get("bias")),
+        _num(totals.get("variance")),
+        _interval(totals),
+        thresholds,
+        verdict,
+    ]
+
+
+def render_table(records: Sequence[Mapping[str, Any]], totals: Mapping[str, Any]) -> list[str]:
+    """One row per coherence test and a total row, columns aligned."""
+    header = [
+        "test",
+        "items",
+        "K",
+        "error",
+        "bias",
+        "variance",
+        "incoherence [95% CI]",
+        "thresholds",
+        "verdict",
+    ]
+    rows = [
+        _row(
+            r["nodeid"],
+            r["totals"],
+            format_k(r["totals"].get("k_min"), r["totals"].get("k_max")),
+            _thresholds(r),
+            r["verdict"],
+        )
+        for r in records
+    ]
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(totals.get("verdicts", {}).items()))
+    rows.append(
+        _row(
+            f"TOTAL ({len(records)} tests)",
+            totals,
+            format_k(totals.get("k_min"), totals.get("k_max")),
+            "",
+            counts,
+        )
+    )
+    level = totals.get("confidence")
+    if level is not None:
+        header[6] = f"incoherence [{level:.0%} CI]"
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    numeric = {1, 3, 4, 5}
+
+    def line(row: list[str]) -> str:
+        cells = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(line(header))
+    return [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]

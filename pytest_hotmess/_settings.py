@@ -1,0 +1,218 @@
+"""Run-wide settings: one table of options, each with a CLI flag, an ini twin and a validator.
+
+Precedence is CLI > environment (where an option has a variable) > ini > config file > built-in
+default. A bad value is a usage error that says where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["OPTIONS", "Option", "Settings", "SettingsError", "add_options", "resolve_settings"]
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names its source."""
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise SettingsError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise SettingsError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _int(text: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise SettingsError(f"expected an integer, got {text!r}") from None
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise SettingsError(f"expected a number strictly between 0 and 1, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise SettingsError(f"expected a number strictly between 0 and 1, got {text!r}")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = str(text).strip()
+        if value not in choices:
+            raise SettingsError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    value = str(text).strip()
+    if not value:
+        raise SettingsError("expected a non-empty value")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One setting: ``--hotmess-<flag>``, ini ``hotmess_<name>``, optional env variable."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    metavar: str = "VALUE"
+    env: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--hotmess-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "hotmess_" + self.name
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "samples",
+        "samples per item, K (default 10); a marker's samples= wins",
+        _int_at_least(2),
+        10,
+        "K",
+    ),
+    Option("concurrency", "model calls in flight at once (default 8)", _int_at_least(1), 8, "N"),
+    Option("seed", "seed for simulated models and the bootstrap (default 0)", _int, 0, "N"),
+    Option("json", "write the JSON report to PATH", _text, None, "PATH"),
+    Option(
+        "config",
+        "YAML configuration file (default: hotmess.yaml at the rootdir)",
+        _text,
+        None,
+        "PATH",
+    ),
+    Option(
+        "model",
+        "model from the configuration for the hotmess_model fixture "
+        "(default: the built-in simulated model)",
+        _text,
+        None,
+        "NAME",
+        env="HOTMESS_MODEL",
+    ),
+    Option("record", "record every model sample to PATH", _text, None, "PATH"),
+    Option(
+        "replay",
+        "answer model calls from the recording at PATH instead of the model",
+        _text,
+        None,
+        "PATH",
+    ),
+    Option(
+        "confidence",
+        "apply the statistical gate at this confidence to every gated test (e.g. 0.95)",
+        _probability,
+        None,
+        "LEVEL",
+    ),
+    Option(
+        "inconclusive",
+        "how an inconclusive statistical verdict decides the test: point (default: by the "
+        "point estimate), fail or pass",
+        _choice("point", "fail", "pass"),
+        "point",
+        "MODE",
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved value of every option, and where each came from."""
+
+    samples: int = 10
+    concurrency: int = 8
+    seed: int = 0
+    json: str | None = None
+    config: str | None = None
+    model: str | None = None
+    record: str | None = None
+    replay: str | None = None
+    confidence: float | None = None
+    inconclusive: str = "point"
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hotmess", "coherence gating (pytest-hotmess)")
+    for option in OPTIONS:
+        env_note = f" [env {option.env}]" if option.env else ""
+        group.addoption(
+            option.flag,
+            dest=option.ini,
+            default=None,
+            metavar=option.metavar,
+            help=option.help + env_note,
+        )
+        parser.addini(option.ini, help=option.help, type="string", default=None)
+
+
+def resolve_settings(
+    config: pytest.Config,
+    file_values: Mapping[str, tuple[Any, str]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every option; ``file_values`` maps a name to (value, source) from the YAML file.
+
+    Values from the YAML file were validated by its loader; the rest are validated here.
+    """
+    environ = os.environ if environ is None else environ
+    file_values = file_values or {}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    inifile = str(config.inipath) if config.inipath else "ini file"
+    for option in OPTIONS:
+        candidates: list[tuple[Any, str]] = [(config.getoption(option.ini), option.flag)]
+        if option.env:
+            candidates.append(
+                (environ.get(option.env) or None, f"environment variable {option.env}")
+            )
+        candidates.append((config.getini(option.ini) or None, f"{inifile}: {option.ini}"))
+        for raw, source in candidates:
+            if raw is None:
+                continue
+            try:
+                values[option.name] = option.parse(raw)
+            except SettingsError as exc:
+                raise pytest.UsageError(f"pytest-hotmess: {source}: {exc}") from None
+            sources[option.name] = source
+            break
+        else:
+            if option.name in file_values:
+                values[option.name], sources[option.name] = file_values[option.name]
+            else:
+                values[option.name] = option.default
+                sources[option.name] = "default"
+    for name in ("json", "record", "replay", "config"):
+        # CLI paths are relative to where pytest was invoked, ini paths to the rootdir.
+        if values[name] is not None and sources[name] != "default":
+            base = (
+                config.invocation_params.dir if sources[name].startswith("--") else config.rootpath
+            )
+            values[name] = str(Path(base, values[name]))
+    return Settings(**values, sources=sources)
