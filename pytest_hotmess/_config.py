@@ -1,0 +1,684 @@
+"""Read ``hotmess.yaml``: validate it and report every problem as ``file:line: key: problem``.
+
+The file is parsed with PyYAML's *safe* loader only, but composed into nodes first so that
+every value keeps the line it was written on. The YAML helpers here (``YamlDocument``,
+``LocatedError``) are shared with the dataset loader.
+
+Schema (every section optional; relative paths are relative to the file's directory)::
+
+    defaults:   {samples: int >= 2, concurrency: int >= 1, seed: int,
+                 confidence: float in (0, 1), json: path, model: NAME of a models entry}
+    thresholds:                        # a list; every entry whose glob matches applies,
+      - match: "tests/test_llm.py::*"  # in file order, and a later entry overrides an
+        max_incoherence: 0.4           # earlier one key by key
+        samples: 20
+    models:
+      NAME: {provider: sim | openai | anthropic, ...}   # see MODEL_SETTINGS / SIM_KEYS
+    record: path
+    replay: path
+
+API keys never live in the file (nor in ``HotmessConfig``): a model names the environment
+variable that holds its key with ``api_key_env``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import math
+import os
+import re
+import types
+import urllib.parse
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+import yaml
+
+__all__ = [
+    "MODEL_PARAMS",
+    "MODEL_SETTINGS",
+    "PROVIDERS",
+    "SIM_KEYS",
+    "ConfigError",
+    "Defaults",
+    "HotmessConfig",
+    "LocatedError",
+    "ModelConfig",
+    "ThresholdRule",
+    "YamlDocument",
+    "load_config",
+    "parse_config",
+]
+
+Provider = Literal["sim", "openai", "anthropic"]
+PROVIDERS: tuple[Provider, ...] = ("sim", "openai", "anthropic")
+_LOSSES = ("brier", "kl")
+_ESTIMATORS = ("unbiased", "plugin", "jackknife")
+_SIM_PRESETS = ("coherent", "hot_mess", "scattering")
+_SECRET_NAMES = frozenset({"api_key", "apikey", "key", "authorization", "x-api-key", "token"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+# -- located errors and YAML documents -------------------------------------------------------
+
+
+class LocatedError(ValueError):
+    """A problem at a known place of a YAML file: ``<file>:<line>: <key path>: <problem>``."""
+
+    def __init__(self, file: str, line: int, key: str, problem: str) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{file}:{line}: {key}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild from the parts, so the error survives pickling (pytest-xdist workers).
+        return (type(self), (self.file, self.line, self.key, self.problem))
+
+
+class ConfigError(LocatedError):
+    """``hotmess.yaml`` is malformed or breaks the schema."""
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class YamlDocument:
+    """One YAML document as a node tree, so that values can be checked where they were written.
+
+    Values are built with the safe constructor only; errors are raised as ``error`` (a
+    ``LocatedError`` subclass) naming the file, line and key path.
+    """
+
+    def __init__(self, text: str, file: str, error: type[LocatedError]) -> None:
+        self.file = file
+        self.error = error
+        self._loader = yaml.SafeLoader(text)
+        try:
+            self.root: yaml.Node | None = self._loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = int(mark.line) + 1 if mark is not None else 1
+            problem = "; ".join(p for p in (exc.context, exc.problem) if p) or "unreadable"
+            raise error(file, line, "(YAML syntax)", problem) from None
+        except yaml.reader.ReaderError as exc:
+            line = text[: max(exc.position, 0)].count("\n") + 1
+            raise error(file, line, "(YAML syntax)", exc.reason) from None
+        except yaml.YAMLError as exc:
+            raise error(file, 1, "(YAML syntax)", type(exc).__name__) from None
+        finally:
+            self._loader.dispose()
+        if self.root is not None:
+            # Build every value once up front, so that a tag the safe loader refuses (or any
+            # other unconstructible value) is reported where it is, whatever the schema says.
+            try:
+                self._loader.construct_document(self.root)
+            except yaml.MarkedYAMLError as exc:
+                mark = exc.problem_mark or exc.context_mark
+                line = int(mark.line) + 1 if mark is not None else 1
+                raise error(file, line, "(YAML value)", exc.problem or "unreadable") from None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str], error: type[LocatedError]) -> YamlDocument:
+        """Read a UTF-8 file; an unreadable file is an ``error`` at line 1."""
+        file = os.fspath(path)
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise error(file, 1, "(file)", "not UTF-8 text") from None
+        except OSError as exc:
+            raise error(file, 1, "(file)", f"cannot read: {exc.strerror or exc}") from None
+        return cls(text, file, error)
+
+    def fail(self, node: yaml.Node | None, key: str, problem: str) -> NoReturn:
+        line = _line(node) if node is not None else 1
+        raise self.error(self.file, line, key or "(top level)", problem)
+
+    def value(self, node: yaml.Node, key: str) -> Any:
+        """The Python value of a node, built by the safe constructor."""
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            self.fail(node, key, str(problem))
+
+    def describe(self, node: yaml.Node, key: str) -> str:
+        """What a node holds, for 'expected X, got Y' messages (never the value itself)."""
+        if isinstance(node, yaml.MappingNode):
+            return "a mapping"
+        if isinstance(node, yaml.SequenceNode):
+            return "a list"
+        return _describe_value(self.value(node, key))
+
+    def mapping(self, node: yaml.Node, key: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        """The (key, key node, value node) entries of a mapping; keys must be unique strings."""
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, key, f"expected a mapping, got {self.describe(node, key)}")
+        self._loader.flatten_mapping(node)  # resolve YAML merge keys (<<)
+        seen: dict[str, int] = {}
+        entries: list[tuple[str, yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            name = self.value(key_node, key) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(name, str):
+                self.fail(key_node, key, "keys must be strings")
+            if name in seen:
+                self.fail(key_node, _join(key, name), f"duplicate key (first on line {seen[name]})")
+            seen[name] = _line(key_node)
+            entries.append((name, key_node, value_node))
+        return entries
+
+    def sequence(self, node: yaml.Node, key: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, key, f"expected a list, got {self.describe(node, key)}")
+        return list(node.value)
+
+
+def _describe_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean (YAML reads yes/no/on/off/true/false as booleans; quote text)"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# -- value checkers --------------------------------------------------------------------------
+
+Check = Callable[[YamlDocument, yaml.Node, str], Any]
+
+
+def _scalar(doc: YamlDocument, node: yaml.Node, key: str, expected: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        doc.fail(node, key, f"expected {expected}, got {doc.describe(node, key)}")
+    return doc.value(node, key)
+
+
+def _integer(minimum: int | None = None) -> Check:
+    expected = "an integer" if minimum is None else f"an integer >= {minimum}"
+
+    def check(doc: YamlDocument, node: yaml.Node, key: str) -> int:
+        value = _scalar(doc, node, key, expected)
+        if isinstance(value, bool) or not isinstance(value, int):
+            doc.fail(node, key, f"expected {expected}, got {_describe_value(value)}")
+        if minimum is not None and value < minimum:
+            doc.fail(node, key, f"must be >= {minimum}, got {value}")
+        return value
+
+    return check
+
+
+def _number(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> Check:
+    if low is not None and high is not None:
+        left, right = "(" if open_low else "[", ")" if open_high else "]"
+        expected, bounds = "a number", f"must lie in {left}{low:g}, {high:g}{right}"
+    elif low is not None:
+        expected, bounds = "a number", f"must be {'>' if open_low else '>='} {low:g}"
+    else:
+        expected, bounds = "a number", ""
+
+    def check(doc: YamlDocument, node: yaml.Node, key: str) -> float:
+        value = _scalar(doc, node, key, expected)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            doc.fail(node, key, f"expected {expected}, got {_describe_value(value)}")
+        number = float(value)
+        if not math.isfinite(number):
+            doc.fail(node, key, "must be finite")
+        too_low = low is not None and (number <= low if open_low else number < low)
+        too_high = high is not None and (number >= high if open_high else number > high)
+        if too_low or too_high:
+            doc.fail(node, key, f"{bounds}, got {number:g}")
+        return number
+
+    return check
+
+
+def _text(doc: YamlDocument, node: yaml.Node, key: str) -> str:
+    value = _scalar(doc, node, key, "a string")
+    if not isinstance(value, str):
+        doc.fail(node, key, f"expected a string, got {_describe_value(value)}")
+    if not value.strip():
+        doc.fail(node, key, "must not be empty")
+    return value
+
+
+def _choice(*choices: str) -> Check:
+    def check(doc: YamlDocument, node: yaml.Node, key: str) -> str:
+        value = _text(doc, node, key)
+        if value not in choices:
+            doc.fail(node, key, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _path(base_dir: Path) -> Check:
+    def check(doc: YamlDocument, node: yaml.Node, key: str) -> Path:
+        path = Path(_text(doc, node, key)).expanduser()
+        return path if path.is_absolute() else base_dir / path
+
+    return check
+
+
+def _input_file(base_dir: Path) -> Check:
+    def check(doc: YamlDocument, node: yaml.Node, key: str) -> Path:
+        path: Path = _path(base_dir)(doc, node, key)
+        if not path.is_file():
+            doc.fail(node, key, f"no such file: {path}")
+        return path
+
+    return check
+
+
+def _optional(check: Check) -> Check:
+    """Like ``check``, but YAML null is allowed and kept as None."""
+
+    def optional(doc: YamlDocument, node: yaml.Node, key: str) -> Any:
+        if isinstance(node, yaml.ScalarNode) and doc.value(node, key) is None:
+            return None
+        return check(doc, node, key)
+
+    return optional
+
+
+def _env_name(doc: YamlDocument, node: yaml.Node, key: str) -> str:
+    value = _text(doc, node, key)
+    if not _ENV_NAME.match(value):
+        # Never echo the value: a key pasted here by mistake must not reach a log.
+        doc.fail(
+            node,
+            key,
+            "must be the NAME of an environment variable (letters, digits, _), not the key itself",
+        )
+    return value
+
+
+def _url(doc: YamlDocument, node: yaml.Node, key: str) -> str:
+    value = _text(doc, node, key)
+    parts = urllib.parse.urlsplit(value)
+    if "@" in parts.netloc:
+        doc.fail(node, key, "must not contain credentials; name the key's variable in api_key_env")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        doc.fail(node, key, "expected an http:// or https:// URL")
+    return value
+
+
+def _raw_text(doc: YamlDocument, node: yaml.Node, key: str) -> str:
+    """A non-empty string, whitespace allowed (stop sequences such as a newline)."""
+    value = _scalar(doc, node, key, "a string")
+    if not isinstance(value, str):
+        doc.fail(node, key, f"expected a string, got {_describe_value(value)}")
+    if not value:
+        doc.fail(node, key, "must not be empty")
+    return value
+
+
+def _text_or_texts(doc: YamlDocument, node: yaml.Node, key: str) -> str | list[str]:
+    if isinstance(node, yaml.SequenceNode):
+        return [_raw_text(doc, item, f"{key}[{i}]") for i, item in enumerate(node.value)]
+    return _raw_text(doc, node, key)
+
+
+def _letters(doc: YamlDocument, node: yaml.Node, key: str) -> list[str]:
+    if isinstance(node, yaml.SequenceNode):
+        letters = [_text(doc, item, f"{key}[{i}]") for i, item in enumerate(node.value)]
+    else:
+        letters = list(_text(doc, node, key).replace(",", "").replace(" ", ""))
+    if len(letters) < 2 or len(set(letters)) != len(letters):
+        doc.fail(node, key, "expected at least two distinct answer labels")
+    return letters
+
+
+def _free_mapping(doc: YamlDocument, node: yaml.Node, key: str) -> dict[str, Any]:
+    entries = doc.mapping(node, key)
+    for name, key_node, _ in entries:
+        if name.lower() in _SECRET_NAMES:
+            doc.fail(key_node, _join(key, name), _SECRET_PROBLEM)
+    return {name: doc.value(value, _join(key, name)) for name, _, value in entries}
+
+
+_SECRET_PROBLEM = (
+    "API keys must not be written in the config; put the key in an environment variable "
+    "and name that variable with api_key_env"
+)
+
+# -- schema ------------------------------------------------------------------------------------
+
+_PROBABILITY = _number(0.0, 1.0, open_low=True, open_high=True)
+_RATE = _number(0.0, 1.0)
+_NON_NEGATIVE = _number(0.0)
+_POSITIVE = _number(0.0, open_low=True)
+_FINITE = _number()
+
+_THRESHOLD_KEYS: dict[str, Check] = {
+    "match": _text,
+    "max_incoherence": _RATE,
+    "max_bias": _NON_NEGATIVE,
+    "max_variance": _NON_NEGATIVE,
+    "max_error": _NON_NEGATIVE,
+    "samples": _integer(2),
+    "loss": _choice(*_LOSSES),
+    "estimator": _choice(*_ESTIMATORS),
+    "confidence": _PROBABILITY,
+}
+
+MODEL_SETTINGS: dict[str, Check] = {
+    "name": _text,
+    "model": _text,
+    "base_url": _url,
+    "api_key_env": _env_name,
+    "timeout": _POSITIVE,
+    "connect_timeout": _POSITIVE,
+    "max_attempts": _integer(1),
+    "backoff_base": _NON_NEGATIVE,
+    "backoff_max": _NON_NEGATIVE,
+    "n_per_request": _integer(1),
+    "max_connections": _integer(1),
+}
+"""How to reach an openai/anthropic model (the client's settings)."""
+
+MODEL_PARAMS: dict[str, Check] = {
+    "temperature": _NON_NEGATIVE,
+    "top_p": _number(0.0, 1.0, open_low=True),
+    "top_k": _integer(1),
+    "max_tokens": _integer(1),
+    "max_completion_tokens": _integer(1),
+    "seed": _integer(),
+    "system": _text,
+    "stop": _text_or_texts,
+    "presence_penalty": _FINITE,
+    "frequency_penalty": _FINITE,
+    "reasoning_effort": _text,
+}
+"""Sampling parameters sent with every request; ``params:`` passes any other request field."""
+
+SIM_KEYS: dict[str, Check] = {
+    "name": _text,
+    "preset": _choice(*_SIM_PRESETS),
+    "accuracy": _RATE,
+    "systematic_rate": _RATE,
+    "format_failure_rate": _RATE,
+    "accuracy_slope": _FINITE,
+    "systematic_slope": _FINITE,
+    "difficulty_slope": _NON_NEGATIVE,
+    "base_tokens": _number(1.0),
+    "token_spread": _NON_NEGATIVE,
+    "letters": _letters,
+    "seed": _integer(),
+    "latency_s": _NON_NEGATIVE,
+    # "dataset" is a path, checked with the file's base directory (see _model).
+}
+"""Settings of the ``sim`` provider (``pytest_hotmess.sim.sim_model_from_spec``)."""
+
+# -- the configuration object -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Defaults:
+    """Run-wide defaults from the ``defaults:`` section; None where the file is silent."""
+
+    samples: int | None = None
+    concurrency: int | None = None
+    seed: int | None = None
+    confidence: float | None = None
+    json: Path | None = None
+    model: str | None = None
+    """Which ``models:`` entry the ``hotmess_model`` fixture uses."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ThresholdRule:
+    """One ``thresholds:`` entry: marker-style settings for the tests whose node id matches."""
+
+    match: str
+    values: Mapping[str, Any]
+    line: int
+
+    def matches(self, nodeid: str) -> bool:
+        """Glob match on the whole node id (``*``, ``?``, ``[seq]``; ``[[]`` is a literal ``[``)."""
+        return fnmatch.fnmatchcase(nodeid, self.match)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """One ``models:`` entry. Holds the NAME of the key's environment variable, never a key."""
+
+    name: str
+    provider: Provider
+    settings: Mapping[str, Any]
+    """Connection settings (openai/anthropic) or simulator settings (sim)."""
+    params: Mapping[str, Any]
+    """Request fields sent on every call (openai/anthropic); empty for sim."""
+    line: int
+
+    def spec(self) -> dict[str, Any]:
+        """The flat mapping the model factories take: provider, settings and parameters."""
+        return {"provider": self.provider, **self.settings, **self.params}
+
+
+@dataclasses.dataclass(frozen=True)
+class HotmessConfig:
+    """A validated ``hotmess.yaml``. Paths are absolute (resolved against the file's folder)."""
+
+    path: Path | None = None
+    source: str = "<string>"
+    """The file name used in messages and in ``file_values`` sources."""
+    defaults: Defaults = Defaults()
+    thresholds: tuple[ThresholdRule, ...] = ()
+    models: Mapping[str, ModelConfig] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+    record: Path | None = None
+    replay: Path | None = None
+    lines: Mapping[str, int] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    """Line of every top-level and ``defaults`` key that was set, by key path."""
+
+    def thresholds_for(self, nodeid: str) -> dict[str, Any]:
+        """Settings for one test: every matching rule applies in file order, later ones win.
+
+        So write general rules first and specific ones after, as in a stylesheet.
+        """
+        merged: dict[str, Any] = {}
+        for rule in self.thresholds:
+            if rule.matches(nodeid):
+                merged.update(rule.values)
+        return merged
+
+    def file_values(self) -> dict[str, tuple[Any, str]]:
+        """Run-wide settings set by the file, as ``name -> (value, "file:line")``."""
+        out: dict[str, tuple[Any, str]] = {}
+        candidates: dict[str, tuple[Any, str]] = {
+            "samples": (self.defaults.samples, "defaults.samples"),
+            "concurrency": (self.defaults.concurrency, "defaults.concurrency"),
+            "seed": (self.defaults.seed, "defaults.seed"),
+            "confidence": (self.defaults.confidence, "defaults.confidence"),
+            "json": (self.defaults.json, "defaults.json"),
+            "model": (self.defaults.model, "defaults.model"),
+            "record": (self.record, "record"),
+            "replay": (self.replay, "replay"),
+        }
+        for name, (value, key) in candidates.items():
+            if value is not None:
+                plain = str(value) if isinstance(value, Path) else value
+                out[name] = (plain, f"{self.source}:{self.lines.get(key, 1)}: {key}")
+        return out
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str]) -> HotmessConfig:
+    """Read and validate a ``hotmess.yaml``; any problem is a ``ConfigError`` with its line."""
+    doc = YamlDocument.read(path, ConfigError)
+    return _parse(doc, Path(path).resolve().parent, Path(path))
+
+
+def parse_config(
+    text: str, *, file: str = "<string>", base_dir: str | os.PathLike[str] = "."
+) -> HotmessConfig:
+    """Validate YAML text; relative paths resolve against ``base_dir``."""
+    doc = YamlDocument(text, file, ConfigError)
+    return _parse(doc, Path(base_dir).resolve(), None)
+
+
+def _parse(doc: YamlDocument, base_dir: Path, path: Path | None) -> HotmessConfig:
+    if doc.root is None:
+        return HotmessConfig(path=path, source=doc.file)
+    sections: dict[str, Callable[[yaml.Node, str], Any]] = {
+        "defaults": lambda node, key: _defaults(doc, node, key, base_dir, lines),
+        "thresholds": lambda node, key: _thresholds(doc, node, key),
+        "models": lambda node, key: _models(doc, node, key, base_dir),
+        "record": lambda node, key: _optional(_path(base_dir))(doc, node, key),
+        "replay": lambda node, key: _optional(_path(base_dir))(doc, node, key),
+    }
+    lines: dict[str, int] = {}
+    fields: dict[str, Any] = {}
+    for name, key_node, value_node in doc.mapping(doc.root, ""):
+        if name not in sections:
+            doc.fail(key_node, name, f"unknown key; expected one of {', '.join(sections)}")
+        lines[name] = _line(value_node)
+        fields[name] = sections[name](value_node, name)
+    defaults: Defaults = fields.get("defaults") or Defaults()
+    models: dict[str, ModelConfig] = fields.get("models") or {}
+    if defaults.model is not None and defaults.model not in models:
+        known = ", ".join(models) or "none"
+        problem = f"no model {defaults.model!r} under models (defined: {known})"
+        raise doc.error(doc.file, lines["defaults.model"], "defaults.model", problem)
+    return HotmessConfig(
+        path=path,
+        source=doc.file,
+        defaults=defaults,
+        thresholds=fields.get("thresholds") or (),
+        models=types.MappingProxyType(models),
+        record=fields.get("record"),
+        replay=fields.get("replay"),
+        lines=types.MappingProxyType(lines),
+    )
+
+
+def _defaults(
+    doc: YamlDocument, node: yaml.Node, key: str, base_dir: Path, lines: dict[str, int]
+) -> Defaults | None:
+    if isinstance(node, yaml.ScalarNode) and doc.value(node, key) is None:
+        return None
+    checks: dict[str, Check] = {
+        "samples": _integer(2),
+        "concurrency": _integer(1),
+        "seed": _integer(),
+        "confidence": _PROBABILITY,
+        "json": _path(base_dir),
+        "model": _text,
+    }
+    values = _checked_mapping(doc, node, key, checks)
+    for name, key_node, _ in doc.mapping(node, key):
+        lines[_join(key, name)] = _line(key_node)
+    return Defaults(**values)
+
+
+def _checked_mapping(
+    doc: YamlDocument, node: yaml.Node, key: str, checks: Mapping[str, Check]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, key_node, value_node in doc.mapping(node, key):
+        path = _join(key, name)
+        if name.lower() in _SECRET_NAMES:
+            doc.fail(key_node, path, _SECRET_PROBLEM)
+        if name not in checks:
+            doc.fail(key_node, path, f"unknown key; expected one of {', '.join(checks)}")
+        values[name] = checks[name](doc, value_node, path)
+    return values
+
+
+def _thresholds(doc: YamlDocument, node: yaml.Node, key: str) -> tuple[ThresholdRule, ...]:
+    if isinstance(node, yaml.ScalarNode) and doc.value(node, key) is None:
+        return ()
+    if isinstance(node, yaml.MappingNode):
+        doc.fail(node, key, "expected a list of rules, each with a 'match' glob")
+    rules = []
+    for index, entry in enumerate(doc.sequence(node, key)):
+        path = f"{key}[{index}]"
+        values = _checked_mapping(doc, entry, path, _THRESHOLD_KEYS)
+        if "match" not in values:
+            doc.fail(entry, path, "missing 'match' (a glob on the test node id)")
+        match = values.pop("match")
+        rules.append(ThresholdRule(match, types.MappingProxyType(values), _line(entry)))
+    return tuple(rules)
+
+
+def _models(
+    doc: YamlDocument, node: yaml.Node, key: str, base_dir: Path
+) -> dict[str, ModelConfig] | None:
+    if isinstance(node, yaml.ScalarNode) and doc.value(node, key) is None:
+        return None
+    return {
+        name: _model(doc, value_node, _join(key, name), name, base_dir)
+        for name, _, value_node in doc.mapping(node, key)
+    }
+
+
+def _model(doc: YamlDocument, node: yaml.Node, key: str, name: str, base_dir: Path) -> ModelConfig:
+    entries = doc.mapping(node, key)
+    provider_node = next((value for entry, _, value in entries if entry == "provider"), None)
+    if provider_node is None:
+        doc.fail(node, key, f"missing 'provider' (one of {', '.join(PROVIDERS)})")
+    provider: Provider = _choice(*PROVIDERS)(doc, provider_node, _join(key, "provider"))
+    if provider == "sim":
+        checks: dict[str, Check] = {**SIM_KEYS, "dataset": _optional(_input_file(base_dir))}
+    else:
+        checks = {**MODEL_SETTINGS, **MODEL_PARAMS, "params": _free_mapping}
+    settings: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    for entry, key_node, value_node in entries:
+        path = _join(key, entry)
+        if entry == "provider":
+            continue
+        if entry.lower() in _SECRET_NAMES:
+            doc.fail(key_node, path, _SECRET_PROBLEM)
+        if entry not in checks:
+            doc.fail(
+                key_node,
+                path,
+                f"unknown key for provider {provider}; expected one of {', '.join(checks)}",
+            )
+        value = checks[entry](doc, value_node, path)
+        if entry == "n_per_request" and provider == "anthropic" and value != 1:
+            doc.fail(value_node, path, "the Anthropic API returns one sample per call")
+        if entry == "dataset" and value is not None:
+            value = str(value)
+        if entry == "params":
+            params.update(value)
+        elif provider != "sim" and entry in MODEL_PARAMS:
+            params[entry] = value
+        else:
+            settings[entry] = value
+    if provider != "sim" and "model" not in settings:
+        doc.fail(node, key, f"provider {provider} needs 'model' (the provider's model id)")
+    return ModelConfig(
+        name=name,
+        provider=provider,
+        settings=types.MappingProxyType(settings),
+        params=types.MappingProxyType(params),
+        line=_line(node),
+    )

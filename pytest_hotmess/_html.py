@@ -1,0 +1,544 @@
+"""A self-contained HTML page of a run: per-test splits, baseline changes, length, ensembles.
+
+One file to attach to a CI run or mail around, so it references nothing outside itself: CSS is
+inline, charts are PNG ``data:`` URIs, and there are no scripts. Every piece of text from the
+report (node ids, item ids, notes) is HTML-escaped, and escaped for matplotlib's mathtext in
+chart labels. Charts need matplotlib (the optional extra ``pytest-hotmess[plot]``); without it
+the page has the same tables, with CSS bars, and a line saying how to get the charts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+__all__ = ["PLOT_HINT", "render_html"]
+
+PLOT_HINT: Final = "Charts need matplotlib: pip install pytest-hotmess[plot]"
+
+
+_CSS: Final = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 72em; padding: 0 1em; color: #1d2330; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #d5d9e0; }
+h3 { font-size: 1.05em; margin-top: 1.5em; word-break: break-all; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #d5d9e0; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f1f3f7; } td.text, th.text { text-align: left; word-break: break-all; }
+.meta, .note, .hint { color: #5b6475; font-size: 0.9em; }
+.hint { background: #fff8e1; border: 1px solid #f0d98c; padding: 0.5em 0.8em; }
+.verdict { padding: 0.05em 0.5em; border-radius: 0.8em; font-size: 0.85em; }
+.verdict-pass { background: #d9f2dd; } .verdict-fail { background: #f9d6d5; }
+.verdict-inconclusive { background: #fdf0c8; } .verdict-other { background: #e6e8ee; }
+.bar { display: flex; width: 12em; height: 0.9em; background: #f1f3f7; }
+.bar .bias { background: #4e79a7; } .bar .variance { background: #f28e2b; }
+.track { position: relative; width: 12em; height: 0.9em; background: #f1f3f7; }
+.track .span { position: absolute; top: 0.3em; height: 0.3em; background: #9aa3b5; }
+.track .point { position: absolute; top: 0; width: 2px; height: 0.9em; background: #1d2330; }
+.worse { background: #f9d6d5; } .better { background: #d9f2dd; }
+.legend span { display: inline-block; width: 0.8em; height: 0.8em; margin: 0 0.3em 0 1em; }
+img { max-width: 100%; }
+"""
+
+
+def _text(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "n/a"
+    if not math.isfinite(value):
+        return "n/a"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def _signed(value: Any, digits: int = 3) -> str:
+    text = _number(value, digits)
+    return text if text == "n/a" or text.startswith("-") else "+" + text
+
+
+def _interval(low: Any, high: Any, digits: int = 3) -> str:
+    if low is None or high is None:
+        return "n/a"
+    return f"[{_number(low, digits)}, {_number(high, digits)}]"
+
+
+def _verdict(value: Any) -> str:
+    name = str(value) if value is not None else "n/a"
+    css = f"verdict-{name}" if name in ("pass", "fail", "inconclusive") else "verdict-other"
+    return f'<span class="verdict {css}">{_text(name)}</span>'
+
+
+def _percent(value: float) -> str:
+    return f"{100.0 * min(max(value, 0.0), 1.0):.1f}%"
+
+
+def _split_bar(bias: Any, variance: Any, scale: float) -> str:
+    """Bias and variance as a stacked CSS bar, scaled to the largest error on the page."""
+    if not isinstance(bias, (int, float)) or not isinstance(variance, (int, float)) or scale <= 0:
+        return ""
+    return (
+        f'<div class="bar" title="bias {_number(bias)}, variance {_number(variance)}">'
+        f'<span class="bias" style="width:{_percent(max(bias, 0.0) / scale)}"></span>'
+        f'<span class="variance" style="width:{_percent(max(variance, 0.0) / scale)}"></span>'
+        "</div>"
+    )
+
+
+def _interval_track(point: Any, low: Any, high: Any) -> str:
+    """An incoherence and its interval on a 0..1 CSS track."""
+    if not isinstance(point, (int, float)):
+        return ""
+    span = ""
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        span = (
+            f'<span class="span" style="left:{_percent(low)};'
+            f'width:{_percent(max(high - low, 0.0))}"></span>'
+        )
+    return (
+        f'<div class="track" title="{_interval(low, high)}">{span}'
+        f'<span class="point" style="left:{_percent(point)}"></span></div>'
+    )
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+    """Headers are escaped here; cells must arrive escaped (they may hold markup)."""
+    head = "".join(
+        f'<th class="text">{_text(h)}</th>' if i < text_columns else f"<th>{_text(h)}</th>"
+        for i, h in enumerate(headers)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="text">{cell}</td>' if i < text_columns else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# ----------------------------------------------------------------------------------------
+# charts
+
+
+def _mathtext_safe(label: str, limit: int = 60) -> str:
+    """A chart label: shortened, and with ``$`` escaped so mathtext leaves it alone."""
+    short = label if len(label) <= limit else "..." + label[-(limit - 3) :]
+    return short.replace("\\", "\\\\").replace("$", r"\$")
+
+
+class _Charts:
+    """PNG charts as ``<img>`` tags with data URIs; every method returns "" without matplotlib."""
+
+    def __init__(self) -> None:
+        try:
+            self._figure_module: Any = importlib.import_module("matplotlib.figure")
+            self._agg: Any = importlib.import_module("matplotlib.backends.backend_agg")
+        except ImportError:
+            self._figure_module = None
+            self._agg = None
+
+    @property
+    def available(self) -> bool:
+        return self._figure_module is not None
+
+    def _new(self, width: float, height: float) -> Any:
+        figure = self._figure_module.Figure(figsize=(width, height), dpi=100, layout="constrained")
+        self._agg.FigureCanvasAgg(figure)
+        return figure
+
+    @staticmethod
+    def _img(figure: Any, alt: str) -> str:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return f'<img alt="{_text(alt)}" src="data:image/png;base64,{data}">'
+
+    def tests(self, tests: Sequence[Mapping[str, Any]]) -> str:
+        rows = [t for t in tests if isinstance(t.get("totals"), Mapping)]
+        if not self.available or not rows:
+            return ""
+        labels = [_mathtext_safe(str(t.get("nodeid"))) for t in rows]
+        totals = [t["totals"] for t in rows]
+        bias = [max(_float(s.get("bias")), 0.0) for s in totals]
+        variance = [max(_float(s.get("variance")), 0.0) for s in totals]
+        figure = self._new(10.0, 1.2 + 0.35 * len(rows))
+        left, right = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
+        positions = list(range(len(rows)))
+        left.barh(positions, bias, color="#4e79a7", label="bias")
+        left.barh(positions, variance, left=bias, color="#f28e2b", label="variance")
+        left.set_yticks(positions, labels)
+        left.invert_yaxis()
+        left.set_xlabel("error = bias + variance")
+        left.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False)
+        for y, summary in enumerate(totals):
+            point = summary.get("incoherence")
+            if not isinstance(point, (int, float)):
+                continue
+            low, high = summary.get("incoherence_low"), summary.get("incoherence_high")
+            if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+                right.errorbar(
+                    point, y, xerr=[[point - low], [high - point]], fmt="o", color="#1d2330"
+                )
+            else:
+                right.plot(point, y, "o", color="#1d2330")
+        right.set_xlim(0.0, 1.0)
+        right.set_xlabel("incoherence (share of error that is variance)")
+        return self._img(figure, "bias and variance per test, incoherence with its interval")
+
+    def length(self, analysis: Mapping[str, Any]) -> str:
+        buckets = [b for b in analysis.get("buckets") or () if b.get("incoherence") is not None]
+        if not self.available or not buckets:
+            return ""
+        figure = self._new(6.0, 3.2)
+        axes = figure.subplots()
+        for bucket in buckets:
+            x, y = _float(bucket["length"]), _float(bucket["incoherence"])
+            low, high = bucket.get("low"), bucket.get("high")
+            if low is not None and high is not None:
+                axes.errorbar(x, y, yerr=[[y - low], [high - y]], fmt="o", color="#f28e2b")
+            else:
+                axes.plot(x, y, "o", color="#f28e2b")
+        axes.set_xscale("log")
+        axes.set_ylim(0.0, 1.0)
+        axes.set_xlabel(_mathtext_safe(f"mean {analysis.get('covariate')} per item (bucket)"))
+        axes.set_ylabel("incoherence")
+        return self._img(figure, "incoherence by length bucket")
+
+    def comparison(self, tests: Sequence[Mapping[str, Any]], figure_name: str) -> str:
+        rows = [t for t in tests if t["figures"][figure_name].get("change") is not None]
+        if not self.available or not rows:
+            return ""
+        figure = self._new(8.0, 1.2 + 0.35 * len(rows))
+        axes = figure.subplots()
+        for y, test in enumerate(rows):
+            data = test["figures"][figure_name]
+            point, low, high = data["change"], data.get("low"), data.get("high")
+            if low is not None and high is not None:
+                axes.errorbar(
+                    point, y, xerr=[[point - low], [high - point]], fmt="o", color="#1d2330"
+                )
+            else:
+                axes.plot(point, y, "o", color="#1d2330")
+        axes.axvline(0.0, color="#9aa3b5", linewidth=1)
+        axes.set_yticks(range(len(rows)), [_mathtext_safe(str(t["nodeid"])) for t in rows])
+        axes.invert_yaxis()
+        axes.set_xlabel(f"change in {figure_name} (current - baseline)")
+        return self._img(figure, f"change in {figure_name} against the baseline")
+
+    def ensembles(self, projection: Mapping[str, Any]) -> str:
+        if not self.available:
+            return ""
+        series = []
+        for method in ("averaging", "majority"):
+            rows = [
+                r for r in projection.get(method, {}).get("rows", ()) if r.get("error") is not None
+            ]
+            if rows:
+                series.append((method, [r["m"] for r in rows], [r["error"] for r in rows]))
+        if not series:
+            return ""
+        figure = self._new(6.0, 3.2)
+        axes = figure.subplots()
+        for method, ms, errors in series:
+            axes.plot(ms, errors, "o-", label=method)
+        axes.set_xlabel("ensemble size m")
+        axes.set_ylabel("projected error")
+        axes.legend()
+        return self._img(figure, "projected error of m-sample ensembles")
+
+
+def _float(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+# ----------------------------------------------------------------------------------------
+# sections
+
+
+def _thresholds(value: Any) -> str:
+    if not isinstance(value, Mapping) or not value:
+        return ""
+    return ", ".join(f"{_text(k)} {_text(v)}" for k, v in value.items())
+
+
+def _summary_row(
+    name: str, verdict: str, summary: Mapping[str, Any], k: Any, extra: str, scale: float
+) -> list[str]:
+    return [
+        name,
+        verdict,
+        _number(summary.get("items")),
+        _text(k) if k is not None else "n/a",
+        _number(summary.get("error")),
+        _number(summary.get("bias")),
+        _number(summary.get("variance")),
+        _split_bar(summary.get("bias"), summary.get("variance"), scale),
+        _number(summary.get("incoherence")),
+        _interval(summary.get("incoherence_low"), summary.get("incoherence_high")),
+        _interval_track(
+            summary.get("incoherence"),
+            summary.get("incoherence_low"),
+            summary.get("incoherence_high"),
+        ),
+        extra,
+    ]
+
+
+def _summary_section(report: Mapping[str, Any], charts: _Charts) -> str:
+    tests = list(report.get("tests") or ())
+    summaries = [t.get("totals") or {} for t in tests]
+    totals = report.get("totals") or {}
+    errors = [_float(s.get("error")) for s in [*summaries, totals]]
+    scale = max([e for e in errors if e > 0], default=0.0)
+    rows = [
+        _summary_row(
+            _text(t.get("nodeid")),
+            _verdict(t.get("verdict")),
+            s,
+            t.get("samples"),
+            _thresholds(t.get("thresholds")),
+            scale,
+        )
+        for t, s in zip(tests, summaries, strict=True)
+    ]
+    if totals:
+        rows.append(_summary_row("<b>total</b>", "", totals, None, "", scale))
+    headers = [
+        "test",
+        "verdict",
+        "items",
+        "K",
+        "error",
+        "bias",
+        "variance",
+        "bias | variance",
+        "incoherence",
+        "interval",
+        "0 .. 1",
+        "thresholds",
+    ]
+    legend = (
+        '<p class="legend">'
+        '<span style="background:#4e79a7"></span>bias'
+        '<span style="background:#f28e2b"></span>variance</p>'
+    )
+    return (
+        '<section id="tests"><h2>Tests</h2>'
+        + charts.tests(tests)
+        + legend
+        + _table(headers, rows)
+        + "</section>"
+    )
+
+
+_FIGURE_NAMES: Final = ("error", "bias", "variance", "incoherence")
+
+
+def _change_cell(data: Mapping[str, Any]) -> str:
+    low = data.get("low")
+    css = ""
+    if isinstance(low, (int, float)) and low > 0:
+        css = "worse"
+    high = data.get("high")
+    if isinstance(high, (int, float)) and high < 0:
+        css = "better"
+    text = f"{_signed(data.get('change'))} {_interval(low, high)}"
+    return f'<span class="{css}">{_text(text)}</span>' if css else _text(text)
+
+
+def _id_list(label: str, ids: Sequence[Any]) -> str:
+    if not ids:
+        return ""
+    shown = ", ".join(_text(i) for i in ids[:50])
+    more = f" and {len(ids) - 50} more" if len(ids) > 50 else ""
+    return f'<p class="note">{_text(label)} ({len(ids)}): {shown}{more}</p>'
+
+
+def _comparison_section(comparison: Mapping[str, Any], charts: _Charts) -> str:
+    confidence = _float(comparison.get("confidence"))
+    tests = list(comparison.get("tests") or ())
+    rows = []
+    for test in tests:
+        figures = test["figures"]
+        rows.append(
+            [
+                _text(test["nodeid"]),
+                _number(test.get("items_paired")),
+                *(_change_cell(figures[name]) for name in _FIGURE_NAMES),
+            ]
+        )
+    total = comparison.get("total")
+    if isinstance(total, Mapping) and total.get("figures"):
+        rows.append(
+            [
+                "<b>total</b>",
+                _number(total.get("items_paired")),
+                *(_change_cell(total["figures"][name]) for name in _FIGURE_NAMES),
+            ]
+        )
+    notes = "".join(
+        _id_list(f"{test['nodeid']}: items only in the current run", test["items_only_current"])
+        + _id_list(f"{test['nodeid']}: items only in the baseline", test["items_only_baseline"])
+        + "".join(
+            f'<p class="note">{_text(test["nodeid"])}: {_text(w)}</p>' for w in test["warnings"]
+        )
+        for test in tests
+    )
+    intro = (
+        f'<p class="meta">current - baseline over items present in both, with '
+        f"{_text(f'{100 * confidence:g}%')} intervals ({_text(comparison.get('method'))}); "
+        "red: the interval lies above 0 (worse), green: below 0 (better).</p>"
+    )
+    return (
+        '<section id="baseline"><h2>Change against the baseline</h2>'
+        + intro
+        + charts.comparison(tests, "incoherence")
+        + _table(["test", "paired items", *_FIGURE_NAMES], rows)
+        + _id_list("tests only in the current run", comparison.get("tests_only_current") or [])
+        + _id_list("tests only in the baseline", comparison.get("tests_only_baseline") or [])
+        + notes
+        + "</section>"
+    )
+
+
+def _slope_line(slope: Any) -> str:
+    if not isinstance(slope, Mapping):
+        return ""
+    if slope.get("slope") is None:
+        return f'<p class="note">slope: n/a ({_text(slope.get("note"))})</p>'
+    return (
+        f"<p>slope: {_text(_signed(slope['slope']))} incoherence per doubling of length, "
+        f"interval {_text(_interval(slope.get('low'), slope.get('high')))} over "
+        f"{_text(slope.get('items'))} items</p>"
+    )
+
+
+def _overthinking_line(split: Any) -> str:
+    if not isinstance(split, Mapping):
+        return ""
+    if not split.get("change"):
+        missing = len(split.get("items_without_outcomes") or ())
+        reason = (
+            f"{missing} items keep no per-sample outcomes (categorical reports keep counts)"
+            if missing
+            else "no item has at least 2 samples on each side of its median length"
+        )
+        return f'<p class="note">short vs long samples within items: n/a ({_text(reason)})</p>'
+    short, long, change = split["short"], split["long"], split["change"]
+    return (
+        "<p>within items, shorter than the median length: incoherence "
+        f"{_text(_number(short.get('incoherence')))}; at or above it: "
+        f"{_text(_number(long.get('incoherence')))}; change "
+        f"{_text(_signed(change.get('change')))} "
+        f"{_text(_interval(change.get('low'), change.get('high')))} over "
+        f"{_text(split.get('items'))} items</p>"
+    )
+
+
+def _length_section(length: Mapping[str, Mapping[str, Any]], charts: _Charts) -> str:
+    parts = ['<section id="length"><h2>Incoherence by length</h2>']
+    for nodeid, analysis in length.items():
+        parts.append(f"<h3>{_text(nodeid)}</h3>")
+        if analysis.get("covariate") is None or not analysis.get("buckets"):
+            parts.append(f'<p class="note">{_text(analysis.get("note") or "no length data")}</p>')
+            continue
+        parts.append(f'<p class="meta">length covariate: {_text(analysis["covariate"])}</p>')
+        parts.append(charts.length(analysis))
+        rows = [
+            [
+                _text(b["bucket"]),
+                _number(b["items"]),
+                f"{_number(b['length_min'], 0)} - {_number(b['length_max'], 0)}",
+                _number(b.get("error")),
+                _number(b.get("variance")),
+                _number(b.get("incoherence")),
+                _interval(b.get("low"), b.get("high")),
+            ]
+            for b in analysis["buckets"]
+        ]
+        headers = ["bucket", "items", "mean length", "error", "variance", "incoherence", "interval"]
+        parts.append(_table(headers, rows))
+        parts.append(_slope_line(analysis.get("slope")))
+        parts.append(_overthinking_line(analysis.get("overthinking")))
+        parts.append(_id_list("items without a length", analysis.get("items_without_length") or []))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _ensemble_section(ensembles: Mapping[str, Mapping[str, Any]], charts: _Charts) -> str:
+    parts = ['<section id="ensembles"><h2>Ensembles of m samples (projected)</h2>']
+    for nodeid, projection in ensembles.items():
+        parts.append(f"<h3>{_text(nodeid)}</h3>")
+        parts.append(charts.ensembles(projection))
+        for method, title in (("averaging", "averaging"), ("majority", "majority vote")):
+            block = projection.get(method) or {}
+            rows = [
+                [
+                    _text(r["m"]),
+                    _number(r.get("error")),
+                    _number(r.get("bias")),
+                    _number(r.get("variance")),
+                    _number(r.get("incoherence")),
+                    _interval(r.get("low"), r.get("high")),
+                    _text(r.get("note") or ""),
+                ]
+                for r in block.get("rows") or ()
+            ]
+            if not rows:
+                continue
+            parts.append(f"<p>{_text(title)} over {_text(block.get('items'))} items</p>")
+            headers = ["m", "error", "bias", "variance", "incoherence", "interval", "note"]
+            parts.append(_table(headers, rows))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_html(
+    report: Mapping[str, Any],
+    *,
+    comparison: Mapping[str, Any] | None = None,
+    length: Mapping[str, Mapping[str, Any]] | None = None,
+    ensembles: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The report as one self-contained HTML page.
+
+    ``report`` is the JSON report (schema ``pytest-hotmess/1``); ``comparison`` a
+    ``compare_reports`` result; ``length`` and ``ensembles`` map node ids to
+    ``length_analysis`` and ``ensemble_projection`` results.
+    """
+    charts = _Charts()
+    meta = ", ".join(
+        f"{label} {_text(report[key])}"
+        for key, label in (
+            ("plugin_version", "pytest-hotmess"),
+            ("created", "created"),
+            ("schema", "schema"),
+        )
+        if report.get(key) is not None
+    )
+    body = [
+        "<h1>pytest-hotmess report</h1>",
+        f'<p class="meta">{meta}</p>' if meta else "",
+        "" if charts.available else f'<p class="hint">{_text(PLOT_HINT)}</p>',
+        _summary_section(report, charts),
+        _comparison_section(comparison, charts) if comparison else "",
+        _length_section(length, charts) if length else "",
+        _ensemble_section(ensembles, charts) if ensembles else "",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>pytest-hotmess report</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
