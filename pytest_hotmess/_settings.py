@@ -156,6 +156,9 @@ class Settings:
     confidence: float | None = None
     inconclusive: str = "point"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    explicit: frozenset[str] = frozenset()
+    """Names set on the command line, in the environment or in the ini file: these win over
+    per-test rules of the config file, which win over the file's defaults."""
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -185,6 +188,7 @@ def resolve_settings(
     file_values = file_values or {}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    explicit: set[str] = set()
     inifile = str(config.inipath) if config.inipath else "ini file"
     for option in OPTIONS:
         candidates: list[tuple[Any, str]] = [(config.getoption(option.ini), option.flag)]
@@ -201,6 +205,7 @@ def resolve_settings(
             except SettingsError as exc:
                 raise pytest.UsageError(f"pytest-hotmess: {source}: {exc}") from None
             sources[option.name] = source
+            explicit.add(option.name)
             break
         else:
             if option.name in file_values:
@@ -215,4 +220,4 @@ def resolve_settings(
                 config.invocation_params.dir if sources[name].startswith("--") else config.rootpath
             )
             values[name] = str(Path(base, values[name]))
-    return Settings(**values, sources=sources)
+    return Settings(**values, sources=sources, explicit=frozenset(explicit))

@@ -6,16 +6,23 @@ Results cross xdist on the call-phase test report (``report.hotmess``, plain bui
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import __version__
+from ._clients import ModelConfigError
+from ._completion import Model
+from ._config import ConfigError, HotmessConfig, load_config
 from ._gate import evaluate
 from ._marker import MARKER_HELP, CoherenceSpec, MarkerError, parse_marker_kwargs
+from ._models import ModelRegistry, UnknownModelError
 from ._progress import LiveProgress
 from ._record import build_record
+from ._recording import Recording, RecordingFormatError
 from ._report_json import build_report, write_json_atomic
 from ._report_junit import suite_properties, testcase_properties
 from ._report_terminal import render_table
@@ -28,6 +35,10 @@ SESSION_KEY = pytest.StashKey[HotmessSession]()
 SPEC_KEY = pytest.StashKey["CoherenceSpec | None"]()
 STATE_KEY = pytest.StashKey[TestState]()
 RECORD_KEY = pytest.StashKey[dict[str, Any]]()
+MARKED_KEY = pytest.StashKey[bool]()
+FILE_CONFIG_KEY = pytest.StashKey["HotmessConfig | None"]()
+REGISTRY_KEY = pytest.StashKey[ModelRegistry]()
+RECORD_PARTS_KEY = pytest.StashKey[list[str]]()
 MARKER_ERROR_KEY = pytest.StashKey[bool]()
 
 DEFAULT_CONFIDENCE = 0.95
@@ -47,9 +58,63 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    settings = resolve_settings(config)
+    file_config = _load_file_config(config, resolve_settings(config).config)
+    settings = resolve_settings(config, file_config.file_values() if file_config else None)
     config.stash[SETTINGS_KEY] = settings
+    config.stash[FILE_CONFIG_KEY] = file_config
     config.stash[SESSION_KEY] = HotmessSession(confidence=settings.confidence or DEFAULT_CONFIDENCE)
+    config.stash[REGISTRY_KEY] = _model_registry(settings, file_config)
+
+
+def _load_file_config(config: pytest.Config, path: str | None) -> HotmessConfig | None:
+    """``--hotmess-config``/``hotmess_config``, else ``hotmess.yaml`` at the rootdir if present."""
+    if path is None:
+        default = config.rootpath / "hotmess.yaml"
+        if not default.is_file():
+            return None
+        path = str(default)
+    elif not Path(path).is_file():
+        raise pytest.UsageError(f"pytest-hotmess: configuration file not found: {path}")
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"pytest-hotmess: {exc}") from None
+
+
+def _model_registry(settings: Settings, file_config: HotmessConfig | None) -> ModelRegistry:
+    if settings.record and settings.replay:
+        raise pytest.UsageError(
+            "pytest-hotmess: --hotmess-record and --hotmess-replay cannot be used together "
+            f"(record from {settings.sources['record']}, replay from {settings.sources['replay']})"
+        )
+    replay = None
+    if settings.replay:
+        try:
+            replay = Recording.load(settings.replay)
+        except FileNotFoundError:
+            raise pytest.UsageError(
+                f"pytest-hotmess: recording to replay not found: {settings.replay}"
+            ) from None
+        except RecordingFormatError as exc:
+            raise pytest.UsageError(f"pytest-hotmess: {exc}") from None
+    registry = ModelRegistry(
+        file_config,
+        seed=settings.seed,
+        record=Recording() if settings.record else None,
+        replay=replay,
+    )
+    if settings.model is not None and settings.model not in registry.names():
+        raise pytest.UsageError(
+            f"pytest-hotmess: {settings.sources['model']}: unknown model {settings.model!r}; "
+            f"known models: {', '.join(registry.names())}"
+        )
+    return registry
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    registry = config.stash.get(REGISTRY_KEY, None)
+    if registry is not None:
+        registry.close()
 
 
 def _marker_spec(item: pytest.Item) -> CoherenceSpec | None:
@@ -61,13 +126,31 @@ def _marker_spec(item: pytest.Item) -> CoherenceSpec | None:
     return spec
 
 
+def _effective_spec(item: pytest.Item) -> CoherenceSpec | None:
+    """Marker > command line/ini > the config file's rules for this node id > file defaults."""
+    marker = _marker_spec(item)
+    file_config = item.config.stash[FILE_CONFIG_KEY]
+    rules = file_config.thresholds_for(item.nodeid) if file_config is not None else {}
+    if marker is None and not rules:
+        return None
+    spec = (marker or CoherenceSpec()).merged_over(parse_marker_kwargs((), rules))
+    settings = item.config.stash[SETTINGS_KEY]
+    overrides = {}
+    for name in ("samples", "confidence"):
+        # a run option given explicitly beats a per-test rule of the file, not the marker
+        if name in settings.explicit and (marker is None or getattr(marker, name) is None):
+            overrides[name] = getattr(settings, name)
+    return dataclasses.replace(spec, **overrides) if overrides else spec
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     problems = []
     for item in items:
+        item.stash[MARKED_KEY] = item.get_closest_marker("coherence") is not None
         try:
-            item.stash[SPEC_KEY] = _marker_spec(item)
+            item.stash[SPEC_KEY] = _effective_spec(item)
         except MarkerError as exc:
             problems.append(f"{item.nodeid}: @pytest.mark.coherence: {exc}")
     if problems:
@@ -130,6 +213,17 @@ def resample(request: pytest.FixtureRequest) -> Resampler:
     return Resampler(_state(request.node))
 
 
+@pytest.fixture
+def hotmess_model(request: pytest.FixtureRequest) -> Model:
+    """The model chosen by ``--hotmess-model``: built once per run, simulated by default."""
+    config = request.config
+    name = config.stash[SETTINGS_KEY].model
+    try:
+        return config.stash[REGISTRY_KEY].get(name)
+    except (ModelConfigError, UnknownModelError, ValueError) as exc:
+        pytest.fail(f"pytest-hotmess: cannot build model {name or 'sim'!r}: {exc}", pytrace=False)
+
+
 # -- gating inside the call phase -------------------------------------------------------------
 
 
@@ -140,7 +234,7 @@ def _finish(item: pytest.Item) -> str | None:
     if spec is None and (state is None or not state.used):
         return None
     if state is None or not state.items:
-        if spec is None:
+        if not item.stash.get(MARKED_KEY, False):
             return None
         _state(item)  # an empty record still shows the test in every report
         message = (
@@ -262,6 +356,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    _save_recording(config)
     if _is_worker(config):
         return
     if config.stash.get(MARKER_ERROR_KEY, False):
@@ -277,6 +372,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             hotmess.tests(), totals, plugin_version=__version__, exitstatus=int(exitstatus)
         )
         write_json_atomic(settings.json, report)
+
+
+def _save_recording(config: pytest.Config) -> None:
+    """Workers save a part file and announce it; the controller merges the parts into PATH."""
+    settings = config.stash[SETTINGS_KEY]
+    recording = config.stash[REGISTRY_KEY].record
+    if recording is None or settings.record is None:
+        return
+    if _is_worker(config):
+        worker = config.workerinput["workerid"]  # type: ignore[attr-defined]
+        saved = recording.save(f"{settings.record}.{worker}.part")
+        config.workeroutput["hotmess_record_part"] = str(saved)  # type: ignore[attr-defined]
+        return
+    parts = config.stash.get(RECORD_PARTS_KEY, [])
+    merged = Recording()
+    conflicts = merged.merge([recording, *(Recording.load(part) for part in parts)])
+    merged.save(settings.record)
+    for part_path in parts:
+        Path(part_path).unlink(missing_ok=True)
+    if conflicts:
+        config.issue_config_time_warning(
+            pytest.PytestWarning(
+                f"pytest-hotmess: {len(conflicts)} sample(s) were recorded twice with different "
+                f"answers; kept one of each: {'; '.join(conflicts[:3])}"
+            ),
+            stacklevel=2,
+        )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist: collect each worker's recording part file on the controller."""
+    part = getattr(node, "workeroutput", {}).get("hotmess_record_part")
+    if part:
+        node.config.stash.setdefault(RECORD_PARTS_KEY, []).append(part)
 
 
 def _add_junit_suite_properties(config: pytest.Config, props: list[tuple[str, str]]) -> None:
