@@ -378,7 +378,9 @@ _THRESHOLD_KEYS: dict[str, Check] = {
     "max_bias": _NON_NEGATIVE,
     "max_variance": _NON_NEGATIVE,
     "max_error": _NON_NEGATIVE,
+    "max_incoherence_slope": _FINITE,
     "samples": _integer(2),
+    "max_samples": _integer(2),
     "loss": _choice(*_LOSSES),
     "estimator": _choice(*_ESTIMATORS),
     "confidence": _PROBABILITY,
@@ -398,6 +400,12 @@ MODEL_SETTINGS: dict[str, Check] = {
     "max_connections": _integer(1),
 }
 """How to reach an openai/anthropic model (the client's settings)."""
+
+MODEL_PRICES: dict[str, Check] = {
+    "input_price": _NON_NEGATIVE,
+    "output_price": _NON_NEGATIVE,
+}
+"""Token prices in currency units per million tokens, for ``--hotmess-max-cost``."""
 
 MODEL_PARAMS: dict[str, Check] = {
     "temperature": _NON_NEGATIVE,
@@ -472,6 +480,10 @@ class ModelConfig:
     params: Mapping[str, Any]
     """Request fields sent on every call (openai/anthropic); empty for sim."""
     line: int
+    prices: Mapping[str, float] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+    """``input_price``/``output_price`` per million tokens; never part of a request."""
 
     def spec(self) -> dict[str, Any]:
         """The flat mapping the model factories take: provider, settings and parameters."""
@@ -645,11 +657,16 @@ def _model(doc: YamlDocument, node: yaml.Node, key: str, name: str, base_dir: Pa
         doc.fail(node, key, f"missing 'provider' (one of {', '.join(PROVIDERS)})")
     provider: Provider = _choice(*PROVIDERS)(doc, provider_node, _join(key, "provider"))
     if provider == "sim":
-        checks: dict[str, Check] = {**SIM_KEYS, "dataset": _optional(_input_file(base_dir))}
+        checks: dict[str, Check] = {
+            **SIM_KEYS,
+            **MODEL_PRICES,
+            "dataset": _optional(_input_file(base_dir)),
+        }
     else:
-        checks = {**MODEL_SETTINGS, **MODEL_PARAMS, "params": _free_mapping}
+        checks = {**MODEL_SETTINGS, **MODEL_PARAMS, **MODEL_PRICES, "params": _free_mapping}
     settings: dict[str, Any] = {}
     params: dict[str, Any] = {}
+    prices: dict[str, float] = {}
     for entry, key_node, value_node in entries:
         path = _join(key, entry)
         if entry == "provider":
@@ -667,7 +684,9 @@ def _model(doc: YamlDocument, node: yaml.Node, key: str, name: str, base_dir: Pa
             doc.fail(value_node, path, "the Anthropic API returns one sample per call")
         if entry == "dataset" and value is not None:
             value = str(value)
-        if entry == "params":
+        if entry in MODEL_PRICES:
+            prices[entry] = float(value)
+        elif entry == "params":
             params.update(value)
         elif provider != "sim" and entry in MODEL_PARAMS:
             params[entry] = value
@@ -681,4 +700,5 @@ def _model(doc: YamlDocument, node: yaml.Node, key: str, name: str, base_dir: Pa
         settings=types.MappingProxyType(settings),
         params=types.MappingProxyType(params),
         line=_line(node),
+        prices=types.MappingProxyType(prices),
     )

@@ -83,8 +83,13 @@ def evaluate(
     *,
     confidence: float | None,
     inconclusive: str = "point",
+    decided: Mapping[str, str] | None = None,
 ) -> GateOutcome:
-    """Decide the verdict of one test; ``message`` is set when the test must fail."""
+    """Decide the verdict of one test; ``message`` is set when the test must fail.
+
+    ``decided`` holds verdicts a sequential design already reached at its boundaries; they are
+    used as they are (re-testing at the fixed level would inflate the error rate).
+    """
     if not thresholds:
         return GateOutcome("ungated", (), None)
     checks: list[Check] = []
@@ -98,7 +103,10 @@ def evaluate(
             verdict: CheckVerdict = "fail" if point_fails else "pass"
             checks.append(Check(name, threshold, value, verdict, point_fails))
             continue
-        verdict = _statistical(name, threshold, estimates, confidence)
+        if decided is not None and name in decided:
+            verdict = "inconclusive" if decided[name] == "continue" else decided[name]  # type: ignore[assignment]
+        else:
+            verdict = _statistical(name, threshold, estimates, confidence)
         if verdict == "inconclusive":
             fails = {"point": point_fails, "fail": True, "pass": False}[inconclusive]
         else:

@@ -30,11 +30,13 @@ ESTIMATORS: tuple[Estimator, ...] = ("unbiased", "plugin", "jackknife")
 
 MARKER_HELP = (
     "coherence(max_incoherence=None, max_bias=None, max_variance=None, max_error=None, "
-    "samples=None, loss=None, estimator=None, confidence=None): gate the test on the "
-    "bias/variance split of the model outcomes it samples through the `resample` fixture. "
-    "Thresholds compare the aggregate over the test's items; `samples` is K (>= 2); `loss` is "
-    "'brier' or 'kl'; `estimator` is 'unbiased', 'plugin' or 'jackknife'; `confidence` in (0, 1) "
-    "switches to the statistical gate."
+    "samples=None, loss=None, estimator=None, confidence=None, max_samples=None, "
+    "max_incoherence_slope=None): gate the test on the bias/variance split of the model "
+    "outcomes it samples through the `resample` fixture. Thresholds compare the aggregate over "
+    "the test's items; `samples` is K (>= 2); `loss` is 'brier' or 'kl'; `estimator` is "
+    "'unbiased', 'plugin' or 'jackknife'; `confidence` in (0, 1) switches to the statistical "
+    "gate; `max_samples` makes K adaptive (sequential sampling in resample.map); "
+    "`max_incoherence_slope` gates the rise of incoherence per doubling of reasoning length."
 )
 
 
@@ -54,6 +56,8 @@ class CoherenceSpec:
     loss: Loss | None = None
     estimator: Estimator | None = None
     confidence: float | None = None
+    max_samples: int | None = None
+    max_incoherence_slope: float | None = None
 
     def thresholds(self) -> dict[str, float]:
         """The thresholds that are set, in report order."""
@@ -62,9 +66,8 @@ class CoherenceSpec:
 
     def needs_targets(self) -> bool:
         """Incoherence, bias and error are only defined against a target."""
-        return any(
-            getattr(self, n) is not None for n in ("max_incoherence", "max_bias", "max_error")
-        )
+        names = ("max_incoherence", "max_bias", "max_error", "max_incoherence_slope")
+        return any(getattr(self, n) is not None for n in names)
 
     def merged_over(self, base: CoherenceSpec) -> CoherenceSpec:
         """This spec, with the fields it leaves unset taken from ``base``."""
@@ -97,10 +100,12 @@ def _validate(name: str, value: Any) -> Any:
         if number < 0:
             raise MarkerError(f"{name} must be >= 0, got {value!r}")
         return number
-    if name == "samples":
+    if name in ("samples", "max_samples"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise MarkerError(f"samples must be an integer >= 2, got {value!r}")
+            raise MarkerError(f"{name} must be an integer >= 2, got {value!r}")
         return value
+    if name == "max_incoherence_slope":
+        return _real(name, value)
     if name == "loss":
         if value not in LOSSES:
             raise MarkerError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {value!r}")
@@ -134,4 +139,13 @@ def parse_marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Coh
             f"unknown argument(s) {', '.join(unknown)}; expected some of {', '.join(_FIELDS)}"
         )
     values = {name: _validate(name, value) for name, value in kwargs.items() if value is not None}
-    return CoherenceSpec(**values)
+    spec = CoherenceSpec(**values)
+    if (
+        spec.samples is not None
+        and spec.max_samples is not None
+        and spec.max_samples < spec.samples
+    ):
+        raise MarkerError(
+            f"max_samples ({spec.max_samples}) must be at least samples ({spec.samples})"
+        )
+    return spec

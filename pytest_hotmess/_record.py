@@ -67,8 +67,9 @@ def build_record(
     items: Sequence[Mapping[str, Any]],
     agg: Aggregate,
     gate: GateOutcome,
-    calls: int,
-    failed_calls: int,
+    calls: Mapping[str, Any],
+    sequential: Mapping[str, Any] | None = None,
+    stopped_by: str | None = None,
     note: str | None = None,
 ) -> dict[str, Any]:
     """The per-test payload: everything the terminal, JUnit and JSON reports need."""
@@ -77,7 +78,7 @@ def build_record(
     record = {
         "nodeid": nodeid,
         "verdict": gate.verdict,
-        "message": gate.message if gate.message else note,
+        "message": "\n".join(m for m in (gate.message, note) if m) or None,
         "loss": used_loss,
         "estimator": estimator,
         "samples": samples,
@@ -85,7 +86,9 @@ def build_record(
         "thresholds": dict(thresholds),
         "checks": [dataclasses.asdict(check) for check in gate.checks],
         "totals": totals_dict(agg),
-        "calls": {"made": calls, "failed": failed_calls},
+        "calls": dict(calls),
+        "sequential": None if sequential is None else dict(sequential),
+        "stopped_by": stopped_by,
         "items": [dict(item) for item in items],
     }
     return plain(record)  # type: ignore[no-any-return]

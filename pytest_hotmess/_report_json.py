@@ -28,6 +28,8 @@ _TEST_FIELDS = (
     "thresholds",
     "checks",
     "calls",
+    "sequential",
+    "stopped_by",
     "totals",
     "items",
 )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from ._budget import Budget
 from ._completion import Completion
 from ._decompose import ItemEstimate, estimate_item
+from ._marker import THRESHOLDS
 from ._sampling import (
     NOT_DRAWN,
     Call,
@@ -20,6 +23,7 @@ from ._sampling import (
     is_async_callable,
     run_coroutine,
 )
+from ._sequential import SequentialDecision, SequentialPlan, decide, default_looks, make_plan
 from ._types import INVALID, INVALID_LABEL, NOTHING, Estimator, Kind, Loss
 from ._uncertainty import Aggregate, aggregate
 
@@ -115,11 +119,26 @@ class TestState:
     loss: Loss | None = None
     estimator: Estimator = "unbiased"
     confidence: float = 0.95
+    thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    max_samples: int | None = None
+    budget: Budget | None = None
     items: list[ItemResult] = dataclasses.field(default_factory=list)
     calls: int = 0
     failed_calls: int = 0
+    calls_saved: int = 0
+    sequential: SequentialDecision | None = None
     used: bool = False
     progress: Callable[[int], ProgressSink | None] | None = None
+
+    def gated_thresholds(self) -> dict[str, float]:
+        """The thresholds the statistical gate decides (the slope is judged separately)."""
+        return {name: value for name, value in self.thresholds.items() if name in THRESHOLDS}
+
+    def sequential_plan(self) -> SequentialPlan | None:
+        """Looks for adaptive K: only when ``max_samples`` is set and something is gated."""
+        if self.max_samples is None or not self.gated_thresholds():
+            return None
+        return make_plan(default_looks(self.max_samples), self.confidence)
 
     def add(self, result: ItemResult) -> None:
         if any(existing.id == result.id for existing in self.items):
@@ -131,6 +150,51 @@ class TestState:
             [item.estimate for item in self.items if item.estimate is not None],
             confidence=self.confidence,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """One ``map``/``call`` request: prepared calls and how to turn draws into items."""
+
+    calls: list[Call]
+    targets: list[Any]
+    weights: list[float]
+    extract: Callable[[Any], Any] | None
+    on_error: OnError
+    kind: Kind | None
+    plan: SequentialPlan | None
+
+    def final_k(self, call: Call) -> int:
+        return self.plan.looks[-1] if self.plan is not None else call.k
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """What a batch drew: its items, the first failure, the last sequential decision."""
+
+    results: list[ItemResult]
+    failure: tuple[str, int, BaseException] | None
+    decision: SequentialDecision | None
+    drawn: list[Draw]
+
+    @property
+    def calls(self) -> int:
+        return sum(
+            1
+            for draw in self.drawn
+            for value, error in zip(draw.values, draw.errors, strict=True)
+            if error is not None or value is not NOT_DRAWN
+        )
+
+    @property
+    def failed_calls(self) -> int:
+        return sum(1 for draw in self.drawn for error in draw.errors if error is not None)
+
+    def saved(self, max_samples: int | None) -> int:
+        """Calls not made against drawing ``max_samples`` for every item."""
+        if max_samples is None:
+            return 0
+        return max_samples * len(self.drawn) - self.calls
 
 
 def _extract(raw: Any, extract: Callable[[Any], Any] | None) -> tuple[Any, dict[str, float]]:
@@ -204,7 +268,8 @@ class Resampler:
         calls, target_list, weight_list = self._map_calls(
             fn, inputs, targets, items, samples, weights
         )
-        return self._sample(calls, target_list, extract, on_error, kind, weight_list)
+        adaptive = samples is None
+        return self._sample(calls, target_list, extract, on_error, kind, weight_list, adaptive)
 
     async def acall(
         self,
@@ -239,7 +304,10 @@ class Resampler:
         calls, target_list, weight_list = self._map_calls(
             fn, inputs, targets, items, samples, weights
         )
-        return await self._asample(calls, target_list, extract, on_error, kind, weight_list)
+        adaptive = samples is None
+        return await self._asample(
+            calls, target_list, extract, on_error, kind, weight_list, adaptive
+        )
 
     def record(
         self,
@@ -318,18 +386,31 @@ class Resampler:
         weight_list = list(weights) if weights is not None else [1.0] * n
         return calls, target_list, weight_list
 
-    def _prepare(self, calls: list[Call]) -> tuple[list[Call], bool, ProgressSink | None]:
-        """Use a model's async entry when it has one; decide sync vs async sampling."""
+    def _batch(
+        self,
+        calls: list[Call],
+        targets: list[Any],
+        extract: Callable[[Any], Any] | None,
+        on_error: str,
+        kind: Kind | None,
+        weights: list[float],
+        adaptive: bool,
+    ) -> tuple[_Batch, bool, ProgressSink | None]:
+        """Use a model's async entry when it has one; plan the looks; start progress."""
+        if on_error not in ("raise", "invalid"):
+            raise ValueError(f"on_error must be 'raise' or 'invalid', got {on_error!r}")
         self._state.used = True
         prepared = []
         for call in calls:
             acall = getattr(call.fn, "acall", None)
             fn = acall if acall is not None and callable(acall) else call.fn
             prepared.append(dataclasses.replace(call, fn=fn))
+        plan = self._state.sequential_plan() if adaptive else None
+        batch = _Batch(prepared, targets, weights, extract, on_error, kind, plan)  # type: ignore[arg-type]
         use_async = any(is_async_callable(call.fn) for call in prepared)
-        planned = sum(call.k for call in prepared)
+        planned = sum(batch.final_k(call) for call in prepared)
         progress = self._state.progress(planned) if self._state.progress else None
-        return prepared, use_async, progress
+        return batch, use_async, progress
 
     def _sample(
         self,
@@ -339,26 +420,42 @@ class Resampler:
         on_error: OnError,
         kind: Kind | None,
         weights: list[float],
+        adaptive: bool = False,
     ) -> list[ItemResult]:
-        _check_on_error(on_error)
-        prepared, use_async, progress = self._prepare(calls)
+        batch, use_async, progress = self._batch(
+            calls, targets, extract, on_error, kind, weights, adaptive
+        )
+        concurrency, budget = self._state.concurrency, self._state.budget
         stop = on_error == "raise"
-        concurrency = self._state.concurrency
+        rounds = self._rounds(batch)
         try:
-            if use_async:
-                draws = run_coroutine(
-                    lambda: draw_async(
-                        prepared, concurrency=concurrency, stop_on_error=stop, progress=progress
+            round_calls = next(rounds)
+            while True:
+                if use_async:
+                    draws = run_coroutine(
+                        functools.partial(
+                            draw_async,
+                            round_calls,
+                            concurrency=concurrency,
+                            stop_on_error=stop,
+                            progress=progress,
+                            budget=budget,
+                        )
                     )
-                )
-            else:
-                draws = draw_sync(
-                    prepared, concurrency=concurrency, stop_on_error=stop, progress=progress
-                )
+                else:
+                    draws = draw_sync(
+                        round_calls,
+                        concurrency=concurrency,
+                        stop_on_error=stop,
+                        progress=progress,
+                        budget=budget,
+                    )
+                round_calls = rounds.send(draws)
+        except StopIteration as finished:
+            return self._commit(finished.value)
         finally:
             if progress is not None:
                 progress.close()
-        return self._collect(prepared, draws, targets, extract, on_error, kind, weights)
 
     async def _asample(
         self,
@@ -368,51 +465,98 @@ class Resampler:
         on_error: OnError,
         kind: Kind | None,
         weights: list[float],
+        adaptive: bool = False,
     ) -> list[ItemResult]:
-        _check_on_error(on_error)
-        prepared, use_async, progress = self._prepare(calls)
+        batch, use_async, progress = self._batch(
+            calls, targets, extract, on_error, kind, weights, adaptive
+        )
+        concurrency, budget = self._state.concurrency, self._state.budget
         stop = on_error == "raise"
-        concurrency = self._state.concurrency
-        if use_async:
-            try:
-                draws = await draw_async(
-                    prepared, concurrency=concurrency, stop_on_error=stop, progress=progress
-                )
-            finally:
-                if progress is not None:
-                    progress.close()
-        else:
-            draws = await asyncio.to_thread(
-                draw_sync, prepared, concurrency=concurrency, stop_on_error=stop, progress=None
-            )
-        return self._collect(prepared, draws, targets, extract, on_error, kind, weights)
+        rounds = self._rounds(batch)
+        try:
+            round_calls = next(rounds)
+            while True:
+                if use_async:
+                    draws = await draw_async(
+                        round_calls,
+                        concurrency=concurrency,
+                        stop_on_error=stop,
+                        progress=progress,
+                        budget=budget,
+                    )
+                else:  # sync callables in their thread pool, off the event loop
+                    draws = await asyncio.to_thread(
+                        draw_sync,
+                        round_calls,
+                        concurrency=concurrency,
+                        stop_on_error=stop,
+                        budget=budget,
+                    )
+                round_calls = rounds.send(draws)
+        except StopIteration as finished:
+            return self._commit(finished.value)
+        finally:
+            if progress is not None:
+                progress.close()
 
-    def _collect(
-        self,
-        calls: list[Call],
-        draws: list[Draw],
-        targets: list[Any],
-        extract: Callable[[Any], Any] | None,
-        on_error: OnError,
-        kind: Kind | None,
-        weights: list[float],
-    ) -> list[ItemResult]:
-        """Turn draws into item results; keep partial items, then raise the first failure."""
+    def _rounds(self, batch: _Batch) -> Generator[list[Call], list[Draw], _Outcome]:
+        """Yield each round's calls, receive its draws; stop when the plan or a failure says.
+
+        Without a plan there is one round of K samples. With a sequential plan every item is
+        drawn up to the next look, then the group-sequential boundaries decide whether every
+        threshold is settled; items are never stopped one by one.
+        """
+        looks = batch.plan.looks if batch.plan is not None else None
+        drawn = [Draw([], []) for _ in batch.calls]
+        done = 0
+        decision: SequentialDecision | None = None
+        for look_index in range(len(looks) if looks is not None else 1):
+            round_calls = [
+                dataclasses.replace(
+                    call,
+                    k=(looks[look_index] if looks is not None else call.k) - done,
+                    first_index=done,
+                )
+                for call in batch.calls
+            ]
+            draws = yield round_calls
+            for total, new in zip(drawn, draws, strict=True):
+                total.values.extend(new.values)
+                total.errors.extend(new.errors)
+            done = len(drawn[0].values) if drawn else 0
+            results, failure = self._results(batch, drawn)
+            stopped = failure is not None or (
+                self._state.budget is not None and self._state.budget.exhausted is not None
+            )
+            if batch.plan is None:
+                return _Outcome(results, failure, None, drawn)
+            prior = [item.estimate for item in self._state.items if item.estimate is not None]
+            estimates = prior + [r.estimate for r in results if r.estimate is not None]
+            decision = decide(
+                batch.plan, look_index, estimates, self._state.gated_thresholds(), decision
+            )
+            if decision.stop or stopped:
+                return _Outcome(results, failure, decision, drawn)
+        raise AssertionError("unreachable: the last look always stops")  # pragma: no cover
+
+    def _results(
+        self, batch: _Batch, draws: list[Draw]
+    ) -> tuple[list[ItemResult], tuple[str, int, BaseException] | None]:
+        """Item results from the draws so far (partial items kept); the first failure."""
         results: list[ItemResult] = []
         first_failure: tuple[str, int, BaseException] | None = None
-        for call, draw, target, weight in zip(calls, draws, targets, weights, strict=True):
+        for call, draw, target, weight in zip(
+            batch.calls, draws, batch.targets, batch.weights, strict=True
+        ):
             outcomes: list[Any] = []
             rows: list[dict[str, float]] = []
             complete = True
-            for index in range(call.k):
-                error, value = draw.errors[index], draw.values[index]
+            for index, (value, error) in enumerate(zip(draw.values, draw.errors, strict=True)):
                 if error is None and value is NOT_DRAWN:
-                    complete = False  # the run stopped on a failure before this sample
+                    complete = False  # the run stopped (failure or budget) before this sample
                     continue
-                self._state.calls += 1
                 if error is not None:
-                    self._state.failed_calls += 1
-                    if on_error == "invalid":
+                    if batch.on_error == "invalid":
                         outcomes.append(INVALID)
                         rows.append({})
                         continue
@@ -420,23 +564,35 @@ class Resampler:
                         first_failure = (call.item_id, index, error)
                     complete = False
                     continue
-                outcome, covariates = _extract(value, extract)
+                outcome, covariates = _extract(value, batch.extract)
                 outcomes.append(outcome)
                 rows.append(covariates)
             if not outcomes and not complete:
                 continue
-            result = self._finish(
-                call.item_id, tuple(outcomes), tuple(rows), target, kind, weight, complete
+            results.append(
+                self._finish(
+                    call.item_id, tuple(outcomes), tuple(rows), target, batch.kind, weight, complete
+                )
             )
-            self._state.add(result)
-            results.append(result)
-        if first_failure is not None:
-            item_id, index, error = first_failure
+        return results, first_failure
+
+    def _commit(self, outcome: _Outcome) -> list[ItemResult]:
+        """Add the items to the test, count calls, then raise the first failure if any."""
+        state = self._state
+        for result in outcome.results:
+            state.add(result)
+        state.calls += outcome.calls
+        state.failed_calls += outcome.failed_calls
+        if outcome.decision is not None:
+            state.sequential = outcome.decision
+            state.calls_saved += outcome.saved(state.max_samples)
+        if outcome.failure is not None:
+            item_id, index, error = outcome.failure
             raise SamplingError(
                 f"model call failed for item {item_id!r}, sample {index}: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        return results
+        return outcome.results
 
     def _finish(
         self,
@@ -460,8 +616,3 @@ class Resampler:
             weight=weight,
         )
         return ItemResult(item_id, target, outcomes, covariates, estimate)
-
-
-def _check_on_error(on_error: str) -> None:
-    if on_error not in ("raise", "invalid"):
-        raise ValueError(f"on_error must be 'raise' or 'invalid', got {on_error!r}")

@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol
 
+from ._budget import Budget
 from ._context import sample_scope
 
 __all__ = [
@@ -35,13 +36,16 @@ NOT_DRAWN: Any = type("NotDrawn", (), {"__repr__": lambda self: "NOT_DRAWN"})()
 
 @dataclasses.dataclass(frozen=True)
 class Call:
-    """One item's call: ``fn(*args, **kwargs)``, to be sampled ``k`` times."""
+    """One item's call: ``fn(*args, **kwargs)``, sampled ``k`` times as sample indices
+    ``first_index`` to ``first_index + k - 1`` (later rounds of sequential sampling continue
+    where earlier ones stopped, so recordings and seeded models see stable indices)."""
 
     item_id: str
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     k: int
+    first_index: int = 0
 
 
 @dataclasses.dataclass
@@ -80,12 +84,12 @@ def _schedule(calls: Sequence[Call]) -> Iterator[tuple[int, int]]:
 
 
 def _run_one(call: Call, sample_index: int) -> Any:
-    with sample_scope(call.item_id, sample_index):
+    with sample_scope(call.item_id, call.first_index + sample_index):
         return call.fn(*call.args, **call.kwargs)
 
 
 async def _arun_one(call: Call, sample_index: int) -> Any:
-    with sample_scope(call.item_id, sample_index):
+    with sample_scope(call.item_id, call.first_index + sample_index):
         result = call.fn(*call.args, **call.kwargs)
         if inspect.isawaitable(result):
             result = await result
@@ -98,17 +102,22 @@ def draw_sync(
     concurrency: int,
     stop_on_error: bool,
     progress: ProgressSink | None = None,
+    budget: Budget | None = None,
     refresh_s: float = 0.2,
 ) -> list[Draw]:
     """Sample sync callables in a thread pool; progress is reported from the calling thread."""
     draws = [Draw.empty(call.k) for call in calls]
     schedule = _schedule(calls)
-    failed = False
+    stopped = False
     in_flight: dict[concurrent.futures.Future[Any], tuple[int, int]] = {}
 
     def submit_next(pool: concurrent.futures.ThreadPoolExecutor) -> bool:
+        nonlocal stopped
         position = next(schedule, None)
         if position is None:
+            return False
+        if budget is not None and not budget.acquire():
+            stopped = True  # out of budget: start nothing more
             return False
         context = contextvars.copy_context()
         future = pool.submit(context.run, _run_one, calls[position[0]], position[1])
@@ -128,13 +137,15 @@ def draw_sync(
                 call_index, sample_index = in_flight.pop(future)
                 error = future.exception()
                 if error is None:
-                    draws[call_index].values[sample_index] = future.result()
+                    draws[call_index].values[sample_index] = value = future.result()
+                    if budget is not None:
+                        budget.charge(value)
                 else:
                     draws[call_index].errors[sample_index] = error
-                    failed = failed or stop_on_error
+                    stopped = stopped or stop_on_error
                 if progress is not None:
                     progress.advance(error is not None)
-                if not failed:
+                if not stopped:
                     submit_next(pool)
             if progress is not None:
                 progress.refresh()
@@ -147,6 +158,7 @@ async def draw_async(
     concurrency: int,
     stop_on_error: bool,
     progress: ProgressSink | None = None,
+    budget: Budget | None = None,
 ) -> list[Draw]:
     """Sample on the running loop with ``concurrency`` workers pulling from one schedule."""
     draws = [Draw.empty(call.k) for call in calls]
@@ -156,10 +168,14 @@ async def draw_async(
     async def worker() -> None:
         nonlocal stopped
         for call_index, sample_index in schedule:
+            if stopped or (budget is not None and not budget.acquire()):
+                stopped = True
+                return
             try:
-                draws[call_index].values[sample_index] = await _arun_one(
-                    calls[call_index], sample_index
-                )
+                value = await _arun_one(calls[call_index], sample_index)
+                draws[call_index].values[sample_index] = value
+                if budget is not None:
+                    budget.charge(value)
                 error: BaseException | None = None
             except Exception as exc:
                 error = exc

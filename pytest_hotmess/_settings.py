@@ -51,6 +51,16 @@ def _probability(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise SettingsError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise SettingsError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = str(text).strip()
@@ -131,6 +141,30 @@ OPTIONS: tuple[Option, ...] = (
         "LEVEL",
     ),
     Option(
+        "max_samples",
+        "make K adaptive: draw in rounds up to this many samples per item, stopping when every "
+        "threshold is decided (statistical gate)",
+        _int_at_least(2),
+        None,
+        "K",
+    ),
+    Option("max_calls", "call budget per test", _int_at_least(1), None, "N"),
+    Option(
+        "max_run_calls",
+        "call budget for the whole run (split evenly over xdist workers)",
+        _int_at_least(1),
+        None,
+        "N",
+    ),
+    Option(
+        "max_cost",
+        "cost budget for the whole run, from the chosen model's input_price/output_price "
+        "(per million tokens; split evenly over xdist workers)",
+        _non_negative,
+        None,
+        "AMOUNT",
+    ),
+    Option(
         "inconclusive",
         "how an inconclusive statistical verdict decides the test: point (default: by the "
         "point estimate), fail or pass",
@@ -154,6 +188,10 @@ class Settings:
     record: str | None = None
     replay: str | None = None
     confidence: float | None = None
+    max_samples: int | None = None
+    max_calls: int | None = None
+    max_run_calls: int | None = None
+    max_cost: float | None = None
     inconclusive: str = "point"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
     explicit: frozenset[str] = frozenset()

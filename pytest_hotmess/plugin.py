@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from . import __version__
+from ._budget import Budget, Prices
 from ._clients import ModelConfigError
 from ._completion import Model
 from ._config import ConfigError, HotmessConfig, load_config
-from ._gate import evaluate
+from ._gate import FIGURE, evaluate
 from ._marker import MARKER_HELP, CoherenceSpec, MarkerError, parse_marker_kwargs
 from ._models import ModelRegistry, UnknownModelError
 from ._progress import LiveProgress
@@ -39,6 +40,7 @@ MARKED_KEY = pytest.StashKey[bool]()
 FILE_CONFIG_KEY = pytest.StashKey["HotmessConfig | None"]()
 REGISTRY_KEY = pytest.StashKey[ModelRegistry]()
 RECORD_PARTS_KEY = pytest.StashKey[list[str]]()
+RUN_BUDGET_KEY = pytest.StashKey[Budget]()
 MARKER_ERROR_KEY = pytest.StashKey[bool]()
 
 DEFAULT_CONFIDENCE = 0.95
@@ -64,6 +66,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[FILE_CONFIG_KEY] = file_config
     config.stash[SESSION_KEY] = HotmessSession(confidence=settings.confidence or DEFAULT_CONFIDENCE)
     config.stash[REGISTRY_KEY] = _model_registry(settings, file_config)
+    config.stash[RUN_BUDGET_KEY] = _run_budget(config, settings, file_config)
+
+
+def _run_budget(
+    config: pytest.Config, settings: Settings, file_config: HotmessConfig | None
+) -> Budget:
+    """The run's call and cost budget; under xdist each worker gets an equal share."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    prices = None
+    model = settings.model or (file_config.defaults.model if file_config else None)
+    entry = file_config.models.get(model) if file_config and model else None
+    if entry is not None and entry.prices:
+        prices = Prices(entry.prices.get("input_price", 0.0), entry.prices.get("output_price", 0.0))
+    if settings.max_cost is not None and prices is None:
+        raise pytest.UsageError(
+            f"pytest-hotmess: {settings.sources['max_cost']}: a cost budget needs token prices; "
+            f"add input_price/output_price to the model entry {model or 'sim'!r} in hotmess.yaml"
+        )
+    return Budget(
+        max_calls=None if settings.max_run_calls is None else settings.max_run_calls // workers,
+        max_cost=None if settings.max_cost is None else settings.max_cost / workers,
+        prices=prices,
+        label="run",
+    )
 
 
 def _load_file_config(config: pytest.Config, path: str | None) -> HotmessConfig | None:
@@ -136,7 +162,7 @@ def _effective_spec(item: pytest.Item) -> CoherenceSpec | None:
     spec = (marker or CoherenceSpec()).merged_over(parse_marker_kwargs((), rules))
     settings = item.config.stash[SETTINGS_KEY]
     overrides = {}
-    for name in ("samples", "confidence"):
+    for name in ("samples", "confidence", "max_samples"):
         # a run option given explicitly beats a per-test rule of the file, not the marker
         if name in settings.explicit and (marker is None or getattr(marker, name) is None):
             overrides[name] = getattr(settings, name)
@@ -201,6 +227,14 @@ def _state(item: pytest.Item) -> TestState:
             loss=spec.loss,
             estimator=spec.estimator or "unbiased",
             confidence=spec.confidence or settings.confidence or DEFAULT_CONFIDENCE,
+            thresholds=spec.thresholds(),
+            max_samples=spec.max_samples or settings.max_samples,
+            budget=Budget(
+                max_calls=settings.max_calls,
+                prices=item.config.stash[RUN_BUDGET_KEY].prices,
+                parent=item.config.stash[RUN_BUDGET_KEY],
+                label="test",
+            ),
             progress=_progress_factory(item.config, item),
         )
         item.stash[STATE_KEY] = state
@@ -258,6 +292,8 @@ def _record(
     agg = state.aggregate()
     thresholds = spec.thresholds()
     confidence = spec.confidence or settings.confidence
+    if confidence is None and state.sequential is not None:
+        confidence = state.confidence  # sequential sampling always decides statistically
     usage = None
     if spec.needs_targets() and estimates and agg.targeted_items == 0:
         wanted = [n for n in ("max_incoherence", "max_bias", "max_error") if n in thresholds]
@@ -267,8 +303,18 @@ def _record(
         )
         thresholds = {n: v for n, v in thresholds.items() if n == "max_variance"}
     gate = evaluate(
-        estimates, agg, thresholds, confidence=confidence, inconclusive=settings.inconclusive
+        estimates,
+        agg,
+        {n: v for n, v in thresholds.items() if n in FIGURE},
+        confidence=confidence,
+        inconclusive=settings.inconclusive,
+        decided=state.sequential.verdicts if state.sequential is not None else None,
     )
+    budget = state.budget
+    stopped_by = budget.exhausted if budget is not None else None
+    if stopped_by is not None:
+        stop_note = f"sampling stopped early: {stopped_by}; decided with the samples drawn"
+        note = f"{note}\n{stop_note}" if note else stop_note
     record = build_record(
         nodeid=item.nodeid,
         samples=state.samples,
@@ -280,8 +326,9 @@ def _record(
         items=[i.to_dict() for i in state.items],
         agg=agg,
         gate=gate,
-        calls=state.calls,
-        failed_calls=state.failed_calls,
+        calls=_calls_summary(state),
+        sequential=_sequential_summary(state),
+        stopped_by=stopped_by,
         note=note,
     )
     if usage is not None:
@@ -291,6 +338,37 @@ def _record(
         record["verdict"] = verdict_override
     record["fails"] = bool(gate.message) or usage is not None or verdict_override == "fail"
     return record
+
+
+def _calls_summary(state: TestState) -> dict[str, Any]:
+    usage = state.budget.usage if state.budget is not None else None
+    summary: dict[str, Any] = {
+        "made": state.calls,
+        "failed": state.failed_calls,
+        "saved": state.calls_saved,
+    }
+    if usage is not None:
+        summary.update(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost=usage.cost if state.budget is not None and state.budget.prices else None,
+        )
+    return summary
+
+
+def _sequential_summary(state: TestState) -> dict[str, Any] | None:
+    decision = state.sequential
+    if decision is None:
+        return None
+    plan = state.sequential_plan()
+    return {
+        "max_samples": state.max_samples,
+        "looks": list(plan.looks) if plan is not None else None,
+        "stopped_at_look": decision.look_index,
+        "samples_per_item": decision.samples,
+        "verdicts": decision.verdicts,
+    }
 
 
 @pytest.hookimpl(wrapper=True)
