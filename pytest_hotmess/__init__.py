@@ -11,7 +11,7 @@ from ._clients import (
     OpenAIChatModel,
     model_from_spec,
 )
-from ._completion import Completion, Model
+from ._completion import Completion, Model, Sample
 from ._datasets import DatasetError, DatasetItem, format_prompt, load_bundled_questions, load_items
 from ._decompose import ItemEstimate, estimate_item
 from ._recording import (
@@ -45,6 +45,7 @@ __all__ = [
     "ReplayMissError",
     "ReplayModel",
     "Resampler",
+    "Sample",
     "SamplingError",
     "__version__",
     "aggregate",

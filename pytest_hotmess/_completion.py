@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
-__all__ = ["Completion", "Message", "Model", "Prompt"]
+__all__ = ["Completion", "Message", "Model", "Prompt", "Sample"]
 
 Message = Mapping[str, Any]
 Prompt: TypeAlias = "str | Sequence[Message]"
@@ -45,6 +45,19 @@ class Completion:
         if unknown:
             raise ValueError(f"unknown completion field(s): {', '.join(sorted(unknown))}")
         return cls(**dict(data))
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """A model output with numbers of your own attached, e.g. ``Sample(answer, {"length": 412})``.
+
+    Return one from the callable you give ``resample``: ``extract`` sees ``value`` and the
+    covariates join the sample's row in the report (a ``length`` covariate feeds the
+    reasoning-length analysis).
+    """
+
+    value: Any
+    covariates: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 @runtime_checkable

@@ -23,6 +23,7 @@ FIGURE = {
     "max_bias": "bias",
     "max_variance": "variance",
     "max_error": "error",
+    "max_incoherence_slope": "incoherence slope per doubling of length",
 }
 
 
@@ -35,6 +36,9 @@ class Check:
     value: float | None
     verdict: CheckVerdict
     fails_test: bool
+    low: float | None = None
+    high: float | None = None
+    problem: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,13 +88,14 @@ def evaluate(
     confidence: float | None,
     inconclusive: str = "point",
     decided: Mapping[str, str] | None = None,
+    extra: Sequence[Check] = (),
 ) -> GateOutcome:
     """Decide the verdict of one test; ``message`` is set when the test must fail.
 
     ``decided`` holds verdicts a sequential design already reached at its boundaries; they are
     used as they are (re-testing at the fixed level would inflate the error rate).
     """
-    if not thresholds:
+    if not thresholds and not extra:
         return GateOutcome("ungated", (), None)
     checks: list[Check] = []
     for name, threshold in thresholds.items():
@@ -112,6 +117,7 @@ def evaluate(
         else:
             fails = verdict == "fail"
         checks.append(Check(name, threshold, value, verdict, fails))
+    checks.extend(extra)
 
     verdicts = {c.verdict for c in checks}
     if "fail" in verdicts:
@@ -133,9 +139,14 @@ def _message(
     k = format_k(agg.k_min, agg.k_max)
     lines = []
     for check in failing:
+        if check.problem is not None:
+            lines.append(f"{check.name}: {check.problem}")
+            continue
         figure = FIGURE[check.name]
         text = f"{figure} {_fmt(check.value)}"
-        if figure == "incoherence" and agg.incoherence_low is not None:
+        if check.low is not None and check.high is not None:
+            text += f" [{_fmt(check.low)}, {_fmt(check.high)}]"
+        elif figure == "incoherence" and agg.incoherence_low is not None:
             text += f" [{_fmt(agg.incoherence_low)}, {_fmt(agg.incoherence_high)}]"
         relation = ">" if check.value is not None and check.value > check.threshold else "vs"
         text += f" {relation} {check.name} {check.threshold:g} ({agg.items} items, K={k}"

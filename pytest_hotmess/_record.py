@@ -71,6 +71,8 @@ def build_record(
     sequential: Mapping[str, Any] | None = None,
     stopped_by: str | None = None,
     note: str | None = None,
+    length: Mapping[str, Any] | None = None,
+    ensembles: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The per-test payload: everything the terminal, JUnit and JSON reports need."""
     losses = sorted({e.loss for e in estimates})
@@ -89,6 +91,8 @@ def build_record(
         "calls": dict(calls),
         "sequential": None if sequential is None else dict(sequential),
         "stopped_by": stopped_by,
+        "length": None if length is None else dict(length),
+        "ensembles": None if ensembles is None else dict(ensembles),
         "items": [dict(item) for item in items],
     }
     return plain(record)  # type: ignore[no-any-return]

@@ -30,6 +30,8 @@ _TEST_FIELDS = (
     "calls",
     "sequential",
     "stopped_by",
+    "length",
+    "ensembles",
     "totals",
     "items",
 )

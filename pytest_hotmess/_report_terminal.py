@@ -94,3 +94,62 @@ def render_table(records: Sequence[Mapping[str, Any]], totals: Mapping[str, Any]
 
     rule = "-" * len(line(header))
     return [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
+
+
+def render_comparison(
+    comparison: Mapping[str, Any], regressions: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Per test, the change of each figure against the baseline with its interval."""
+    lines = [f"baseline: {comparison.get('baseline_path', '?')}"]
+    for test in comparison["tests"]:
+        parts = []
+        for figure in ("error", "bias", "variance", "incoherence"):
+            data = test["figures"][figure]
+            if data.get("change") is None:
+                parts.append(f"{figure} -")
+                continue
+            text = f"{figure} {data['change']:+.3f}"
+            if data.get("low") is not None:
+                text += f" [{data['low']:+.3f}, {data['high']:+.3f}]"
+            parts.append(text)
+        missing = len(test["items_only_current"]) + len(test["items_only_baseline"])
+        suffix = f"  ({missing} unpaired items)" if missing else ""
+        lines.append(f"{test['nodeid']}: " + ", ".join(parts) + suffix)
+    for side in ("tests_only_current", "tests_only_baseline"):
+        for nodeid in comparison.get(side, []):
+            where = "this run" if side == "tests_only_current" else "the baseline"
+            lines.append(f"{nodeid}: only in {where}")
+    lines += [f"REGRESSION {r['message']}" for r in regressions]
+    return lines
+
+
+def render_details(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Incoherence by length bucket, its slope, and ensemble projections, per test."""
+    lines: list[str] = []
+    for record in records:
+        length, ensembles = record.get("length"), record.get("ensembles")
+        if not length and not ensembles:
+            continue
+        lines.append(record["nodeid"])
+        if length:
+            buckets = ", ".join(
+                f"~{b['length']:.0f}: {_num(b.get('incoherence'))}"
+                for b in length.get("buckets", [])
+            )
+            lines.append(f"  incoherence by {length['covariate']}: {buckets or '-'}")
+            slope = length.get("slope") or {}
+            if slope.get("slope") is not None:
+                interval = ""
+                if slope.get("low") is not None:
+                    interval = f" [{slope['low']:+.3f}, {slope['high']:+.3f}]"
+                lines.append(f"  slope per doubling of length: {slope['slope']:+.3f}{interval}")
+        if ensembles:
+            for method in ("averaging", "majority"):
+                rows = ensembles.get(method, {}).get("rows", [])
+                text = ", ".join(
+                    f"m={row['m']}: err {_num(row.get('error'))} inc {_num(row.get('incoherence'))}"
+                    for row in rows
+                )
+                if text:
+                    lines.append(f"  ensembles ({method}): {text}")
+    return lines

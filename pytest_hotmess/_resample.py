@@ -10,7 +10,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from ._budget import Budget
-from ._completion import Completion
+from ._completion import Completion, Sample
 from ._decompose import ItemEstimate, estimate_item
 from ._marker import THRESHOLDS
 from ._sampling import (
@@ -200,8 +200,11 @@ class _Outcome:
 def _extract(raw: Any, extract: Callable[[Any], Any] | None) -> tuple[Any, dict[str, float]]:
     """Apply ``extract`` (to a completion's text); None or an exception means invalid."""
     covariates: dict[str, float] = {}
+    if isinstance(raw, Sample):
+        covariates = _numbers(raw.covariates)
+        raw = raw.value
     if isinstance(raw, Completion):
-        covariates = raw.covariates()
+        covariates = {**raw.covariates(), **covariates}
         raw = raw.text
     if extract is None:
         return (INVALID if raw is None else raw), covariates
@@ -210,6 +213,20 @@ def _extract(raw: Any, extract: Callable[[Any], Any] | None) -> tuple[Any, dict[
     except Exception:
         return INVALID, covariates
     return (INVALID if answer is None else answer), covariates
+
+
+def _numbers(covariates: Mapping[str, Any]) -> dict[str, float]:
+    """Covariates must be finite numbers: they are averaged and regressed on."""
+    out: dict[str, float] = {}
+    for name, value in covariates.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise TypeError(f"covariate {name!r} must be a finite number, got {value!r}")
+        out[str(name)] = value
+    return out
 
 
 class Resampler:
@@ -327,7 +344,11 @@ class Resampler:
             raise ValueError(
                 f"item {item_id!r}: {len(covariates)} covariate rows for {len(values)} outcomes"
             )
-        rows = tuple(dict(c) for c in covariates) if covariates is not None else ({},) * len(values)
+        rows = (
+            tuple(_numbers(c) for c in covariates)
+            if covariates is not None
+            else ({},) * len(values)
+        )
         result = self._finish(item_id, values, rows, target, kind, weight, complete=True)
         self._state.add(result)
         return result

@@ -61,6 +61,27 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _flag(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"expected true or false, got {text!r}")
+
+
+def _fail_rules(value: str | list[str]) -> tuple[str, ...]:
+    """``FIGURE:TOLERANCE`` rules, repeated on the command line or spread over ini lines."""
+    from ._compare import parse_fail_rules
+
+    texts = value if isinstance(value, list) else str(value).replace(",", " ").split()
+    try:
+        rules = parse_fail_rules(texts)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return tuple(f"{rule.figure}:{rule.tolerance:g}" for rule in rules)
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = str(text).strip()
@@ -88,6 +109,8 @@ class Option:
     default: Any = None
     metavar: str = "VALUE"
     env: str | None = None
+    kind: str = "value"
+    """``value``, ``flag`` (no argument on the command line) or ``list`` (repeatable)."""
 
     @property
     def flag(self) -> str:
@@ -165,6 +188,53 @@ OPTIONS: tuple[Option, ...] = (
         "AMOUNT",
     ),
     Option(
+        "save",
+        "save this run's JSON report as a baseline called NAME (in --hotmess-baseline-dir)",
+        _text,
+        None,
+        "NAME",
+    ),
+    Option(
+        "compare",
+        "compare this run with a saved baseline (a NAME in the baseline folder, or a PATH to a "
+        "JSON report)",
+        _text,
+        None,
+        "NAME|PATH",
+    ),
+    Option(
+        "compare_fail",
+        "fail the run when a figure regresses beyond a tolerance against the baseline, e.g. "
+        "incoherence:0.05 (the lower bound of the increase must exceed it)",
+        _fail_rules,
+        (),
+        "FIGURE:TOL",
+        kind="list",
+    ),
+    Option(
+        "baseline_dir",
+        "folder of saved baselines (default .hotmess at the rootdir)",
+        _text,
+        None,
+        "DIR",
+    ),
+    Option("html", "write a self-contained HTML report to PATH", _text, None, "PATH"),
+    Option(
+        "length_covariate",
+        "per-sample covariate that stands for reasoning length (default: reasoning_tokens, "
+        "then output_tokens, then a covariate named 'length')",
+        _text,
+        None,
+        "NAME",
+    ),
+    Option(
+        "details",
+        "show incoherence by length and ensemble projections per test in the terminal summary",
+        _flag,
+        False,
+        kind="flag",
+    ),
+    Option(
         "inconclusive",
         "how an inconclusive statistical verdict decides the test: point (default: by the "
         "point estimate), fail or pass",
@@ -192,6 +262,13 @@ class Settings:
     max_calls: int | None = None
     max_run_calls: int | None = None
     max_cost: float | None = None
+    save: str | None = None
+    compare: str | None = None
+    compare_fail: tuple[str, ...] = ()
+    baseline_dir: str | None = None
+    html: str | None = None
+    length_covariate: str | None = None
+    details: bool = False
     inconclusive: str = "point"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
     explicit: frozenset[str] = frozenset()
@@ -203,12 +280,24 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("hotmess", "coherence gating (pytest-hotmess)")
     for option in OPTIONS:
         env_note = f" [env {option.env}]" if option.env else ""
+        if option.kind == "flag":
+            group.addoption(
+                option.flag,
+                dest=option.ini,
+                default=None,
+                action="store_const",
+                const="true",
+                help=option.help,
+            )
+            parser.addini(option.ini, help=option.help, type="string", default=None)
+            continue
         group.addoption(
             option.flag,
             dest=option.ini,
             default=None,
             metavar=option.metavar,
-            help=option.help + env_note,
+            action="append" if option.kind == "list" else "store",
+            help=option.help + env_note + (" (repeatable)" if option.kind == "list" else ""),
         )
         parser.addini(option.ini, help=option.help, type="string", default=None)
 
@@ -251,7 +340,7 @@ def resolve_settings(
             else:
                 values[option.name] = option.default
                 sources[option.name] = "default"
-    for name in ("json", "record", "replay", "config"):
+    for name in ("json", "record", "replay", "config", "html", "baseline_dir"):
         # CLI paths are relative to where pytest was invoked, ini paths to the rootdir.
         if values[name] is not None and sources[name] != "default":
             base = (

@@ -14,19 +14,23 @@ from typing import Any
 import pytest
 
 from . import __version__
+from ._baseline import BaselineError, baseline_path, load_baseline, save_baseline
 from ._budget import Budget, Prices
 from ._clients import ModelConfigError
+from ._compare import Rule, compare_reports, parse_fail_rules, regressions
 from ._completion import Model
 from ._config import ConfigError, HotmessConfig, load_config
-from ._gate import FIGURE, evaluate
-from ._marker import MARKER_HELP, CoherenceSpec, MarkerError, parse_marker_kwargs
+from ._gate import Check, evaluate
+from ._html import render_html
+from ._insights import ensembles_for, length_for, slope_verdict
+from ._marker import MARKER_HELP, THRESHOLDS, CoherenceSpec, MarkerError, parse_marker_kwargs
 from ._models import ModelRegistry, UnknownModelError
 from ._progress import LiveProgress
 from ._record import build_record
 from ._recording import Recording, RecordingFormatError
 from ._report_json import build_report, write_json_atomic
 from ._report_junit import suite_properties, testcase_properties
-from ._report_terminal import render_table
+from ._report_terminal import render_comparison, render_details, render_table
 from ._resample import Resampler, TestState
 from ._session import HotmessSession
 from ._settings import Settings, add_options, resolve_settings
@@ -41,6 +45,8 @@ FILE_CONFIG_KEY = pytest.StashKey["HotmessConfig | None"]()
 REGISTRY_KEY = pytest.StashKey[ModelRegistry]()
 RECORD_PARTS_KEY = pytest.StashKey[list[str]]()
 RUN_BUDGET_KEY = pytest.StashKey[Budget]()
+BASELINE_KEY = pytest.StashKey[tuple[Path, dict[str, Any]]]()
+COMPARISON_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()
 MARKER_ERROR_KEY = pytest.StashKey[bool]()
 
 DEFAULT_CONFIDENCE = 0.95
@@ -67,6 +73,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = HotmessSession(confidence=settings.confidence or DEFAULT_CONFIDENCE)
     config.stash[REGISTRY_KEY] = _model_registry(settings, file_config)
     config.stash[RUN_BUDGET_KEY] = _run_budget(config, settings, file_config)
+    if settings.compare and not _is_worker(config):
+        try:
+            config.stash[BASELINE_KEY] = load_baseline(settings.compare, _baseline_dir(config))
+        except BaselineError as exc:
+            raise pytest.UsageError(
+                f"pytest-hotmess: {settings.sources['compare']}: {exc}"
+            ) from None
+    if settings.compare_fail and not settings.compare:
+        raise pytest.UsageError(
+            "pytest-hotmess: --hotmess-compare-fail needs a baseline (--hotmess-compare NAME)"
+        )
 
 
 def _run_budget(
@@ -296,19 +313,29 @@ def _record(
         confidence = state.confidence  # sequential sampling always decides statistically
     usage = None
     if spec.needs_targets() and estimates and agg.targeted_items == 0:
-        wanted = [n for n in ("max_incoherence", "max_bias", "max_error") if n in thresholds]
+        needing = ("max_incoherence", "max_bias", "max_error", "max_incoherence_slope")
+        wanted = [n for n in needing if n in thresholds]
         usage = (
             f"{item.nodeid}: {', '.join(wanted)} needs targets, but no item of this test has one "
             "(pass target=... to resample, or gate variance-only items with max_variance)"
         )
         thresholds = {n: v for n, v in thresholds.items() if n == "max_variance"}
+    insight_level = confidence or DEFAULT_CONFIDENCE
+    length = length_for(state.items, confidence=insight_level, covariate=settings.length_covariate)
+    ensembles = ensembles_for(estimates, confidence=insight_level)
+    extra = []
+    if "max_incoherence_slope" in thresholds:
+        extra.append(
+            _slope_check(length, thresholds["max_incoherence_slope"], confidence, settings)
+        )
     gate = evaluate(
         estimates,
         agg,
-        {n: v for n, v in thresholds.items() if n in FIGURE},
+        {n: v for n, v in thresholds.items() if n in THRESHOLDS},
         confidence=confidence,
         inconclusive=settings.inconclusive,
         decided=state.sequential.verdicts if state.sequential is not None else None,
+        extra=extra,
     )
     budget = state.budget
     stopped_by = budget.exhausted if budget is not None else None
@@ -330,6 +357,8 @@ def _record(
         sequential=_sequential_summary(state),
         stopped_by=stopped_by,
         note=note,
+        length=length,
+        ensembles=ensembles,
     )
     if usage is not None:
         record["verdict"] = "fail"
@@ -338,6 +367,29 @@ def _record(
         record["verdict"] = verdict_override
     record["fails"] = bool(gate.message) or usage is not None or verdict_override == "fail"
     return record
+
+
+def _slope_check(
+    length: dict[str, Any] | None, threshold: float, confidence: float | None, settings: Settings
+) -> Check:
+    verdict, value, problem = slope_verdict(length, threshold, statistical=confidence is not None)
+    slope = (length or {}).get("slope") or {}
+    if verdict == "inconclusive":
+        fails = {"point": value is not None and value > threshold, "fail": True, "pass": False}[
+            settings.inconclusive
+        ]
+    else:
+        fails = verdict == "fail"
+    return Check(
+        "max_incoherence_slope",
+        threshold,
+        value,
+        verdict,  # type: ignore[arg-type]
+        fails,
+        low=slope.get("low"),
+        high=slope.get("high"),
+        problem=problem,
+    )
 
 
 def _calls_summary(state: TestState) -> dict[str, Any]:
@@ -445,11 +497,50 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     totals = hotmess.totals()
     _add_junit_suite_properties(config, suite_properties(totals))
     settings = config.stash[SETTINGS_KEY]
+    report = build_report(
+        hotmess.tests(), totals, plugin_version=__version__, exitstatus=int(exitstatus)
+    )
+    baseline = config.stash.get(BASELINE_KEY, None)
+    if baseline is not None:
+        path, data = baseline
+        comparison = compare_reports(report, data, seed=settings.seed)
+        comparison["baseline_path"] = str(path)
+        found = regressions(comparison, [_rule(text) for text in settings.compare_fail])
+        report["comparison"] = comparison
+        report["regressions"] = found
+        config.stash[COMPARISON_KEY] = (comparison, found)
+        if found and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if settings.json:
-        report = build_report(
-            hotmess.tests(), totals, plugin_version=__version__, exitstatus=int(exitstatus)
-        )
         write_json_atomic(settings.json, report)
+    if settings.save:
+        save_baseline(report, settings.save, _baseline_dir(config))
+    if settings.html:
+        _write_html(settings.html, report)
+
+
+def _rule(text: str) -> Rule:
+    return parse_fail_rules([text])[0]
+
+
+def _baseline_dir(config: pytest.Config) -> Path:
+    folder = config.stash[SETTINGS_KEY].baseline_dir
+    return Path(folder) if folder else config.rootpath / ".hotmess"
+
+
+def _write_html(path: str, report: dict[str, Any]) -> None:
+    tests = report["tests"]
+    page = render_html(
+        report,
+        comparison=report.get("comparison"),
+        length={t["nodeid"]: t["length"] for t in tests if t.get("length")},
+        ensembles={t["nodeid"]: t["ensembles"] for t in tests if t.get("ensembles")},
+    )
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(target)
 
 
 def _save_recording(config: pytest.Config) -> None:
@@ -504,5 +595,18 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in render_table(hotmess.tests(), hotmess.totals()):
         terminalreporter.write_line(line)
     settings = config.stash[SETTINGS_KEY]
-    if settings.json:
-        terminalreporter.write_line(f"JSON report: {settings.json}")
+    if settings.details:
+        terminalreporter.write_sep("-", "hotmess details")
+        for line in render_details(hotmess.tests()):
+            terminalreporter.write_line(line)
+    compared = config.stash.get(COMPARISON_KEY, None)
+    if compared is not None:
+        terminalreporter.write_sep("-", "hotmess baseline comparison")
+        for line in render_comparison(*compared):
+            terminalreporter.write_line(line, red=line.startswith("REGRESSION"))
+    for label, path in (("JSON report", settings.json), ("HTML report", settings.html)):
+        if path:
+            terminalreporter.write_line(f"{label}: {path}")
+    if settings.save:
+        saved = baseline_path(settings.save, _baseline_dir(config))
+        terminalreporter.write_line(f"baseline saved: {saved}")
