@@ -60,8 +60,8 @@ class CoherenceSpec:
     max_incoherence_slope: float | None = None
 
     def thresholds(self) -> dict[str, float]:
-        """The thresholds that are set, in report order."""
-        found = {name: getattr(self, name) for name in THRESHOLDS}
+        """The thresholds that are set (the slope last), in report order."""
+        found = {name: getattr(self, name) for name in (*THRESHOLDS, "max_incoherence_slope")}
         return {name: value for name, value in found.items() if value is not None}
 
     def needs_targets(self) -> bool:

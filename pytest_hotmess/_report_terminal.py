@@ -9,7 +9,13 @@ from ._gate import format_k
 
 __all__ = ["render_table"]
 
-_SHORT = {"max_incoherence": "inc", "max_bias": "bias", "max_variance": "var", "max_error": "err"}
+_SHORT = {
+    "max_incoherence": "inc",
+    "max_bias": "bias",
+    "max_variance": "var",
+    "max_error": "err",
+    "max_incoherence_slope": "slope",
+}
 
 
 def _num(value: Any) -> str:
