@@ -39,7 +39,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """One aiohttp session behind the httpx transport interface; bound to one event loop.
 
     ``max_connections`` bounds open connections (requests beyond it wait for a free one);
-    ``ssl_context`` verifies servers (httpx's default context when None).
+    ``ssl_context`` verifies https servers (when None, httpx's default context is made at the
+    first https request: loading the CA bundle costs ~20 ms, which plain-http runs skip).
     """
 
     def __init__(self, *, max_connections: int, ssl_context: ssl.SSLContext | None = None) -> None:
@@ -57,13 +58,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _open(self) -> aiohttp.ClientSession:
         import aiohttp
 
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
         connector = aiohttp.TCPConnector(
-            limit=self._max_connections,
-            limit_per_host=0,
-            ssl=self._ssl_context,
-            keepalive_timeout=_KEEPALIVE_S,
+            limit=self._max_connections, limit_per_host=0, keepalive_timeout=_KEEPALIVE_S
         )
         return aiohttp.ClientSession(
             connector=connector,
@@ -93,6 +89,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None:
             self._session = self._open()
         content = await request.aread()
+        options: dict[str, Any] = {}
+        if request.url.scheme == "https":
+            if self._ssl_context is None:
+                self._ssl_context = httpx.create_ssl_context()
+            options["ssl"] = self._ssl_context  # httpx's verification, not aiohttp's default
         try:
             async with self._session.request(
                 request.method,
@@ -101,6 +102,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=content or None,
                 allow_redirects=False,
                 timeout=self._timeout(request),
+                **options,
             ) as answer:
                 body = await answer.read()
                 status = answer.status

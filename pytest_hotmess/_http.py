@@ -474,8 +474,6 @@ class JSONEndpoint:
                 return held
             transport = None
             if self._direct:
-                if self._ssl_context is None:
-                    self._ssl_context = httpx.create_ssl_context()
                 transport = AiohttpTransport(
                     max_connections=self._max_connections, ssl_context=self._ssl_context
                 )

@@ -99,14 +99,25 @@ def build_record(
 
 
 def pooled_totals(records: Sequence[Mapping[str, Any]], confidence: float = 0.95) -> dict[str, Any]:
-    """Totals over every estimated item of every coherence test: the run's own aggregate."""
+    """Totals over every estimated item of every coherence test: the run's own aggregate.
+
+    Error, bias and variance are in the units of their loss (Brier, KL in nats, squared
+    distance), so items are pooled only when every item shares one loss; otherwise the
+    figures are undefined and ``losses`` says why.
+    """
     estimates = [
         ItemEstimate.from_dict({name: item.get(name) for name in _ESTIMATE_FIELDS})
         for record in records
         for item in record["items"]
         if item.get("variance") is not None
     ]
-    totals = totals_dict(aggregate(estimates, confidence=confidence))
+    losses = sorted({estimate.loss for estimate in estimates})
+    totals = totals_dict(aggregate(estimates if len(losses) <= 1 else [], confidence=confidence))
+    if len(losses) > 1:
+        totals["items"] = len(estimates)
+        totals["k_min"] = min(estimate.k for estimate in estimates)
+        totals["k_max"] = max(estimate.k for estimate in estimates)
+    totals["losses"] = losses
     totals["tests"] = len(records)
     verdicts: dict[str, int] = {}
     for record in records:

@@ -13,12 +13,12 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._atomic import write_atomic
 from ._completion import Completion, Model, Prompt
 from ._context import current_sample
 from ._http import messages_from_prompt
@@ -175,6 +175,22 @@ class Recording:
         with self._lock:
             self._entries[(request_key(plain), sample)] = entry
 
+    def setdefault(
+        self, request: Mapping[str, Any], sample: int, completion: Completion
+    ) -> Completion:
+        """Store the answer unless one is held already; return the one held.
+
+        Two tests of one run that send the same request get the same recorded answer, just
+        as they will on replay, so a replayed run reproduces the recorded one exactly.
+        """
+        _check_sample(sample)
+        plain: dict[str, Any] = _jsonable(request, "request")
+        with self._lock:
+            held = self._entries.setdefault(
+                (request_key(plain), sample), RecordedSample(plain, sample, completion)
+            )
+        return held.completion
+
     def get(self, request: Mapping[str, Any], sample: int) -> Completion | None:
         with self._lock:
             entry = self._entries.get((request_key(request), sample))
@@ -210,20 +226,8 @@ class Recording:
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("no path given and the recording was not loaded from a file")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = self.dumps().encode("utf-8")
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        self.path = target
-        return target
+        self.path = write_atomic(target, self.dumps().encode("utf-8"))
+        return self.path
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Recording:
@@ -350,23 +354,26 @@ class RecordingModel:
     def _request(self, prompt: Prompt, params: Mapping[str, Any]) -> dict[str, Any]:
         return canonical_request(self.name, prompt, {**self.params, **params})
 
-    def _store(self, request: dict[str, Any], sample: int, completion: Completion) -> None:
+    def _store(self, request: dict[str, Any], sample: int, completion: Completion) -> Completion:
+        """Keep the first answer for (request, sample) and return what replay will return."""
         kept = completion if self.keep_latency else dataclasses.replace(completion, latency_s=None)
-        self.store.put(request, sample, kept)
+        return self.store.setdefault(request, sample, kept)
 
     def __call__(self, prompt: Prompt, **params: Any) -> Completion:
         request = self._request(prompt, params)
         sample = self._counter.index(request)
-        completion = self.inner(prompt, **params)
-        self._store(request, sample, completion)
-        return completion
+        held = self.store.get(request, sample)
+        if held is not None:  # the same request was already answered in this run
+            return held
+        return self._store(request, sample, self.inner(prompt, **params))
 
     async def acall(self, prompt: Prompt, **params: Any) -> Completion:
         request = self._request(prompt, params)
         sample = self._counter.index(request)
-        completion = await self.inner.acall(prompt, **params)
-        self._store(request, sample, completion)
-        return completion
+        held = self.store.get(request, sample)
+        if held is not None:
+            return held
+        return self._store(request, sample, await self.inner.acall(prompt, **params))
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from ._atomic import write_atomic
 from ._record import plain
 
 __all__ = ["SCHEMA", "build_report", "write_json_atomic"]
@@ -65,17 +64,6 @@ def _now() -> datetime.datetime:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a report."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Strict JSON (``allow_nan=False``), written atomically."""
     text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))

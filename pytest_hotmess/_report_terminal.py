@@ -23,6 +23,8 @@ def _num(value: Any) -> str:
 
 
 def _interval(totals: Mapping[str, Any]) -> str:
+    if len(totals.get("losses", ())) > 1:
+        return "mixed losses"
     if totals.get("incoherence") is None:
         return "undefined"
     text = _num(totals["incoherence"])

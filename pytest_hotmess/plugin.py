@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from . import __version__
+from ._atomic import write_atomic
 from ._baseline import BaselineError, baseline_path, load_baseline, save_baseline
 from ._budget import Budget, Prices
 from ._clients import ModelConfigError
@@ -262,6 +263,12 @@ def _state(item: pytest.Item) -> TestState:
 def resample(request: pytest.FixtureRequest) -> Resampler:
     """Sample a model K times per item; gated when the test has a ``coherence`` marker."""
     return Resampler(_state(request.node))
+
+
+@pytest.fixture
+def hotmess_seed(request: pytest.FixtureRequest) -> int:
+    """The run's seed (``--hotmess-seed``), for seeding simulated models of your own."""
+    return request.config.stash[SETTINGS_KEY].seed
 
 
 @pytest.fixture
@@ -536,11 +543,7 @@ def _write_html(path: str, report: dict[str, Any]) -> None:
         length={t["nodeid"]: t["length"] for t in tests if t.get("length")},
         ensembles={t["nodeid"]: t["ensembles"] for t in tests if t.get("ensembles")},
     )
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
+    write_atomic(path, page.encode("utf-8"))
 
 
 def _save_recording(config: pytest.Config) -> None:

@@ -249,3 +249,10 @@ def test_missing_api_key_fails_only_tests_that_use_the_model(
         ["*cannot build model 'local'*HOTMESS_TEST_KEY (named by 'api_key_env') is not set*"]
     )
     assert os.environ.get("HOTMESS_TEST_KEY") is None
+
+
+def test_hotmess_seed_fixture_follows_the_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_seed(hotmess_seed):\n    assert hotmess_seed == 17\n")
+    pytester.runpytest("--hotmess-seed", "17").assert_outcomes(passed=1)
+    pytester.makepyfile("def test_seed(hotmess_seed):\n    assert hotmess_seed == 0\n")
+    pytester.runpytest().assert_outcomes(passed=1)

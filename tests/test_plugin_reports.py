@@ -171,7 +171,10 @@ def test_json_numbers_agree_with_the_terminal_and_junit(pytester: pytest.Pyteste
     assert float(props["hotmess.incoherence_low"]) == totals["incoherence_low"]
     assert float(props["hotmess.max_incoherence"]) == 0.3
     assert "hotmess.max_bias" not in props
-    assert float(suite["hotmess.incoherence"]) == report["totals"]["incoherence"]
+    # Brier and squared-error items do not pool: the run's figures are undefined
+    assert report["totals"]["losses"] == ["brier", "squared"]
+    assert report["totals"]["incoherence"] is None
+    assert suite["hotmess.incoherence"] == "null"
     assert suite["hotmess.items"] == str(report["totals"]["items"])
     only = next(v for k, v in cases.items() if k.endswith("test_variance_only"))
     assert only["hotmess.incoherence"] == "null"
@@ -217,3 +220,25 @@ def test_x(resample):
     result.assert_outcomes(passed=1)
     assert (pytester.path / "reports" / "h.json").exists()
     del sub
+
+
+def test_run_totals_pool_items_of_one_loss_as_a_ratio_of_sums(pytester: pytest.Pytester) -> None:
+    # test_a items: error 0.8, variance 10/9 * 0.48 = 0.5333; test_b items: error 1, variance 2/3
+    # pooled: (5 * 0.5333 + 5 * 0.6667) / (5 * 0.8 + 5 * 1) = 6 / 9
+    pytester.makepyfile(
+        """
+def test_a(resample):
+    for i in range(5):
+        resample.record(["a"] * 6 + ["b"] * 4, target="a", item=f"a{i}")
+
+def test_b(resample):
+    for i in range(5):
+        resample.record(["a", "b"] * 2, target="a", item=f"b{i}")
+"""
+    )
+    pytester.runpytest("--hotmess-json", "out.json").assert_outcomes(passed=2)
+    totals = json.loads((pytester.path / "out.json").read_text())["totals"]
+    assert totals["losses"] == ["brier"]
+    assert totals["items"] == 10
+    assert totals["incoherence"] == pytest.approx(6 / 9, abs=1e-12)
+    assert totals["k_min"] == 4 and totals["k_max"] == 10

@@ -389,3 +389,37 @@ def test_merge_conflicts_are_reported_and_resolved_independently_of_order() -> N
     assert conflicts == ["model 'm', prompt 'a', sample 0"]
     assert first.dumps() == second.dumps()
     assert next(iter(first)).completion.text == "apple"
+
+
+def test_a_repeated_request_in_one_run_gets_the_recorded_answer() -> None:
+    """Two tests sending the same request see one answer, as they will on replay."""
+    from pytest_hotmess._context import sample_scope
+
+    class Counting:
+        name = "counting"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __call__(self, prompt: object, **params: object) -> Completion:
+            self.calls += 1
+            return Completion(text=f"answer {self.calls}")
+
+        async def acall(self, prompt: object, **params: object) -> Completion:
+            return self(prompt, **params)
+
+    inner = Counting()
+    store = Recording()
+    model = RecordingModel(inner, store)
+    with sample_scope("first-test-item", 0):
+        first = model("same prompt")
+    with sample_scope("second-test-item", 0):
+        second = model("same prompt")
+    with sample_scope("second-test-item", 1):
+        third = model("same prompt")
+    assert first == second == Completion(text="answer 1")
+    assert third == Completion(text="answer 2")
+    assert inner.calls == 2
+    replay = ReplayModel(store, name="counting")
+    with sample_scope("x", 0):
+        assert replay("same prompt") == first
