@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._report_json import SCHEMA, write_json_atomic
+from ._report_json import SCHEMA
 
-__all__ = ["BaselineError", "baseline_path", "load_baseline", "save_baseline"]
+__all__ = ["BaselineError", "baseline_path", "load_baseline"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -29,12 +28,6 @@ def baseline_path(name_or_path: str, folder: Path) -> Path:
             f"baseline name {name_or_path!r} must be letters, digits, '.', '_' or '-'"
         )
     return folder / f"{name_or_path}.json"
-
-
-def save_baseline(report: Mapping[str, Any], name: str, folder: Path) -> Path:
-    path = baseline_path(name, folder)
-    write_json_atomic(path, report)
-    return path
 
 
 def load_baseline(name_or_path: str, folder: Path) -> tuple[Path, dict[str, Any]]:

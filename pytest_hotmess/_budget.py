@@ -10,7 +10,7 @@ import dataclasses
 import threading
 from typing import Any
 
-from ._completion import Completion
+from ._completion import Completion, Sample
 
 __all__ = ["Budget", "Prices", "Usage"]
 
@@ -37,9 +37,6 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
-
-    def to_dict(self) -> dict[str, float]:
-        return dataclasses.asdict(self)
 
 
 class Budget:
@@ -84,6 +81,8 @@ class Budget:
 
     def charge(self, value: Any) -> None:
         """Count the tokens (and their cost) of a completed call."""
+        if isinstance(value, Sample):
+            value = value.value
         if not isinstance(value, Completion):
             return
         with self._lock:

@@ -14,7 +14,7 @@ from typing import Literal
 from ._decompose import ItemEstimate
 from ._uncertainty import Aggregate, gate_incoherence, gate_mean
 
-__all__ = ["Check", "GateOutcome", "evaluate", "format_k"]
+__all__ = ["Check", "GateOutcome", "evaluate", "format_k", "resolve_inconclusive"]
 
 CheckVerdict = Literal["pass", "fail", "inconclusive", "no-errors"]
 
@@ -60,6 +60,11 @@ def format_k(k_min: int | None, k_max: int | None) -> str:
 
 def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4g}"
+
+
+def resolve_inconclusive(point_fails: bool, mode: str) -> bool:
+    """Whether an inconclusive verdict fails the test under ``--hotmess-inconclusive``."""
+    return {"point": point_fails, "fail": True, "pass": False}[mode]
 
 
 def _statistical(
@@ -113,7 +118,7 @@ def evaluate(
         else:
             verdict = _statistical(name, threshold, estimates, confidence)
         if verdict == "inconclusive":
-            fails = {"point": point_fails, "fail": True, "pass": False}[inconclusive]
+            fails = resolve_inconclusive(point_fails, inconclusive)
         else:
             fails = verdict == "fail"
         checks.append(Check(name, threshold, value, verdict, fails))

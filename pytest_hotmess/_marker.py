@@ -64,10 +64,16 @@ class CoherenceSpec:
         found = {name: getattr(self, name) for name in (*THRESHOLDS, "max_incoherence_slope")}
         return {name: value for name, value in found.items() if value is not None}
 
-    def needs_targets(self) -> bool:
-        """Incoherence, bias and error are only defined against a target."""
+    def target_thresholds(self) -> list[str]:
+        """The thresholds set here that are only defined against a target."""
         names = ("max_incoherence", "max_bias", "max_error", "max_incoherence_slope")
-        return any(getattr(self, n) is not None for n in names)
+        return [name for name in names if getattr(self, name) is not None]
+
+    def check(self) -> None:
+        """Arguments that are fine alone but contradict each other."""
+        samples, most = self.samples, self.max_samples
+        if samples is not None and most is not None and most < samples:
+            raise MarkerError(f"max_samples ({most}) must be at least samples ({samples})")
 
     def merged_over(self, base: CoherenceSpec) -> CoherenceSpec:
         """This spec, with the fields it leaves unset taken from ``base``."""
@@ -140,12 +146,5 @@ def parse_marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Coh
         )
     values = {name: _validate(name, value) for name, value in kwargs.items() if value is not None}
     spec = CoherenceSpec(**values)
-    if (
-        spec.samples is not None
-        and spec.max_samples is not None
-        and spec.max_samples < spec.samples
-    ):
-        raise MarkerError(
-            f"max_samples ({spec.max_samples}) must be at least samples ({spec.samples})"
-        )
+    spec.check()
     return spec

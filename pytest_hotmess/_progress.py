@@ -50,9 +50,9 @@ class LiveProgress:
             text += f", {self.failed} failed"
         return text
 
-    def refresh(self, force: bool = False) -> None:
+    def refresh(self) -> None:
         now = self._clock()
-        if not force and now - self._last_draw < self._interval:
+        if now - self._last_draw < self._interval:
             return
         self._last_draw = now
         self._drawn = True

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._decompose import ItemEstimate
 from ._gate import GateOutcome
+from ._plain import plain
 from ._uncertainty import Aggregate, aggregate
 
-__all__ = ["TOTAL_FIELDS", "build_record", "plain", "pooled_totals"]
+__all__ = ["TOTAL_FIELDS", "aggregate_one_loss", "build_record", "pooled_totals"]
 
 TOTAL_FIELDS = (
     "items",
@@ -28,30 +28,34 @@ TOTAL_FIELDS = (
 _ESTIMATE_FIELDS = tuple(field.name for field in dataclasses.fields(ItemEstimate))
 
 
-def plain(value: Any) -> Any:
-    """Recursively turn numpy scalars into builtins and non-finite floats into None."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return plain(value.item())
-    if hasattr(value, "tolist"):
-        return plain(value.tolist())
-    return str(value)
+def aggregate_one_loss(
+    estimates: Sequence[ItemEstimate], *, confidence: float
+) -> tuple[Aggregate, list[str]]:
+    """Aggregate items that share one loss; with several, only the counts are defined.
+
+    Error, bias and variance are in the units of their loss (Brier, KL in nats, squared
+    distance), so a sum across losses means nothing.
+    """
+    losses: list[str] = sorted({estimate.loss for estimate in estimates})
+    if len(losses) <= 1:
+        return aggregate(estimates, confidence=confidence), losses
+    counts_only = dataclasses.replace(
+        aggregate([], confidence=confidence),
+        items=len(estimates),
+        targeted_items=sum(1 for e in estimates if e.has_target),
+        k_min=min(e.k for e in estimates),
+        k_max=max(e.k for e in estimates),
+        invalid=sum(e.invalid for e in estimates),
+    )
+    return counts_only, losses
 
 
-def totals_dict(agg: Aggregate) -> dict[str, Any]:
+def totals_dict(agg: Aggregate, losses: Sequence[str]) -> dict[str, Any]:
     data = agg.to_dict()
     out = {name: data.get(name) for name in TOTAL_FIELDS}
     for extra in ("targeted_items", "k_min", "k_max", "invalid", "interval_method"):
         out[extra] = data.get(extra)
+    out["losses"] = list(losses)
     return plain(out)  # type: ignore[no-any-return]
 
 
@@ -66,6 +70,7 @@ def build_record(
     estimates: Sequence[ItemEstimate],
     items: Sequence[Mapping[str, Any]],
     agg: Aggregate,
+    losses: Sequence[str],
     gate: GateOutcome,
     calls: Mapping[str, Any],
     sequential: Mapping[str, Any] | None = None,
@@ -75,7 +80,6 @@ def build_record(
     ensembles: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The per-test payload: everything the terminal, JUnit and JSON reports need."""
-    losses = sorted({e.loss for e in estimates})
     used_loss = losses[0] if len(losses) == 1 else ("mixed" if losses else loss)
     record = {
         "nodeid": nodeid,
@@ -87,7 +91,7 @@ def build_record(
         "confidence": confidence,
         "thresholds": dict(thresholds),
         "checks": [dataclasses.asdict(check) for check in gate.checks],
-        "totals": totals_dict(agg),
+        "totals": totals_dict(agg, losses),
         "calls": dict(calls),
         "sequential": None if sequential is None else dict(sequential),
         "stopped_by": stopped_by,
@@ -111,13 +115,7 @@ def pooled_totals(records: Sequence[Mapping[str, Any]], confidence: float = 0.95
         for item in record["items"]
         if item.get("variance") is not None
     ]
-    losses = sorted({estimate.loss for estimate in estimates})
-    totals = totals_dict(aggregate(estimates if len(losses) <= 1 else [], confidence=confidence))
-    if len(losses) > 1:
-        totals["items"] = len(estimates)
-        totals["k_min"] = min(estimate.k for estimate in estimates)
-        totals["k_max"] = max(estimate.k for estimate in estimates)
-    totals["losses"] = losses
+    totals = totals_dict(*aggregate_one_loss(estimates, confidence=confidence))
     totals["tests"] = len(records)
     verdicts: dict[str, int] = {}
     for record in records:

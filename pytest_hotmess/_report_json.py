@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._atomic import write_atomic
-from ._record import plain
+from ._plain import plain
 
 __all__ = ["SCHEMA", "build_report", "write_json_atomic"]
 

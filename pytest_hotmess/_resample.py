@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import functools
 import math
+import numbers
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -13,19 +15,22 @@ from ._budget import Budget
 from ._completion import Completion, Sample
 from ._decompose import ItemEstimate, estimate_item
 from ._marker import THRESHOLDS
+from ._plain import plain
+from ._record import aggregate_one_loss
 from ._sampling import (
     NOT_DRAWN,
     Call,
     Draw,
+    LoopRunner,
     ProgressSink,
     draw_async,
     draw_sync,
+    ensure_no_running_loop,
     is_async_callable,
-    run_coroutine,
 )
 from ._sequential import SequentialDecision, SequentialPlan, decide, default_looks, make_plan
-from ._types import INVALID, INVALID_LABEL, NOTHING, Estimator, Kind, Loss
-from ._uncertainty import Aggregate, aggregate
+from ._types import INVALID, KINDS, NOTHING, Estimator, Kind, Loss
+from ._uncertainty import Aggregate
 
 __all__ = ["ItemResult", "Resampler", "SamplingError", "TestState"]
 
@@ -40,8 +45,9 @@ class SamplingError(RuntimeError):
 class ItemResult:
     """One item's K outcomes and their bias/variance split.
 
-    ``estimate`` is ``None`` when fewer than two usable samples were drawn (the run stopped on a
-    failed call): the outcomes are still reported.
+    ``estimate`` is ``None`` when the item could not be estimated (fewer than two usable
+    samples, or outcomes the engine rejects, named in ``problem``): its outcomes are still
+    reported.
     """
 
     id: str
@@ -49,6 +55,7 @@ class ItemResult:
     outcomes: tuple[Any, ...]
     covariates: tuple[dict[str, float], ...]
     estimate: ItemEstimate | None
+    problem: str | None = None
 
     @property
     def k(self) -> int:
@@ -77,36 +84,21 @@ class ItemResult:
         else:
             data = {
                 "id": self.id,
-                "target": None if self.target is NOTHING else _plain(self.target),
+                "target": None if self.target is NOTHING else plain(self.target),
                 "k": self.k,
                 "error": None,
                 "bias": None,
                 "variance": None,
-                "outcomes": [_plain(o) for o in self.outcomes],
+                "outcomes": plain(self.outcomes),
             }
         for unused in ("counts", "outcomes"):
             if data.get(unused, ()) is None:
                 del data[unused]  # the report carries counts or outcomes, whichever applies
         data["invalid"] = self.invalid
         data["covariates"] = [dict(c) for c in self.covariates]
+        if self.problem is not None:
+            data["problem"] = self.problem
         return data
-
-
-def _plain(value: Any) -> Any:
-    """Best-effort conversion of an outcome to JSON-able builtins (for incomplete items)."""
-    if value is INVALID:
-        return INVALID_LABEL
-    if isinstance(value, (bool, int, str)) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "tolist"):
-        return _plain(value.tolist())
-    if isinstance(value, Iterable):
-        return [_plain(v) for v in value]
-    return str(value)
 
 
 @dataclasses.dataclass
@@ -127,8 +119,13 @@ class TestState:
     failed_calls: int = 0
     calls_saved: int = 0
     sequential: SequentialDecision | None = None
+    sequential_items: int = 0
+    """How many items the last sequential decision covered (later items void it)."""
     used: bool = False
     progress: Callable[[int], ProgressSink | None] | None = None
+    _ids: set[str] = dataclasses.field(default_factory=set)
+    _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
+    _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def gated_thresholds(self) -> dict[str, float]:
         """The thresholds the statistical gate decides (the slope is judged separately)."""
@@ -140,16 +137,52 @@ class TestState:
             return None
         return make_plan(default_looks(self.max_samples), self.confidence)
 
+    def sequential_verdicts(self) -> dict[str, str] | None:
+        """The sequential design's verdicts, if they still cover every item of the test."""
+        if self.sequential is None or self.sequential_items != len(self.items):
+            return None
+        return dict(self.sequential.verdicts)
+
+    def check_new_ids(self, ids: Sequence[str]) -> None:
+        """Reject a duplicate item id before any call is paid for."""
+        seen: set[str] = set()
+        for item_id in ids:
+            if item_id in self._ids or item_id in seen:
+                raise ValueError(f"item id {item_id!r} was already used in this test")
+            seen.add(item_id)
+
     def add(self, result: ItemResult) -> None:
-        if any(existing.id == result.id for existing in self.items):
-            raise ValueError(f"item id {result.id!r} was already used in this test")
+        self.check_new_ids([result.id])
+        self._ids.add(result.id)
         self.items.append(result)
 
+    def estimates(self) -> list[ItemEstimate]:
+        return [item.estimate for item in self.items if item.estimate is not None]
+
+    def aggregate_with_losses(self) -> tuple[Aggregate, list[str]]:
+        return aggregate_one_loss(self.estimates(), confidence=self.confidence)
+
     def aggregate(self) -> Aggregate:
-        return aggregate(
-            [item.estimate for item in self.items if item.estimate is not None],
-            confidence=self.confidence,
-        )
+        return self.aggregate_with_losses()[0]
+
+    def pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """One thread pool per test, reused by every sync ``resample`` call."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.concurrency, thread_name_prefix="hotmess-sample"
+            )
+        return self._pool
+
+    def run(self, make: Callable[[], Any]) -> Any:
+        """Run async sampling from sync code on this test's event loop."""
+        return self._runner.run(make)
+
+    def close(self) -> None:
+        """Release the test's thread pool and event loop (and the clients bound to it)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._runner.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,40 +201,61 @@ class _Batch:
         return self.plan.looks[-1] if self.plan is not None else call.k
 
 
+@dataclasses.dataclass
+class _Collected:
+    """One item's samples so far, each extracted once (sequential looks add to it)."""
+
+    outcomes: list[Any] = dataclasses.field(default_factory=list)
+    covariates: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    drawn: int = 0
+    failed: int = 0
+    missing: int = 0
+    problem: str | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class _Outcome:
-    """What a batch drew: its items, the first failure, the last sequential decision."""
+    """What a batch drew: its items, what went wrong first, the last sequential decision."""
 
     results: list[ItemResult]
     failure: tuple[str, int, BaseException] | None
+    problem: Exception | None
     decision: SequentialDecision | None
-    drawn: list[Draw]
+    collected: list[_Collected]
 
     @property
     def calls(self) -> int:
-        return sum(
-            1
-            for draw in self.drawn
-            for value, error in zip(draw.values, draw.errors, strict=True)
-            if error is not None or value is not NOT_DRAWN
-        )
+        return sum(c.drawn + c.failed for c in self.collected)
 
     @property
     def failed_calls(self) -> int:
-        return sum(1 for draw in self.drawn for error in draw.errors if error is not None)
+        return sum(c.failed for c in self.collected)
 
     def saved(self, max_samples: int | None) -> int:
         """Calls not made against drawing ``max_samples`` for every item."""
         if max_samples is None:
             return 0
-        return max_samples * len(self.drawn) - self.calls
+        return max_samples * len(self.collected) - self.calls
+
+
+def _covariate_numbers(covariates: Mapping[str, Any]) -> dict[str, float]:
+    """Covariates must be finite real numbers: they are averaged and regressed on."""
+    out: dict[str, float] = {}
+    for name, value in covariates.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"covariate {name!r} must be a number, got {value!r}")
+        number = int(value) if isinstance(value, numbers.Integral) else float(value)
+        if not math.isfinite(number):
+            raise TypeError(f"covariate {name!r} must be finite, got {value!r}")
+        out[str(name)] = number
+    return out
 
 
 def _extract(raw: Any, extract: Callable[[Any], Any] | None) -> tuple[Any, dict[str, float]]:
     """Apply ``extract`` (to a completion's text); None or an exception means invalid."""
     covariates: dict[str, float] = {}
     if isinstance(raw, Sample):
-        covariates = _numbers(raw.covariates)
+        covariates = _covariate_numbers(raw.covariates)
         raw = raw.value
     if isinstance(raw, Completion):
         covariates = {**raw.covariates(), **covariates}
@@ -213,20 +267,6 @@ def _extract(raw: Any, extract: Callable[[Any], Any] | None) -> tuple[Any, dict[
     except Exception:
         return INVALID, covariates
     return (INVALID if answer is None else answer), covariates
-
-
-def _numbers(covariates: Mapping[str, Any]) -> dict[str, float]:
-    """Covariates must be finite numbers: they are averaged and regressed on."""
-    out: dict[str, float] = {}
-    for name, value in covariates.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
-            raise TypeError(f"covariate {name!r} must be a finite number, got {value!r}")
-        out[str(name)] = value
-    return out
 
 
 class Resampler:
@@ -266,8 +306,9 @@ class Resampler:
         weight: float = 1.0,
         **kwargs: Any,
     ) -> ItemResult:
-        calls = [self._call(fn, args, kwargs, item, samples)]
-        return self._sample(calls, [target], extract, on_error, kind, [weight])[0]
+        ensure_no_running_loop()
+        batch = self._one(fn, args, kwargs, item, target, extract, samples, on_error, kind, weight)
+        return self._sample(batch)[0]
 
     def map(
         self,
@@ -282,11 +323,9 @@ class Resampler:
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
     ) -> list[ItemResult]:
-        calls, target_list, weight_list = self._map_calls(
-            fn, inputs, targets, items, samples, weights
-        )
-        adaptive = samples is None
-        return self._sample(calls, target_list, extract, on_error, kind, weight_list, adaptive)
+        ensure_no_running_loop()
+        batch = self._many(fn, inputs, targets, items, extract, samples, on_error, kind, weights)
+        return self._sample(batch)
 
     async def acall(
         self,
@@ -301,9 +340,8 @@ class Resampler:
         weight: float = 1.0,
         **kwargs: Any,
     ) -> ItemResult:
-        calls = [self._call(fn, args, kwargs, item, samples)]
-        results = await self._asample(calls, [target], extract, on_error, kind, [weight])
-        return results[0]
+        batch = self._one(fn, args, kwargs, item, target, extract, samples, on_error, kind, weight)
+        return (await self._asample(batch))[0]
 
     async def amap(
         self,
@@ -318,13 +356,8 @@ class Resampler:
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
     ) -> list[ItemResult]:
-        calls, target_list, weight_list = self._map_calls(
-            fn, inputs, targets, items, samples, weights
-        )
-        adaptive = samples is None
-        return await self._asample(
-            calls, target_list, extract, on_error, kind, weight_list, adaptive
-        )
+        batch = self._many(fn, inputs, targets, items, extract, samples, on_error, kind, weights)
+        return await self._asample(batch)
 
     def record(
         self,
@@ -340,24 +373,23 @@ class Resampler:
         self._state.used = True
         values = tuple(INVALID if o is None else o for o in outcomes)
         item_id = self._item_id(item)
+        self._state.check_new_ids([item_id])
+        _check_kind_and_weights(kind, [weight])
         if covariates is not None and len(covariates) != len(values):
             raise ValueError(
                 f"item {item_id!r}: {len(covariates)} covariate rows for {len(values)} outcomes"
             )
-        rows = (
-            tuple(_numbers(c) for c in covariates)
-            if covariates is not None
-            else ({},) * len(values)
-        )
-        result = self._finish(item_id, values, rows, target, kind, weight, complete=True)
+        rows = tuple(_covariate_numbers(c) for c in covariates or ({},) * len(values))
+        estimate = self._estimate(item_id, values, target, kind, weight)
+        result = ItemResult(item_id, target, values, rows, estimate)
         self._state.add(result)
         return result
 
-    # -- internals --------------------------------------------------------------------------
+    # -- building a batch (everything is checked before the first call) ----------------------
 
-    def _item_id(self, item: str | None) -> str:
+    def _item_id(self, item: str | None, offset: int = 0) -> str:
         if item is None:
-            return f"item-{len(self._state.items)}"
+            return f"item-{len(self._state.items) + offset}"
         if not isinstance(item, str) or not item:
             raise TypeError(f"item must be a non-empty string, got {item!r}")
         return item
@@ -369,156 +401,153 @@ class Resampler:
             raise ValueError(f"samples must be an integer >= 2, got {samples!r}")
         return samples
 
-    def _call(
+    def _one(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         item: str | None,
+        target: Any,
+        extract: Callable[[Any], Any] | None,
         samples: int | None,
-    ) -> Call:
-        if not callable(fn):
-            raise TypeError(f"resample needs a callable model, got {fn!r}")
-        return Call(self._item_id(item), fn, args, kwargs, self._k(samples))
+        on_error: OnError,
+        kind: Kind | None,
+        weight: float,
+    ) -> _Batch:
+        call = Call(self._item_id(item), fn, args, kwargs, self._k(samples))
+        return self._batch([call], [target], [weight], extract, on_error, kind, adaptive=False)
 
-    def _map_calls(
+    def _many(
         self,
         fn: Callable[..., Any],
         inputs: Iterable[Any],
         targets: Sequence[Any] | None,
         items: Sequence[str] | None,
+        extract: Callable[[Any], Any] | None,
         samples: int | None,
+        on_error: OnError,
+        kind: Kind | None,
         weights: Sequence[float] | None,
-    ) -> tuple[list[Call], list[Any], list[float]]:
-        if not callable(fn):
-            raise TypeError(f"resample.map needs a callable model, got {fn!r}")
+    ) -> _Batch:
         input_list = list(inputs)
         n = len(input_list)
         for name, seq in (("targets", targets), ("items", items), ("weights", weights)):
             if seq is not None and len(seq) != n:
                 raise ValueError(f"resample.map: {name} has {len(seq)} entries for {n} inputs")
-        base = len(self._state.items)
-        ids = list(items) if items is not None else [f"item-{base + i}" for i in range(n)]
-        if len(set(ids)) != len(ids):
-            raise ValueError("resample.map: items contains duplicate ids")
+        ids = [self._item_id(None if items is None else items[i], offset=i) for i in range(n)]
         k = self._k(samples)
-        calls = [Call(self._item_id(ids[i]), fn, (input_list[i],), {}, k) for i in range(n)]
-        target_list = list(targets) if targets is not None else [NOTHING] * n
-        weight_list = list(weights) if weights is not None else [1.0] * n
-        return calls, target_list, weight_list
+        calls = [Call(ids[i], fn, (input_list[i],), {}, k) for i in range(n)]
+        return self._batch(
+            calls,
+            list(targets) if targets is not None else [NOTHING] * n,
+            list(weights) if weights is not None else [1.0] * n,
+            extract,
+            on_error,
+            kind,
+            adaptive=samples is None,  # an explicit K is a fixed K
+        )
 
     def _batch(
         self,
         calls: list[Call],
         targets: list[Any],
-        extract: Callable[[Any], Any] | None,
-        on_error: str,
-        kind: Kind | None,
         weights: list[float],
-        adaptive: bool,
-    ) -> tuple[_Batch, bool, ProgressSink | None]:
-        """Use a model's async entry when it has one; plan the looks; start progress."""
-        if on_error not in ("raise", "invalid"):
-            raise ValueError(f"on_error must be 'raise' or 'invalid', got {on_error!r}")
-        self._state.used = True
-        prepared = []
-        for call in calls:
-            acall = getattr(call.fn, "acall", None)
-            fn = acall if acall is not None and callable(acall) else call.fn
-            prepared.append(dataclasses.replace(call, fn=fn))
-        plan = self._state.sequential_plan() if adaptive else None
-        batch = _Batch(prepared, targets, weights, extract, on_error, kind, plan)  # type: ignore[arg-type]
-        use_async = any(is_async_callable(call.fn) for call in prepared)
-        planned = sum(batch.final_k(call) for call in prepared)
-        progress = self._state.progress(planned) if self._state.progress else None
-        return batch, use_async, progress
-
-    def _sample(
-        self,
-        calls: list[Call],
-        targets: list[Any],
         extract: Callable[[Any], Any] | None,
         on_error: OnError,
         kind: Kind | None,
-        weights: list[float],
-        adaptive: bool = False,
-    ) -> list[ItemResult]:
-        batch, use_async, progress = self._batch(
-            calls, targets, extract, on_error, kind, weights, adaptive
-        )
-        concurrency, budget = self._state.concurrency, self._state.budget
-        stop = on_error == "raise"
+        *,
+        adaptive: bool,
+    ) -> _Batch:
+        """Check what can be checked, use a model's async entry when it has one, plan looks."""
+        if on_error not in ("raise", "invalid"):
+            raise ValueError(f"on_error must be 'raise' or 'invalid', got {on_error!r}")
+        _check_kind_and_weights(kind, weights)
+        self._state.check_new_ids([call.item_id for call in calls])
+        prepared = []
+        for call in calls:
+            if not callable(call.fn):
+                raise TypeError(f"resample needs a callable model, got {call.fn!r}")
+            acall = getattr(call.fn, "acall", None)
+            fn = acall if acall is not None and callable(acall) else call.fn
+            prepared.append(dataclasses.replace(call, fn=fn))
+        self._state.used = True
+        plan = self._state.sequential_plan() if adaptive else None
+        return _Batch(prepared, targets, weights, extract, on_error, kind, plan)
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def _progress(self, batch: _Batch) -> ProgressSink | None:
+        if self._state.progress is None:
+            return None
+        return self._state.progress(sum(batch.final_k(call) for call in batch.calls))
+
+    def _sample(self, batch: _Batch) -> list[ItemResult]:
+        state = self._state
+        use_async = any(is_async_callable(call.fn) for call in batch.calls)
+        stop = batch.on_error == "raise"
+        progress = self._progress(batch)
         rounds = self._rounds(batch)
+        outcome: _Outcome | None = None
         try:
             round_calls = next(rounds)
-            while True:
+            while outcome is None:
                 if use_async:
-                    draws = run_coroutine(
+                    draws = state.run(
                         functools.partial(
                             draw_async,
                             round_calls,
-                            concurrency=concurrency,
+                            concurrency=state.concurrency,
                             stop_on_error=stop,
                             progress=progress,
-                            budget=budget,
+                            budget=state.budget,
                         )
                     )
                 else:
                     draws = draw_sync(
                         round_calls,
-                        concurrency=concurrency,
+                        concurrency=state.concurrency,
                         stop_on_error=stop,
                         progress=progress,
-                        budget=budget,
+                        budget=state.budget,
+                        pool=state.pool(),
                     )
-                round_calls = rounds.send(draws)
-        except StopIteration as finished:
-            return self._commit(finished.value)
+                round_calls, outcome = _advance(rounds, draws)
         finally:
             if progress is not None:
                 progress.close()
+        return self._commit(outcome)
 
-    async def _asample(
-        self,
-        calls: list[Call],
-        targets: list[Any],
-        extract: Callable[[Any], Any] | None,
-        on_error: OnError,
-        kind: Kind | None,
-        weights: list[float],
-        adaptive: bool = False,
-    ) -> list[ItemResult]:
-        batch, use_async, progress = self._batch(
-            calls, targets, extract, on_error, kind, weights, adaptive
-        )
-        concurrency, budget = self._state.concurrency, self._state.budget
-        stop = on_error == "raise"
+    async def _asample(self, batch: _Batch) -> list[ItemResult]:
+        state = self._state
+        use_async = any(is_async_callable(call.fn) for call in batch.calls)
+        stop = batch.on_error == "raise"
+        progress = self._progress(batch) if use_async else None
         rounds = self._rounds(batch)
+        outcome: _Outcome | None = None
         try:
             round_calls = next(rounds)
-            while True:
+            while outcome is None:
                 if use_async:
                     draws = await draw_async(
                         round_calls,
-                        concurrency=concurrency,
+                        concurrency=state.concurrency,
                         stop_on_error=stop,
                         progress=progress,
-                        budget=budget,
+                        budget=state.budget,
                     )
                 else:  # sync callables in their thread pool, off the event loop
                     draws = await asyncio.to_thread(
                         draw_sync,
                         round_calls,
-                        concurrency=concurrency,
+                        concurrency=state.concurrency,
                         stop_on_error=stop,
-                        budget=budget,
+                        budget=state.budget,
                     )
-                round_calls = rounds.send(draws)
-        except StopIteration as finished:
-            return self._commit(finished.value)
+                round_calls, outcome = _advance(rounds, draws)
         finally:
             if progress is not None:
                 progress.close()
+        return self._commit(outcome)
 
     def _rounds(self, batch: _Batch) -> Generator[list[Call], list[Draw], _Outcome]:
         """Yield each round's calls, receive its draws; stop when the plan or a failure says.
@@ -528,7 +557,8 @@ class Resampler:
         threshold is settled; items are never stopped one by one.
         """
         looks = batch.plan.looks if batch.plan is not None else None
-        drawn = [Draw([], []) for _ in batch.calls]
+        collected = [_Collected() for _ in batch.calls]
+        failure: tuple[str, int, BaseException] | None = None
         done = 0
         decision: SequentialDecision | None = None
         for look_index in range(len(looks) if looks is not None else 1):
@@ -541,93 +571,54 @@ class Resampler:
                 for call in batch.calls
             ]
             draws = yield round_calls
-            for total, new in zip(drawn, draws, strict=True):
-                total.values.extend(new.values)
-                total.errors.extend(new.errors)
-            done = len(drawn[0].values) if drawn else 0
-            results, failure = self._results(batch, drawn)
-            stopped = failure is not None or (
-                self._state.budget is not None and self._state.budget.exhausted is not None
-            )
+            for call, draw, item in zip(batch.calls, draws, collected, strict=True):
+                failure = _collect(item, call, draw, done, batch, failure)
+            done = looks[look_index] if looks is not None else done
+            results, problem = self._results(batch, collected)
+            budget = self._state.budget
+            stopped = failure is not None or (budget is not None and budget.exhausted is not None)
             if batch.plan is None:
-                return _Outcome(results, failure, None, drawn)
-            prior = [item.estimate for item in self._state.items if item.estimate is not None]
+                return _Outcome(results, failure, problem, None, collected)
+            prior = self._state.estimates()
             estimates = prior + [r.estimate for r in results if r.estimate is not None]
             decision = decide(
                 batch.plan, look_index, estimates, self._state.gated_thresholds(), decision
             )
-            if decision.stop or stopped:
-                return _Outcome(results, failure, decision, drawn)
+            if decision.stop or stopped or problem is not None:
+                return _Outcome(results, failure, problem, decision, collected)
         raise AssertionError("unreachable: the last look always stops")  # pragma: no cover
 
     def _results(
-        self, batch: _Batch, draws: list[Draw]
-    ) -> tuple[list[ItemResult], tuple[str, int, BaseException] | None]:
-        """Item results from the draws so far (partial items kept); the first failure."""
+        self, batch: _Batch, collected: list[_Collected]
+    ) -> tuple[list[ItemResult], Exception | None]:
+        """Item results from the samples so far; an item the engine rejects is kept unestimated."""
         results: list[ItemResult] = []
-        first_failure: tuple[str, int, BaseException] | None = None
-        for call, draw, target, weight in zip(
-            batch.calls, draws, batch.targets, batch.weights, strict=True
+        problem: Exception | None = None
+        for call, item, target, weight in zip(
+            batch.calls, collected, batch.targets, batch.weights, strict=True
         ):
-            outcomes: list[Any] = []
-            rows: list[dict[str, float]] = []
-            complete = True
-            for index, (value, error) in enumerate(zip(draw.values, draw.errors, strict=True)):
-                if error is None and value is NOT_DRAWN:
-                    complete = False  # the run stopped (failure or budget) before this sample
-                    continue
-                if error is not None:
-                    if batch.on_error == "invalid":
-                        outcomes.append(INVALID)
-                        rows.append({})
-                        continue
-                    if first_failure is None:
-                        first_failure = (call.item_id, index, error)
-                    complete = False
-                    continue
-                outcome, covariates = _extract(value, batch.extract)
-                outcomes.append(outcome)
-                rows.append(covariates)
-            if not outcomes and not complete:
-                continue
+            if not item.outcomes and item.missing:
+                continue  # nothing drawn for it before the run stopped
+            outcomes = tuple(item.outcomes)
+            estimate = None
+            note = item.problem
+            if note is not None:
+                problem = problem or TypeError(note)
+            elif len(outcomes) >= 2 or not item.missing:
+                try:
+                    estimate = self._estimate(call.item_id, outcomes, target, batch.kind, weight)
+                except (TypeError, ValueError) as exc:
+                    note = str(exc)
+                    problem = problem or exc
             results.append(
-                self._finish(
-                    call.item_id, tuple(outcomes), tuple(rows), target, batch.kind, weight, complete
-                )
+                ItemResult(call.item_id, target, outcomes, tuple(item.covariates), estimate, note)
             )
-        return results, first_failure
+        return results, problem
 
-    def _commit(self, outcome: _Outcome) -> list[ItemResult]:
-        """Add the items to the test, count calls, then raise the first failure if any."""
-        state = self._state
-        for result in outcome.results:
-            state.add(result)
-        state.calls += outcome.calls
-        state.failed_calls += outcome.failed_calls
-        if outcome.decision is not None:
-            state.sequential = outcome.decision
-            state.calls_saved += outcome.saved(state.max_samples)
-        if outcome.failure is not None:
-            item_id, index, error = outcome.failure
-            raise SamplingError(
-                f"model call failed for item {item_id!r}, sample {index}: "
-                f"{type(error).__name__}: {error}"
-            ) from error
-        return outcome.results
-
-    def _finish(
-        self,
-        item_id: str,
-        outcomes: tuple[Any, ...],
-        covariates: tuple[dict[str, float], ...],
-        target: Any,
-        kind: Kind | None,
-        weight: float,
-        complete: bool,
-    ) -> ItemResult:
-        if not complete and len(outcomes) < 2:
-            return ItemResult(item_id, target, outcomes, covariates, None)
-        estimate = estimate_item(
+    def _estimate(
+        self, item_id: str, outcomes: tuple[Any, ...], target: Any, kind: Kind | None, weight: float
+    ) -> ItemEstimate:
+        return estimate_item(
             outcomes,
             target,
             item_id=item_id,
@@ -636,4 +627,83 @@ class Resampler:
             estimator=self._state.estimator,
             weight=weight,
         )
-        return ItemResult(item_id, target, outcomes, covariates, estimate)
+
+    def _commit(self, outcome: _Outcome) -> list[ItemResult]:
+        """Add the items to the test and count the calls, then raise what went wrong first."""
+        state = self._state
+        for result in outcome.results:
+            state.add(result)
+        state.calls += outcome.calls
+        state.failed_calls += outcome.failed_calls
+        if outcome.decision is not None:
+            state.sequential = outcome.decision
+            state.sequential_items = len(state.items)
+            state.calls_saved += outcome.saved(state.max_samples)
+        if outcome.failure is not None:
+            item_id, index, error = outcome.failure
+            if not isinstance(error, Exception):
+                raise error  # pytest.skip/fail inside the model, or an interrupt: as they are
+            raise SamplingError(
+                f"model call failed for item {item_id!r}, sample {index}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if outcome.problem is not None:
+            raise outcome.problem
+        return outcome.results
+
+
+def _advance(
+    rounds: Generator[list[Call], list[Draw], _Outcome], draws: list[Draw]
+) -> tuple[list[Call], _Outcome | None]:
+    """Send a round's draws; the next round's calls, or the outcome once the plan stops."""
+    try:
+        return rounds.send(draws), None
+    except StopIteration as finished:
+        outcome: _Outcome = finished.value
+    return [], outcome
+
+
+def _collect(
+    item: _Collected,
+    call: Call,
+    draw: Draw,
+    first_index: int,
+    batch: _Batch,
+    failure: tuple[str, int, BaseException] | None,
+) -> tuple[str, int, BaseException] | None:
+    """Extract a round's new samples once; return the first failure so far."""
+    for offset, (value, error) in enumerate(zip(draw.values, draw.errors, strict=True)):
+        if error is None and value is NOT_DRAWN:
+            item.missing += 1  # the run stopped (failure or budget) before this sample
+            continue
+        if error is not None:
+            item.failed += 1
+            if batch.on_error == "invalid" and isinstance(error, Exception):
+                item.outcomes.append(INVALID)
+                item.covariates.append({})
+            else:
+                item.missing += 1
+                failure = failure or (call.item_id, first_index + offset, error)
+            continue
+        item.drawn += 1
+        try:
+            outcome, covariates = _extract(value, batch.extract)
+        except TypeError as exc:  # a covariate that is not a number
+            item.problem = item.problem or f"item {call.item_id!r}: {exc}"
+            outcome, covariates = INVALID, {}
+        item.outcomes.append(outcome)
+        item.covariates.append(covariates)
+    return failure
+
+
+def _check_kind_and_weights(kind: Kind | None, weights: Sequence[float]) -> None:
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    for weight in weights:
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, numbers.Real)
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
+            raise ValueError(f"weights must be finite numbers >= 0, got {weight!r}")

@@ -23,12 +23,16 @@ __all__ = [
     "NOT_DRAWN",
     "Call",
     "Draw",
+    "LoopRunner",
     "ProgressSink",
     "draw_async",
     "draw_sync",
+    "ensure_no_running_loop",
     "is_async_callable",
-    "run_coroutine",
 ]
+
+_REFRESH_S = 0.2
+"""How often the sync path wakes to redraw progress while calls are in flight."""
 
 NOT_DRAWN: Any = type("NotDrawn", (), {"__repr__": lambda self: "NOT_DRAWN"})()
 """Placeholder for a sample that was never drawn because the run stopped on a failure."""
@@ -83,9 +87,22 @@ def _schedule(calls: Sequence[Call]) -> Iterator[tuple[int, int]]:
             yield call_index, sample_index
 
 
+def _is_stop(error: BaseException) -> bool:
+    """Outcome exceptions (``pytest.skip`` inside a model) and interrupts are not samples."""
+    return not isinstance(error, Exception)
+
+
 def _run_one(call: Call, sample_index: int) -> Any:
     with sample_scope(call.item_id, call.first_index + sample_index):
-        return call.fn(*call.args, **call.kwargs)
+        result = call.fn(*call.args, **call.kwargs)
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited: close it so Python does not warn later
+        raise TypeError(
+            f"{call.fn!r} returned an awaitable when called synchronously; pass the async "
+            "function itself (resample awaits it) or use `await resample.acall(...)`"
+        )
+    return result
 
 
 async def _arun_one(call: Call, sample_index: int) -> Any:
@@ -103,15 +120,35 @@ def draw_sync(
     stop_on_error: bool,
     progress: ProgressSink | None = None,
     budget: Budget | None = None,
-    refresh_s: float = 0.2,
+    pool: concurrent.futures.ThreadPoolExecutor | None = None,
 ) -> list[Draw]:
-    """Sample sync callables in a thread pool; progress is reported from the calling thread."""
+    """Sample sync callables in a thread pool; progress is reported from the calling thread.
+
+    ``pool`` lets a test reuse one executor across calls; it needs at least ``concurrency``
+    workers. Without one, a pool lives for this call only.
+    """
+    if pool is None:
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="hotmess-sample"
+        ) as own:
+            return _draw_in_pool(own, calls, concurrency, stop_on_error, progress, budget)
+    return _draw_in_pool(pool, calls, concurrency, stop_on_error, progress, budget)
+
+
+def _draw_in_pool(
+    pool: concurrent.futures.ThreadPoolExecutor,
+    calls: Sequence[Call],
+    concurrency: int,
+    stop_on_error: bool,
+    progress: ProgressSink | None,
+    budget: Budget | None,
+) -> list[Draw]:
     draws = [Draw.empty(call.k) for call in calls]
     schedule = _schedule(calls)
     stopped = False
     in_flight: dict[concurrent.futures.Future[Any], tuple[int, int]] = {}
 
-    def submit_next(pool: concurrent.futures.ThreadPoolExecutor) -> bool:
+    def submit_next() -> bool:
         nonlocal stopped
         position = next(schedule, None)
         if position is None:
@@ -124,31 +161,28 @@ def draw_sync(
         in_flight[future] = position
         return True
 
-    with concurrent.futures.ThreadPoolExecutor(
-        max_workers=concurrency, thread_name_prefix="hotmess-sample"
-    ) as pool:
-        while len(in_flight) < concurrency and submit_next(pool):
-            pass
-        while in_flight:
-            done, _ = concurrent.futures.wait(
-                in_flight, timeout=refresh_s, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for future in done:
-                call_index, sample_index = in_flight.pop(future)
-                error = future.exception()
-                if error is None:
-                    draws[call_index].values[sample_index] = value = future.result()
-                    if budget is not None:
-                        budget.charge(value)
-                else:
-                    draws[call_index].errors[sample_index] = error
-                    stopped = stopped or stop_on_error
-                if progress is not None:
-                    progress.advance(error is not None)
-                if not stopped:
-                    submit_next(pool)
+    while len(in_flight) < concurrency and submit_next():
+        pass
+    while in_flight:
+        done, _ = concurrent.futures.wait(
+            in_flight, timeout=_REFRESH_S, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        for future in done:
+            call_index, sample_index = in_flight.pop(future)
+            error = future.exception()
+            if error is None:
+                draws[call_index].values[sample_index] = value = future.result()
+                if budget is not None:
+                    budget.charge(value)
+            else:
+                draws[call_index].errors[sample_index] = error
+                stopped = stopped or stop_on_error or _is_stop(error)
             if progress is not None:
-                progress.refresh()
+                progress.advance(error is not None)
+            if not stopped:
+                submit_next()
+        if progress is not None:
+            progress.refresh()
     return draws
 
 
@@ -171,16 +205,19 @@ async def draw_async(
             if stopped or (budget is not None and not budget.acquire()):
                 stopped = True
                 return
+            error: BaseException | None = None
             try:
                 value = await _arun_one(calls[call_index], sample_index)
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # outcome exceptions too: kept, then re-raised
+                error = exc
+                draws[call_index].errors[sample_index] = exc
+                stopped = stopped or stop_on_error or _is_stop(exc)
+            else:
                 draws[call_index].values[sample_index] = value
                 if budget is not None:
                     budget.charge(value)
-                error: BaseException | None = None
-            except Exception as exc:
-                error = exc
-                draws[call_index].errors[sample_index] = exc
-                stopped = stopped or stop_on_error
             if progress is not None:
                 progress.advance(error is not None)
                 progress.refresh()
@@ -193,19 +230,47 @@ async def draw_async(
     finally:
         for task in workers:
             task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
     return draws
 
 
-def run_coroutine(make: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a coroutine from sync code; refuse to nest inside a running event loop."""
+def ensure_no_running_loop() -> None:
+    """Sync sampling must not block (or nest inside) a running event loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_as_coroutine(make))
+        return
     raise RuntimeError(
         "resample was called synchronously inside a running event loop; "
         "in an async test use `await resample.acall(...)` / `await resample.amap(...)`"
     )
+
+
+class LoopRunner:
+    """One event loop per test, reused across its sync ``resample`` calls.
+
+    Reusing the loop keeps async clients' connection pools alive from one item to the next
+    (``asyncio.run`` per call would open new connections every time).
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, make: Callable[[], Awaitable[Any]]) -> Any:
+        ensure_no_running_loop()
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(_as_coroutine(make))
+
+    def close(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
 
 
 async def _as_coroutine(make: Callable[[], Awaitable[Any]]) -> Any:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import enum
 from typing import Final, Literal
 
-__all__ = ["INVALID", "INVALID_LABEL", "NOTHING", "Estimator", "Kind", "Loss", "Verdict"]
+__all__ = [
+    "INVALID",
+    "INVALID_LABEL",
+    "KINDS",
+    "NOTHING",
+    "Estimator",
+    "Kind",
+    "Loss",
+    "Verdict",
+]
 
 
 class _Sentinel(enum.Enum):
@@ -31,6 +40,14 @@ INVALID_LABEL: Final = "<invalid>"
 """How an invalid outcome is named in reports and among categorical counts."""
 
 Kind = Literal["categorical", "distribution", "binary", "numeric", "vector", "coverage"]
+KINDS: Final[tuple[Kind, ...]] = (
+    "categorical",
+    "distribution",
+    "binary",
+    "numeric",
+    "vector",
+    "coverage",
+)
 Loss = Literal["brier", "kl", "squared"]
 Estimator = Literal["unbiased", "plugin", "jackknife"]
 Verdict = Literal["pass", "fail", "inconclusive", "no-errors", "ungated"]

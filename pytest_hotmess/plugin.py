@@ -7,7 +7,8 @@ Results cross xdist on the call-phase test report (``report.hotmess``, plain bui
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+import functools
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,13 @@ import pytest
 
 from . import __version__
 from ._atomic import write_atomic
-from ._baseline import BaselineError, baseline_path, load_baseline, save_baseline
+from ._baseline import BaselineError, baseline_path, load_baseline
 from ._budget import Budget, Prices
 from ._clients import ModelConfigError
 from ._compare import Rule, compare_reports, parse_fail_rules, regressions
 from ._completion import Model
 from ._config import ConfigError, HotmessConfig, load_config
-from ._gate import Check, evaluate
+from ._gate import Check, evaluate, resolve_inconclusive
 from ._html import render_html
 from ._insights import ensembles_for, length_for, slope_verdict
 from ._marker import MARKER_HELP, THRESHOLDS, CoherenceSpec, MarkerError, parse_marker_kwargs
@@ -47,6 +48,7 @@ REGISTRY_KEY = pytest.StashKey[ModelRegistry]()
 RECORD_PARTS_KEY = pytest.StashKey[list[str]]()
 RUN_BUDGET_KEY = pytest.StashKey[Budget]()
 BASELINE_KEY = pytest.StashKey[tuple[Path, dict[str, Any]]]()
+WRITE_ERRORS_KEY = pytest.StashKey[list[str]]()
 COMPARISON_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()
 MARKER_ERROR_KEY = pytest.StashKey[bool]()
 
@@ -81,6 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"pytest-hotmess: {settings.sources['compare']}: {exc}"
             ) from None
+    if settings.save:
+        try:
+            baseline_path(settings.save, _baseline_dir(config))
+        except BaselineError as exc:
+            raise pytest.UsageError(f"pytest-hotmess: {settings.sources['save']}: {exc}") from None
     if settings.compare_fail and not settings.compare:
         raise pytest.UsageError(
             "pytest-hotmess: --hotmess-compare-fail needs a baseline (--hotmess-compare NAME)"
@@ -92,8 +99,9 @@ def _run_budget(
 ) -> Budget:
     """The run's call and cost budget; under xdist each worker gets an equal share."""
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    # each worker gets an equal share, rounded up so that no worker gets nothing
     prices = None
-    model = settings.model or (file_config.defaults.model if file_config else None)
+    model = settings.model  # hotmess.yaml's defaults.model arrives here too
     entry = file_config.models.get(model) if file_config and model else None
     if entry is not None and entry.prices:
         prices = Prices(entry.prices.get("input_price", 0.0), entry.prices.get("output_price", 0.0))
@@ -103,7 +111,7 @@ def _run_budget(
             f"add input_price/output_price to the model entry {model or 'sim'!r} in hotmess.yaml"
         )
     return Budget(
-        max_calls=None if settings.max_run_calls is None else settings.max_run_calls // workers,
+        max_calls=None if settings.max_run_calls is None else -(-settings.max_run_calls // workers),
         max_cost=None if settings.max_cost is None else settings.max_cost / workers,
         prices=prices,
         label="run",
@@ -177,14 +185,20 @@ def _effective_spec(item: pytest.Item) -> CoherenceSpec | None:
     rules = file_config.thresholds_for(item.nodeid) if file_config is not None else {}
     if marker is None and not rules:
         return None
-    spec = (marker or CoherenceSpec()).merged_over(parse_marker_kwargs((), rules))
+    try:
+        from_file = parse_marker_kwargs((), rules)
+    except MarkerError as exc:
+        raise MarkerError(f"hotmess.yaml thresholds for this test: {exc}") from None
+    spec = (marker or CoherenceSpec()).merged_over(from_file)
     settings = item.config.stash[SETTINGS_KEY]
     overrides = {}
     for name in ("samples", "confidence", "max_samples"):
         # a run option given explicitly beats a per-test rule of the file, not the marker
         if name in settings.explicit and (marker is None or getattr(marker, name) is None):
             overrides[name] = getattr(settings, name)
-    return dataclasses.replace(spec, **overrides) if overrides else spec
+    spec = dataclasses.replace(spec, **overrides) if overrides else spec
+    spec.check()  # the merged spec must still make sense (e.g. max_samples >= samples)
+    return spec
 
 
 def pytest_collection_modifyitems(
@@ -196,7 +210,8 @@ def pytest_collection_modifyitems(
         try:
             item.stash[SPEC_KEY] = _effective_spec(item)
         except MarkerError as exc:
-            problems.append(f"{item.nodeid}: @pytest.mark.coherence: {exc}")
+            where = "@pytest.mark.coherence: " if item.stash[MARKED_KEY] else ""
+            problems.append(f"{item.nodeid}: {where}{exc}")
     if problems:
         message = MARKER_ERROR_PREFIX + "\n" + "\n".join(problems)
         if _is_worker(config):
@@ -279,24 +294,32 @@ def hotmess_model(request: pytest.FixtureRequest) -> Model:
     try:
         return config.stash[REGISTRY_KEY].get(name)
     except (ModelConfigError, UnknownModelError, ValueError) as exc:
-        pytest.fail(f"pytest-hotmess: cannot build model {name or 'sim'!r}: {exc}", pytrace=False)
+        problem = str(exc)
+    pytest.fail(f"pytest-hotmess: cannot build model {name or 'sim'!r}: {problem}", pytrace=False)
 
 
 # -- gating inside the call phase -------------------------------------------------------------
 
 
-def _finish(item: pytest.Item) -> str | None:
-    """Build the test's record; return a failure message when the gate (or usage) fails it."""
+def _finish(item: pytest.Item, body_raised: bool = False) -> str | None:
+    """Build the test's record; return a failure message when the gate (or usage) fails it.
+
+    When the body raised (failed, skipped, xfailed) its own outcome stands: a record is kept
+    only for what was sampled, and an empty test is not called a failure.
+    """
     spec = item.stash.get(SPEC_KEY, None)
     state = item.stash.get(STATE_KEY, None)
     if spec is None and (state is None or not state.used):
         return None
     if state is None or not state.items:
-        if not item.stash.get(MARKED_KEY, False):
+        if body_raised or not item.stash.get(MARKED_KEY, False):
             return None
-        _state(item)  # an empty record still shows the test in every report
+        state = _state(item)  # an empty record still shows the test in every report
+        exhausted = state.budget.exhausted if state.budget is not None else None
         message = (
-            "coherence test recorded no samples: call the `resample` fixture "
+            f"coherence test recorded no samples: {exhausted} before it drew any"
+            if exhausted
+            else "coherence test recorded no samples: call the `resample` fixture "
             "(resample(...), resample.map(...) or resample.record(...)) in the test"
         )
         item.stash[RECORD_KEY] = _record(item, note=message, verdict_override="fail")
@@ -312,21 +335,18 @@ def _record(
     settings = item.config.stash[SETTINGS_KEY]
     spec = item.stash.get(SPEC_KEY, None) or CoherenceSpec()
     state = item.stash[STATE_KEY]
-    estimates = [i.estimate for i in state.items if i.estimate is not None]
-    agg = state.aggregate()
+    estimates = state.estimates()
+    agg, losses = state.aggregate_with_losses()
     thresholds = spec.thresholds()
+    decided = state.sequential_verdicts()
     confidence = spec.confidence or settings.confidence
-    if confidence is None and state.sequential is not None:
+    if confidence is None and decided is not None:
         confidence = state.confidence  # sequential sampling always decides statistically
-    usage = None
-    if spec.needs_targets() and estimates and agg.targeted_items == 0:
-        needing = ("max_incoherence", "max_bias", "max_error", "max_incoherence_slope")
-        wanted = [n for n in needing if n in thresholds]
-        usage = (
-            f"{item.nodeid}: {', '.join(wanted)} needs targets, but no item of this test has one "
-            "(pass target=... to resample, or gate variance-only items with max_variance)"
-        )
-        thresholds = {n: v for n, v in thresholds.items() if n == "max_variance"}
+    usage = _usage_problem(item.nodeid, spec, estimates, agg, losses)
+    if usage is not None:
+        # what cannot be measured is not gated; the problem itself fails the test
+        keep = "max_variance" if len(losses) <= 1 else None
+        thresholds = {n: v for n, v in thresholds.items() if n == keep}
     insight_level = confidence or DEFAULT_CONFIDENCE
     length = length_for(state.items, confidence=insight_level, covariate=settings.length_covariate)
     ensembles = ensembles_for(estimates, confidence=insight_level)
@@ -341,7 +361,7 @@ def _record(
         {n: v for n, v in thresholds.items() if n in THRESHOLDS},
         confidence=confidence,
         inconclusive=settings.inconclusive,
-        decided=state.sequential.verdicts if state.sequential is not None else None,
+        decided=decided,
         extra=extra,
     )
     budget = state.budget
@@ -351,7 +371,9 @@ def _record(
         note = f"{note}\n{stop_note}" if note else stop_note
     record = build_record(
         nodeid=item.nodeid,
-        samples=state.samples,
+        samples=state.sequential.samples
+        if decided is not None and state.sequential is not None
+        else state.samples,
         loss=spec.loss,
         estimator=state.estimator,
         confidence=confidence,
@@ -359,6 +381,7 @@ def _record(
         estimates=estimates,
         items=[i.to_dict() for i in state.items],
         agg=agg,
+        losses=losses,
         gate=gate,
         calls=_calls_summary(state),
         sequential=_sequential_summary(state),
@@ -372,8 +395,30 @@ def _record(
         record["message"] = usage + ("\n" + gate.message if gate.message else "")
     elif verdict_override is not None:
         record["verdict"] = verdict_override
-    record["fails"] = bool(gate.message) or usage is not None or verdict_override == "fail"
+    record["fails"] = gate.fails_test or usage is not None or verdict_override == "fail"
     return record
+
+
+def _usage_problem(
+    nodeid: str,
+    spec: CoherenceSpec,
+    estimates: list[Any],
+    agg: Any,
+    losses: list[str],
+) -> str | None:
+    """Thresholds this test's items cannot be measured against (a usage error, not a verdict)."""
+    if spec.thresholds() and len(losses) > 1:
+        return (
+            f"{nodeid}: the items of this test use different losses ({', '.join(losses)}), "
+            "whose figures cannot be pooled; gate them in separate tests"
+        )
+    wanted = spec.target_thresholds()
+    if wanted and estimates and agg.targeted_items == 0:
+        return (
+            f"{nodeid}: {', '.join(wanted)} needs targets, but no item of this test has one "
+            "(pass target=... to resample, or gate variance-only items with max_variance)"
+        )
+    return None
 
 
 def _slope_check(
@@ -382,9 +427,8 @@ def _slope_check(
     verdict, value, problem = slope_verdict(length, threshold, statistical=confidence is not None)
     slope = (length or {}).get("slope") or {}
     if verdict == "inconclusive":
-        fails = {"point": value is not None and value > threshold, "fail": True, "pass": False}[
-            settings.inconclusive
-        ]
+        point_fails = value is not None and value > threshold
+        fails = resolve_inconclusive(point_fails, settings.inconclusive)
     else:
         fails = verdict == "fail"
     return Check(
@@ -435,7 +479,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     try:
         result = yield
     except BaseException:
-        _finish(item)  # the body's own failure (or skip, or xfail) takes precedence
+        _finish(item, body_raised=True)  # the body's own outcome takes precedence
         _attach_properties(item)
         raise
     message = _finish(item)
@@ -448,7 +492,29 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
 def _attach_properties(item: pytest.Item) -> None:
     record = item.stash.get(RECORD_KEY, None)
     if record is not None:
-        item.user_properties.extend(testcase_properties(record))
+        kept: list[tuple[str, object]] = [
+            (k, v) for k, v in item.user_properties if not str(k).startswith("hotmess.")
+        ]
+        item.user_properties[:] = [*kept, *testcase_properties(record)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # A rerun (pytest-rerunfailures) runs the same item again: start from nothing.
+    if STATE_KEY in item.stash:
+        del item.stash[STATE_KEY]
+    if RECORD_KEY in item.stash:
+        del item.stash[RECORD_KEY]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    try:
+        return (yield)
+    finally:
+        state = item.stash.get(STATE_KEY, None)
+        if state is not None:
+            state.close()  # the test's thread pool and event loop
 
 
 @pytest.hookimpl(wrapper=True)
@@ -499,16 +565,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if config.stash.get(MARKER_ERROR_KEY, False):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR  # an xdist worker found a bad marker
     hotmess = config.stash[SESSION_KEY]
-    if not hotmess.records:
-        return
-    totals = hotmess.totals()
-    _add_junit_suite_properties(config, suite_properties(totals))
     settings = config.stash[SETTINGS_KEY]
-    report = build_report(
-        hotmess.tests(), totals, plugin_version=__version__, exitstatus=int(exitstatus)
-    )
+    totals = hotmess.totals()
+    if hotmess.records:
+        _add_junit_suite_properties(config, suite_properties(totals))
+    report = build_report(hotmess.tests(), totals, plugin_version=__version__, exitstatus=None)
     baseline = config.stash.get(BASELINE_KEY, None)
-    if baseline is not None:
+    if baseline is not None and hotmess.records:
         path, data = baseline
         comparison = compare_reports(report, data, seed=settings.seed)
         comparison["baseline_path"] = str(path)
@@ -518,12 +581,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.stash[COMPARISON_KEY] = (comparison, found)
         if found and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if settings.json:
-        write_json_atomic(settings.json, report)
-    if settings.save:
-        save_baseline(report, settings.save, _baseline_dir(config))
-    if settings.html:
-        _write_html(settings.html, report)
+    report["exitstatus"] = int(session.exitstatus)
+    writes: list[tuple[str, Callable[[], object]]] = []
+    if settings.json:  # written even when nothing was gated, so no stale report survives
+        writes.append((settings.json, functools.partial(write_json_atomic, settings.json, report)))
+    if settings.save and hotmess.records:
+        target = baseline_path(settings.save, _baseline_dir(config))
+        writes.append((str(target), functools.partial(write_json_atomic, target, report)))
+    if settings.html and hotmess.records:
+        writes.append((settings.html, functools.partial(_write_html, settings.html, report)))
+    failed = []
+    for where, write in writes:
+        try:
+            write()
+        except OSError as exc:
+            failed.append(f"pytest-hotmess: could not write {where}: {exc}")
+    if failed:
+        config.stash[WRITE_ERRORS_KEY] = failed
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _rule(text: str) -> Rule:
@@ -591,8 +667,12 @@ def _add_junit_suite_properties(config: pytest.Config, props: list[tuple[str, st
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    for problem in config.stash.get(WRITE_ERRORS_KEY, []):
+        terminalreporter.write_line(problem, red=True)
     hotmess = config.stash[SESSION_KEY]
-    if not hotmess.records or _is_worker(config):
+    if not hotmess.records:
         return
     terminalreporter.write_sep("=", "hotmess coherence")
     for line in render_table(hotmess.tests(), hotmess.totals()):

@@ -1,0 +1,35 @@
+"""Turn results into plain builtins: what JSON can hold and what crosses xdist."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._types import INVALID, INVALID_LABEL
+
+__all__ = ["plain"]
+
+
+def plain(value: Any) -> Any:
+    """Recursively: numpy scalars and arrays to builtins, non-finite floats to None,
+    the invalid outcome to its label, anything else unknown to its ``str``."""
+    if value is INVALID:
+        return INVALID_LABEL
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        return plain(value.item())  # numpy scalar
+    if hasattr(value, "tolist"):
+        return plain(value.tolist())
+    if isinstance(value, Iterable):
+        return [plain(v) for v in value]
+    return str(value)
