@@ -27,17 +27,19 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
        max-width: 72em; padding: 0 1em; color: #1d2330; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #d5d9e0; }
 h3 { font-size: 1.05em; margin-top: 1.5em; word-break: break-all; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; display: block;
+        overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #d5d9e0; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f1f3f7; } td.text, th.text { text-align: left; word-break: break-all; }
+th { background: #f1f3f7; }
+td.text, th.text { text-align: left; overflow-wrap: anywhere; min-width: 16em; }
 .meta, .note, .hint { color: #5b6475; font-size: 0.9em; }
 .hint { background: #fff8e1; border: 1px solid #f0d98c; padding: 0.5em 0.8em; }
 .verdict { padding: 0.05em 0.5em; border-radius: 0.8em; font-size: 0.85em; }
 .verdict-pass { background: #d9f2dd; } .verdict-fail { background: #f9d6d5; }
 .verdict-inconclusive { background: #fdf0c8; } .verdict-other { background: #e6e8ee; }
-.bar { display: flex; width: 12em; height: 0.9em; background: #f1f3f7; }
+.bar { display: flex; width: 8em; height: 0.9em; background: #f1f3f7; }
 .bar .bias { background: #4e79a7; } .bar .variance { background: #f28e2b; }
-.track { position: relative; width: 12em; height: 0.9em; background: #f1f3f7; }
+.track { position: relative; width: 8em; height: 0.9em; background: #f1f3f7; }
 .track .span { position: absolute; top: 0.3em; height: 0.3em; background: #9aa3b5; }
 .track .point { position: absolute; top: 0; width: 2px; height: 0.9em; background: #1d2330; }
 .worse { background: #f9d6d5; } .better { background: #d9f2dd; }
@@ -193,7 +195,7 @@ class _Charts:
             else:
                 right.plot(point, y, "o", color="#1d2330")
         right.set_xlim(0.0, 1.0)
-        right.set_xlabel("incoherence (share of error that is variance)")
+        right.set_xlabel("incoherence (variance share)")
         return self._img(figure, "bias and variance per test, incoherence with its interval")
 
     def length(self, analysis: Mapping[str, Any]) -> str:

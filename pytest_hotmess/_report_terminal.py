@@ -153,7 +153,11 @@ def render_details(records: Sequence[Mapping[str, Any]]) -> list[str]:
                 lines.append(f"  slope per doubling of length: {slope['slope']:+.3f}{interval}")
         if ensembles:
             for method in ("averaging", "majority"):
-                rows = ensembles.get(method, {}).get("rows", [])
+                rows = [
+                    row
+                    for row in ensembles.get(method, {}).get("rows", [])
+                    if row.get("error") is not None  # majority vote: categorical items only
+                ]
                 text = ", ".join(
                     f"m={row['m']}: err {_num(row.get('error'))} inc {_num(row.get('incoherence'))}"
                     for row in rows
