@@ -30,15 +30,15 @@ runs (several tests or rules multiply the chances; tighten ``confidence`` for ma
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
+
+from ._bootstrap import paired_bca_interval
 
 __all__ = [
     "COMPARE_METHODS",
@@ -82,11 +82,6 @@ def _empty_change(items: int, note: str, method: str) -> dict[str, Any]:
     }
 
 
-def _rng_keyword() -> str:
-    """scipy >= 1.15 names the generator ``rng``; older versions ``random_state``."""
-    return "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
-
-
 def _difference_of_ratios(
     a: NDArray[np.float64],
     b: NDArray[np.float64],
@@ -98,35 +93,6 @@ def _difference_of_ratios(
         return np.sum(a, axis=axis) / np.sum(b, axis=axis) - np.sum(c, axis=axis) / np.sum(
             d, axis=axis
         )
-
-
-def _bootstrap_bounds(
-    columns: tuple[NDArray[np.float64], ...],
-    confidence: float,
-    n_resamples: int,
-    rng: np.random.Generator,
-) -> tuple[float, float] | None:
-    options: dict[str, Any] = {_rng_keyword(): rng}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            result = stats.bootstrap(
-                columns,
-                _difference_of_ratios,
-                n_resamples=n_resamples,
-                paired=True,
-                vectorized=True,
-                confidence_level=confidence,
-                method="BCa",
-                **options,
-            )
-        except (ValueError, FloatingPointError, ZeroDivisionError):
-            return None
-    low = float(result.confidence_interval.low)
-    high = float(result.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return None
-    return low, high
 
 
 def ratio_change(
@@ -177,7 +143,13 @@ def ratio_change(
         spread = float(np.ptp(influence))
         if spread > 1e-12 * max(1.0, float(np.max(np.abs(influence)))):
             generator = rng if rng is not None else np.random.default_rng()
-            bounds = _bootstrap_bounds((a, b, c, d), confidence, n_resamples, generator)
+            bounds = paired_bca_interval(
+                (a, b, c, d),
+                _difference_of_ratios,
+                confidence=confidence,
+                n_resamples=n_resamples,
+                rng=generator,
+            )
         if bounds is None:
             out["method"] = "delta"
             out["note"] = "bootstrap undefined on these data: delta interval"

@@ -106,8 +106,23 @@ class ItemTypeError(ItemError, TypeError):
     """An outcome or target has a type the engine cannot interpret."""
 
 
-@dataclasses.dataclass(frozen=True)
-class PreparedItem:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Fields:
+    """What a per-kind normaliser finds; ``PreparedItem`` adds the kind-independent settings."""
+
+    k: int
+    has_target: bool
+    target_json: object
+    counts: NDArray[np.int64] | None = None
+    target_index: int | None = None
+    samples: NDArray[np.float64] | None = None
+    target_values: NDArray[np.float64] | None = None
+    counts_json: dict[str, int] | None = None
+    outcomes_json: list[object] | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PreparedItem(_Fields):
     """One item, validated and turned into the arrays the decomposition cores take.
 
     ``counts``/``target_index`` are set for categorical items, ``samples``/``target_values``
@@ -120,31 +135,7 @@ class PreparedItem:
     loss: Loss
     estimator: Estimator
     weight: float
-    k: int
     invalid: int
-    has_target: bool
-    target_json: object
-    counts: NDArray[np.int64] | None = None
-    target_index: int | None = None
-    samples: NDArray[np.float64] | None = None
-    target_values: NDArray[np.float64] | None = None
-    counts_json: dict[str, int] | None = None
-    outcomes_json: list[object] | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class _Fields:
-    """What a per-kind normaliser found (the kind-independent settings are added later)."""
-
-    k: int
-    has_target: bool
-    target_json: object
-    counts: NDArray[np.int64] | None = None
-    target_index: int | None = None
-    samples: NDArray[np.float64] | None = None
-    target_values: NDArray[np.float64] | None = None
-    counts_json: dict[str, int] | None = None
-    outcomes_json: list[object] | None = None
 
 
 # ----------------------------------------------------------------------------------------
@@ -778,16 +769,19 @@ def _distribution_target(
 
 def prepare_item(
     outcomes: Sequence[object],
-    target: object = NOTHING,
+    target: object,
     *,
-    item_id: str = "item",
-    kind: Kind | None = None,
-    loss: Loss | None = None,
-    estimator: Estimator = "unbiased",
-    weight: float = 1.0,
-    labels: Sequence[object] | None = None,
+    item_id: str,
+    kind: Kind | None,
+    loss: Loss | None,
+    estimator: Estimator,
+    weight: float,
+    labels: Sequence[object] | None,
 ) -> PreparedItem:
-    """Validate one item and normalise it for the cores; errors name the item and the problem."""
+    """Validate one item and normalise it for the cores; errors name the item and the problem.
+
+    The settings are those of ``estimate_item``, whose signature holds their defaults.
+    """
     if not isinstance(item_id, str):
         raise TypeError(f"item id must be a str, got {item_id!r}")
     if isinstance(outcomes, (str, bytes, Mapping)) or not isinstance(
@@ -820,15 +814,7 @@ def prepare_item(
         estimator=checked_estimator,
         weight=checked_weight,
         invalid=split.invalid,
-        k=fields.k,
-        has_target=fields.has_target,
-        target_json=fields.target_json,
-        counts=fields.counts,
-        target_index=fields.target_index,
-        samples=fields.samples,
-        target_values=fields.target_values,
-        counts_json=fields.counts_json,
-        outcomes_json=fields.outcomes_json,
+        **{field.name: getattr(fields, field.name) for field in dataclasses.fields(fields)},
     )
 
 

@@ -18,9 +18,7 @@ and are left out of every interval and gate (they still count in ``items``).
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -28,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from ._bootstrap import paired_bca_interval
 from ._decompose import ItemEstimate
 
 __all__ = [
@@ -223,11 +222,6 @@ def _clip(value: float | None, low: float, high: float = math.inf) -> float | No
     return None if value is None else min(max(value, low), high)
 
 
-def _rng_keyword() -> str:
-    """scipy >= 1.15 names the generator ``rng``; older versions ``random_state``."""
-    return "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
-
-
 def _bootstrap_interval(
     v: NDArray[np.float64],
     e: NDArray[np.float64],
@@ -246,27 +240,13 @@ def _bootstrap_interval(
     d = w * (v - ratio_all * e)
     if float(np.ptp(d)) <= 1e-12 * max(1.0, float(np.max(np.abs(d)))):
         return None  # every resample gives the same ratio: BCa is undefined
-    options: dict[str, Any] = {_rng_keyword(): np.random.default_rng(seed)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            result = stats.bootstrap(
-                (w * v, w * e),
-                ratio,
-                n_resamples=n_resamples,
-                paired=True,
-                vectorized=True,
-                confidence_level=confidence,
-                method="BCa",
-                **options,
-            )
-        except (ValueError, FloatingPointError, ZeroDivisionError):
-            return None
-    low = float(result.confidence_interval.low)
-    high = float(result.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return None
-    return low, high
+    return paired_bca_interval(
+        (w * v, w * e),
+        ratio,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        rng=np.random.default_rng(seed),
+    )
 
 
 def aggregate(

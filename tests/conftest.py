@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# HTTP client test fixtures: a local fake LLM server; tracked clients closed after each test.
+from _client_fixtures import close_models, server  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _quiet_pytester_plugins(request: pytest.FixtureRequest) -> None:

@@ -2,63 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from _client_fixtures import make_client, run
 from _fake_llm_server import ANTHROPIC_PATH, FakeLLMServer, Reply, answer_text
 
 from pytest_hotmess._clients import AnthropicMessagesModel, ModelAPIError
 from pytest_hotmess._completion import Model
 from pytest_hotmess._context import sample_scope
-from pytest_hotmess._http import ChatModelBase
 
 KEY = "sk-ant-test-key"
 
 
-# Models made by a test are closed after it, so no socket is left for the garbage collector.
-MADE: list[ChatModelBase] = []
-ModelT = TypeVar("ModelT", bound=ChatModelBase)
-
-
-def track(model: ModelT) -> ModelT:
-    MADE.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-def close_models() -> Iterator[None]:
-    yield
-    while MADE:
-        MADE.pop().close()
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
-
-
 def make_model(server: FakeLLMServer, **overrides: Any) -> AnthropicMessagesModel:
-    settings: dict[str, Any] = {
-        "model": "claude-test",
-        "base_url": server.anthropic_base_url,
-        "api_key": KEY,
-        "timeout": 5.0,
-        "max_attempts": 3,
-        "backoff_base": 0.001,
-        "backoff_max": 0.01,
-    }
-    settings.update(overrides)
-    return track(AnthropicMessagesModel(**settings))
-
-
-def run(coro: Any, timeout: float = 20.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    settings = {"model": "claude-test", "base_url": server.anthropic_base_url, "api_key": KEY}
+    return make_client(AnthropicMessagesModel, **settings | overrides)
 
 
 def test_maps_parameters_headers_and_answer(server: FakeLLMServer) -> None:

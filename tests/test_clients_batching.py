@@ -5,62 +5,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 import pytest
+from _client_fixtures import make_client, run
 from _fake_llm_server import FakeLLMServer, Reply
 
 from pytest_hotmess._clients import ModelAPIError, OpenAIChatModel
 from pytest_hotmess._completion import Completion
 from pytest_hotmess._context import sample_scope
-from pytest_hotmess._http import ChatModelBase
-
-# Models made by a test are closed after it, so no socket is left for the garbage collector.
-MADE: list[ChatModelBase] = []
-ModelT = TypeVar("ModelT", bound=ChatModelBase)
-
-
-def track(model: ModelT) -> ModelT:
-    MADE.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-def close_models() -> Iterator[None]:
-    yield
-    while MADE:
-        MADE.pop().close()
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
 
 
 def make_model(server: FakeLLMServer, n: int) -> OpenAIChatModel:
-    return track(
-        OpenAIChatModel(
-            model="gpt-test",
-            base_url=server.openai_base_url,
-            api_key="sk-test",
-            timeout=5.0,
-            max_attempts=2,
-            backoff_base=0.001,
-            backoff_max=0.01,
-            n_per_request=n,
-            params={"temperature": 1.0},
-        )
+    return make_client(
+        OpenAIChatModel,
+        model="gpt-test",
+        base_url=server.openai_base_url,
+        api_key="sk-test",
+        max_attempts=2,
+        n_per_request=n,
+        params={"temperature": 1.0},
     )
-
-
-def run(coro: Any, timeout: float = 20.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
 
 
 def sample_sync(model: OpenAIChatModel, prompt: str, k: int, item: str = "q1") -> list[Completion]:

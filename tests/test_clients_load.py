@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import os
 import time
 
+from _client_fixtures import open_fds, settled_fds
 from _fake_llm_server import FakeLLMServer
 
 from pytest_hotmess._clients import AnthropicMessagesModel, OpenAIChatModel
@@ -15,21 +14,6 @@ from pytest_hotmess._http import ChatModelBase
 
 REQUESTS = 2_000
 CONCURRENCY = 64
-
-
-def open_fds() -> int:
-    gc.collect()  # sockets of earlier tests that are only waiting for the collector
-    return len(os.listdir("/proc/self/fd"))
-
-
-def wait_for_fds(target: int, timeout: float = 5.0) -> int:
-    """Server threads close their side of each connection shortly after the client does."""
-    deadline = time.monotonic() + timeout
-    count = open_fds()
-    while count > target and time.monotonic() < deadline:
-        time.sleep(0.02)
-        count = open_fds()
-    return count
 
 
 async def hammer(model: ChatModelBase, requests: int) -> list[Completion]:
@@ -68,7 +52,7 @@ def test_two_thousand_calls_at_concurrency_64_lose_nothing_and_leak_nothing() ->
         assert server.count() == REQUESTS
         bodies = {request.body["messages"][0]["content"] for request in server.requests}
         assert len(bodies) == REQUESTS  # each call reached the server exactly once
-        assert wait_for_fds(before) <= before
+        assert settled_fds(before) <= before
     # Not a benchmark, a tripwire: about 3-5 s on the project's 2-core machines.
     assert elapsed < 60
 
@@ -83,4 +67,4 @@ def test_anthropic_client_under_load_and_across_loops() -> None:
             results = asyncio.run(asyncio.wait_for(hammer(model, 300), 60))
             assert [c.text for c in results] == [f"load {index}#0" for index in range(300)]
             server.reset()
-        assert wait_for_fds(before) <= before
+        assert settled_fds(before) <= before

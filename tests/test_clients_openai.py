@@ -2,70 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import os
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
+from _client_fixtures import make_client, open_fds, run, settled_fds
 from _fake_llm_server import OPENAI_PATH, FakeLLMServer, Reply, answer_text
 
 from pytest_hotmess._clients import ModelAPIError, OpenAIChatModel
 from pytest_hotmess._completion import Completion, Model
 from pytest_hotmess._context import sample_scope
-from pytest_hotmess._http import ChatModelBase
 
 KEY = "sk-test-openai-key"
 
 
-# Models made by a test are closed after it, so no socket is left for the garbage collector.
-MADE: list[ChatModelBase] = []
-ModelT = TypeVar("ModelT", bound=ChatModelBase)
-
-
-def track(model: ModelT) -> ModelT:
-    MADE.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-def close_models() -> Iterator[None]:
-    yield
-    while MADE:
-        MADE.pop().close()
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
-
-
 def make_model(server: FakeLLMServer, **overrides: Any) -> OpenAIChatModel:
-    settings: dict[str, Any] = {
-        "model": "gpt-test",
-        "base_url": server.openai_base_url,
-        "api_key": KEY,
-        "timeout": 5.0,
-        "max_attempts": 3,
-        "backoff_base": 0.001,
-        "backoff_max": 0.01,
-    }
-    settings.update(overrides)
-    return track(OpenAIChatModel(**settings))
-
-
-def run(coro: Any, timeout: float = 20.0) -> Any:
-    """Run a coroutine on a fresh loop, never longer than ``timeout``."""
-
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    settings = {"model": "gpt-test", "base_url": server.openai_base_url, "api_key": KEY}
+    return make_client(OpenAIChatModel, **settings | overrides)
 
 
 # -- requests and answers ----------------------------------------------------------------------
@@ -328,21 +283,6 @@ def test_redirect_is_not_followed(server: FakeLLMServer) -> None:
 
 
 # -- event loops and pools ---------------------------------------------------------------------
-
-
-def open_fds() -> int:
-    gc.collect()  # sockets of earlier tests that are only waiting for the collector
-    return len(os.listdir("/proc/self/fd"))
-
-
-def settled_fds(target: int, timeout: float = 5.0) -> int:
-    """The fd count once the server's threads have closed their side of closed connections."""
-    deadline = time.monotonic() + timeout
-    count = open_fds()
-    while count > target and time.monotonic() < deadline:
-        time.sleep(0.02)
-        count = open_fds()
-    return count
 
 
 def test_one_model_serves_many_event_loops(server: FakeLLMServer) -> None:

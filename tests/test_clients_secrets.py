@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from _client_fixtures import make_client
 from _fake_llm_server import FakeLLMServer, Reply
 
 from pytest_hotmess._clients import (
@@ -24,42 +24,12 @@ from pytest_hotmess._recording import Recording, RecordingModel
 PLANTED = "sk-hotmess-PLANTED-0123456789"
 
 
-# Models made by a test are closed after it, so no socket is left for the garbage collector.
-MADE: list[ChatModelBase] = []
-ModelT = TypeVar("ModelT", bound=ChatModelBase)
-
-
-def track(model: ModelT) -> ModelT:
-    MADE.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-def close_models() -> Iterator[None]:
-    yield
-    while MADE:
-        MADE.pop().close()
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
-
-
 def clients(server: FakeLLMServer, **overrides: Any) -> list[ChatModelBase]:
-    settings: dict[str, Any] = {
-        "api_key": PLANTED,
-        "timeout": 0.3,
-        "max_attempts": 2,
-        "backoff_base": 0.001,
-        "backoff_max": 0.01,
-    }
-    settings.update(overrides)
+    settings = {"api_key": PLANTED, "timeout": 0.3, "max_attempts": 2} | overrides
     return [
-        track(OpenAIChatModel(model="gpt", base_url=server.openai_base_url, **settings)),
-        track(
-            AnthropicMessagesModel(model="claude", base_url=server.anthropic_base_url, **settings)
+        make_client(OpenAIChatModel, model="gpt", base_url=server.openai_base_url, **settings),
+        make_client(
+            AnthropicMessagesModel, model="claude", base_url=server.anthropic_base_url, **settings
         ),
     ]
 

@@ -6,17 +6,16 @@ import asyncio
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from _client_fixtures import make_client
 from _fake_llm_server import FakeLLMServer
 
 from pytest_hotmess._clients import OpenAIChatModel
 from pytest_hotmess._completion import Completion, Model, Prompt
 from pytest_hotmess._context import sample_scope
-from pytest_hotmess._http import ChatModelBase
 from pytest_hotmess._recording import (
     Recording,
     RecordingFormatError,
@@ -31,36 +30,15 @@ ITEMS = {"q1": "What is 2+2?", "q2": "Capital of France?"}
 K = 4
 
 
-# Models made by a test are closed after it, so no socket is left for the garbage collector.
-MADE: list[ChatModelBase] = []
-ModelT = TypeVar("ModelT", bound=ChatModelBase)
-
-
-def track(model: ModelT) -> ModelT:
-    MADE.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-def close_models() -> Iterator[None]:
-    yield
-    while MADE:
-        MADE.pop().close()
-
-
-def make_client(server: FakeLLMServer) -> OpenAIChatModel:
-    return track(
-        OpenAIChatModel(
-            model="gpt-test",
-            base_url=server.openai_base_url,
-            api_key="sk-rec",
-            name="local",
-            params={"temperature": 1.0},
-            timeout=5.0,
-            max_attempts=2,
-            backoff_base=0.001,
-            backoff_max=0.01,
-        )
+def local_client(server: FakeLLMServer) -> OpenAIChatModel:
+    return make_client(
+        OpenAIChatModel,
+        model="gpt-test",
+        base_url=server.openai_base_url,
+        api_key="sk-rec",
+        name="local",
+        params={"temperature": 1.0},
+        max_attempts=2,
     )
 
 
@@ -76,12 +54,6 @@ def sample_all(model: Model, order: list[tuple[str, int]] | None = None) -> dict
 
 def without_latency(completion: Completion) -> Completion:
     return dataclasses.replace(completion, latency_s=None)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -121,7 +93,7 @@ def test_record_then_replay_with_the_server_stopped(tmp_path: Path) -> None:
     path = tmp_path / "recordings" / "local.jsonl"
     with FakeLLMServer() as server:
         store = Recording()
-        live = sample_all(RecordingModel(make_client(server), store))
+        live = sample_all(RecordingModel(local_client(server), store))
         store.save(path)
         assert server.count() == len(ITEMS) * K
     # The server is gone: any network call would fail.
@@ -134,7 +106,7 @@ def test_record_then_replay_with_the_server_stopped(tmp_path: Path) -> None:
 
 def test_async_record_and_replay(server: FakeLLMServer, tmp_path: Path) -> None:
     store = Recording(tmp_path / "a.jsonl")
-    recorder = RecordingModel(make_client(server), store)
+    recorder = RecordingModel(local_client(server), store)
 
     async def sample(model: Model) -> list[Completion]:
         async def one(index: int) -> Completion:
@@ -175,7 +147,7 @@ def test_re_recording_against_a_fresh_server_is_byte_identical(tmp_path: Path) -
     for run in range(2):
         with FakeLLMServer() as server:
             store = Recording()
-            sample_all(RecordingModel(make_client(server), store))
+            sample_all(RecordingModel(local_client(server), store))
             outputs.append(store.save(tmp_path / f"{run}.jsonl").read_bytes())
     assert outputs[0] == outputs[1]
     lines = outputs[0].decode().splitlines()
@@ -206,14 +178,14 @@ def test_file_bytes_do_not_depend_on_call_order(tmp_path: Path) -> None:
 
 def test_keep_latency_stores_the_measured_wall_time(server: FakeLLMServer) -> None:
     store = Recording()
-    completion = RecordingModel(make_client(server), store, keep_latency=True)("hi")
+    completion = RecordingModel(local_client(server), store, keep_latency=True)("hi")
     (entry,) = list(store)
     assert entry.completion == completion and completion.latency_s is not None
 
 
 def test_calls_outside_the_resampler_are_numbered_per_request(server: FakeLLMServer) -> None:
     store = Recording()
-    recorder = RecordingModel(make_client(server), store)
+    recorder = RecordingModel(local_client(server), store)
     live = [recorder("same").text for _ in range(3)] + [recorder("other").text]
     assert sorted(entry.sample for entry in store) == [0, 0, 1, 2]
     replay = ReplayModel(store, name="local", params={"temperature": 1.0})
