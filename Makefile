@@ -18,6 +18,9 @@ example: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
 lint: $(STAMP)
 	$(BIN)/ruff check pytest_hotmess tests example_suite benchmarks
 	$(BIN)/ruff format --check pytest_hotmess tests example_suite benchmarks

@@ -1,0 +1,470 @@
+"""Benchmark 1: sampling through the OpenAI client against a server with a fixed latency.
+
+N items x K samples go through ``resample.map`` and :class:`OpenAIChatModel` at concurrency C
+against ``benchmarks._server`` (a separate process, so it does not take the client's CPU). The
+limit is ``N * K * latency / C`` (1.0 s for 100 x 10 at 50 ms and C = 50): nothing can be
+faster, and a client that needs more CPU per call than ``latency / C`` cannot reach it.
+
+Measured:
+
+- inside the process, one row per transport and pool layout (the choice the clients make is
+  ``pytest_hotmess._http.ASYNC_BACKEND``), plus two loops without the plugin for scale: bare
+  aiohttp (the floor of this machine) and a bare ``httpx.AsyncClient``;
+- sequential calling (one sync call after another; a sample of calls, extrapolated);
+- the whole ``python -m pytest`` process on a generated test file, and its start-up alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks._common import (
+    close_state,
+    markdown_table,
+    pytest_ini,
+    run_python,
+    swapped,
+    time_call,
+)
+from benchmarks._server import LatencyServer
+from pytest_hotmess import _http
+from pytest_hotmess._aiohttp_transport import AiohttpTransport, aiohttp_available
+from pytest_hotmess._openai import OpenAIChatModel
+from pytest_hotmess._resample import Resampler, TestState
+
+__all__ = ["ThroughputConfig", "main", "run", "table"]
+
+LETTERS = frozenset("ABCD")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThroughputConfig:
+    items: int = 100
+    samples: int = 10
+    concurrency: int = 50
+    latency_s: float = 0.05
+    repeats: int = 3
+    sequential_calls: int = 40
+    pytest_runs: int = 3
+    slow: bool = True
+    """Also run the layouts that take 5-10 s (one httpx pool, a bare httpx loop)."""
+
+    @property
+    def calls(self) -> int:
+        return self.items * self.samples
+
+    @property
+    def ideal_s(self) -> float:
+        return self.calls * self.latency_s / self.concurrency
+
+
+def _extract_letter(text: str) -> str | None:
+    letter = text.strip()
+    return letter if letter in LETTERS else None
+
+
+def _prompts(config: ThroughputConfig) -> list[str]:
+    return [f"question {index}" for index in range(config.items)]
+
+
+def _check(results: list[Any], config: ThroughputConfig) -> int:
+    """Every item got K valid answers: nothing was lost or mangled on the way."""
+    assert len(results) == config.items, f"{len(results)} items of {config.items}"
+    for item in results:
+        assert item.k == config.samples and item.invalid == 0, (item.id, item.k, item.invalid)
+    return config.calls
+
+
+def _resample_map(
+    url: str, config: ThroughputConfig, *, threads: bool = False, **model_kwargs: Any
+) -> Callable[[], int]:
+    def once() -> int:
+        model = OpenAIChatModel(model="bench", base_url=url, **model_kwargs)
+        fn: Callable[..., Any] = model
+        if threads:
+            # a plain function: the resampler runs it in its thread pool (sync httpx clients)
+            def fn(prompt: str) -> Any:
+                return model(prompt)
+
+        state = TestState(
+            nodeid="bench::throughput", samples=config.samples, concurrency=config.concurrency
+        )
+        try:
+            results = Resampler(state).map(
+                fn, _prompts(config), targets=["A"] * config.items, extract=_extract_letter
+            )
+        finally:
+            close_state(state)  # the test's loop and thread pool, as the plugin does at its end
+            model.close()
+        return _check(results, config)
+
+    return once
+
+
+def _bare_aiohttp(url: str, config: ThroughputConfig) -> Callable[[], int]:
+    async def loop() -> int:
+        import aiohttp
+
+        gate = asyncio.Semaphore(config.concurrency)
+        connector = aiohttp.TCPConnector(limit=config.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def one(index: int) -> str:
+                body = {"model": "bench", "messages": [{"role": "user", "content": str(index)}]}
+                async with gate, session.post(f"{url}/chat/completions", json=body) as answer:
+                    data = await answer.json()
+                return str(data["choices"][0]["message"]["content"])
+
+            answers = await asyncio.gather(*(one(i % config.items) for i in range(config.calls)))
+        assert all(a in LETTERS for a in answers)
+        return len(answers)
+
+    return lambda: asyncio.run(loop())
+
+
+def _bare_httpx(url: str, config: ThroughputConfig) -> Callable[[], int]:
+    async def loop() -> int:
+        gate = asyncio.Semaphore(config.concurrency)
+        limits = httpx.Limits(max_connections=config.concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+            async def one(index: int) -> str:
+                body = {"model": "bench", "messages": [{"role": "user", "content": str(index)}]}
+                async with gate:
+                    answer = await client.post(f"{url}/chat/completions", json=body)
+                return str(answer.json()["choices"][0]["message"]["content"])
+
+            answers = await asyncio.gather(*(one(i % config.items) for i in range(config.calls)))
+        assert all(a in LETTERS for a in answers)
+        return len(answers)
+
+    return lambda: asyncio.run(loop())
+
+
+@contextlib.contextmanager
+def _sniffio_importable() -> Iterator[None]:
+    """Make ``import sniffio`` succeed, as it does wherever sniffio is installed.
+
+    httpcore's async pool runs ``import sniffio`` about four times per request; without the
+    package (anyio 4.16 no longer requires it) each failed import searches sys.path again,
+    ~50 us each. Under asyncio the real sniffio answers "asyncio", as this stand-in does.
+    """
+    if "sniffio" in sys.modules or importlib.util.find_spec("sniffio") is not None:
+        yield
+        return
+    stand_in = types.ModuleType("sniffio")
+    stand_in.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
+    sys.modules["sniffio"] = stand_in
+    try:
+        yield
+    finally:
+        del sys.modules["sniffio"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Variant:
+    name: str
+    what: str
+    make: Callable[[str, ThroughputConfig], Callable[[], int]]
+    backend: _http.AsyncBackend = "auto"
+    per_pool: int = _http.CONNECTIONS_PER_POOL
+    slow: bool = False
+    needs_aiohttp: bool = False
+    sniffio: bool = False
+
+
+def _variants() -> list[_Variant]:
+    def factory(url: str, config: ThroughputConfig) -> Callable[[], int]:
+        return _resample_map(
+            url, config, async_transport_factory=lambda: AiohttpTransport(max_connections=64)
+        )
+
+    return [
+        _Variant(
+            "aiohttp-direct",
+            "resample.map, AiohttpTransport called directly (default with aiohttp)",
+            _resample_map,
+            backend="aiohttp",
+            needs_aiohttp=True,
+        ),
+        _Variant(
+            "aiohttp-in-asyncclient",
+            "resample.map, httpx.AsyncClient around AiohttpTransport",
+            factory,
+            needs_aiohttp=True,
+        ),
+        _Variant(
+            "httpx-split-pools",
+            f"resample.map, httpx pools of {_http.CONNECTIONS_PER_POOL} (default without aiohttp)",
+            _resample_map,
+            backend="httpx",
+        ),
+        _Variant(
+            "httpx-split-pools+sniffio",
+            "the same, with sniffio importable (see _sniffio_importable)",
+            _resample_map,
+            backend="httpx",
+            sniffio=True,
+        ),
+        _Variant(
+            "threads-sync-httpx",
+            "resample.map, sync calls in the thread pool, httpx.Client pools",
+            lambda url, config: _resample_map(url, config, threads=True),
+            backend="httpx",
+        ),
+        _Variant(
+            "httpx-one-pool",
+            "resample.map, one httpx pool of 64 connections",
+            _resample_map,
+            backend="httpx",
+            per_pool=64,
+            slow=True,
+        ),
+        _Variant(
+            "bare-aiohttp-loop",
+            "no plugin: asyncio.gather over aiohttp (the floor)",
+            _bare_aiohttp,
+            needs_aiohttp=True,
+        ),
+        _Variant(
+            "bare-httpx-loop",
+            "no plugin: asyncio.gather over httpx.AsyncClient, 50 connections",
+            _bare_httpx,
+            slow=True,
+        ),
+    ]
+
+
+def _in_process(url: str, config: ThroughputConfig) -> list[dict[str, Any]]:
+    rows = []
+    has_aiohttp = aiohttp_available()
+    for variant in _variants():
+        if (variant.slow and not config.slow) or (variant.needs_aiohttp and not has_aiohttp):
+            continue
+        if variant.sniffio and importlib.util.find_spec("sniffio") is not None:
+            continue  # installed: the row above already has it
+        once = variant.make(url, config)
+        with (
+            swapped(_http, "ASYNC_BACKEND", variant.backend),
+            swapped(_http, "CONNECTIONS_PER_POOL", variant.per_pool),
+            _sniffio_importable() if variant.sniffio else contextlib.nullcontext(),
+        ):
+            timing, served = time_call(once, 1 if variant.slow else config.repeats)
+        rows.append(
+            {
+                "variant": variant.name,
+                "what": variant.what,
+                "calls": served[0],
+                **timing.to_dict(),
+                "first_wall_s": round(timing.walls[0], 4),
+                "ideal_s": config.ideal_s,
+                "efficiency": round(config.ideal_s / timing.best, 4),
+                "cpu_ms_per_call": round(1000 * timing.best_cpu / served[0], 4),
+            }
+        )
+    return rows
+
+
+def _sequential(url: str, config: ThroughputConfig) -> dict[str, Any]:
+    """Sync calls one after another; the per-call time scaled to all N x K calls."""
+    model = OpenAIChatModel(model="bench", base_url=url)
+    try:
+        model("warm-up")
+        start = time.perf_counter()
+        for index in range(config.sequential_calls):
+            assert _extract_letter(model(f"question {index}").text) is not None
+        per_call = (time.perf_counter() - start) / config.sequential_calls
+    finally:
+        model.close()
+    return {
+        "calls_measured": config.sequential_calls,
+        "per_call_s": round(per_call, 5),
+        "extrapolated_s": round(per_call * config.calls, 3),
+    }
+
+
+_TEST_FILE = """\
+import pytest
+
+PROMPTS = [f"question {{index}}" for index in range({items})]
+
+
+def letter(text):
+    text = text.strip()
+    return text if text in "ABCD" else None
+
+
+@pytest.mark.coherence(samples={samples})
+def test_throughput(resample, hotmess_model):
+    results = resample.map(hotmess_model, PROMPTS, targets=["A"] * {items}, extract=letter)
+    assert [item.k for item in results] == [{samples}] * {items}
+    assert sum(item.invalid for item in results) == 0
+"""
+
+
+def _write_suite(folder: Path, url: str, config: ThroughputConfig, backend: str) -> None:
+    """A rootdir with the test, its hotmess.yaml and (to force a layout) a conftest.py."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pytest.ini").write_text(pytest_ini())
+    (folder / "hotmess.yaml").write_text(
+        f"defaults: {{concurrency: {config.concurrency}, model: bench}}\n"
+        f"models:\n  bench: {{provider: openai, base_url: '{url}', model: bench}}\n"
+    )
+    if backend != "auto":
+        (folder / "conftest.py").write_text(
+            "import pytest_hotmess._http\n\n"
+            f"pytest_hotmess._http.ASYNC_BACKEND = {backend!r}  # the layout under test\n"
+        )
+    (folder / "test_throughput.py").write_text(
+        _TEST_FILE.format(items=config.items, samples=config.samples)
+    )
+
+
+def _best_pytest_wall(folder: Path, args: list[str], runs: int) -> list[float]:
+    walls = []
+    for _ in range(max(1, runs)):
+        wall, done = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=folder)
+        if done.returncode != 0:
+            raise RuntimeError(f"the generated pytest run failed:\n{done.stdout}{done.stderr}")
+        walls.append(wall)
+    return walls
+
+
+def _pytest_process(url: str, config: ThroughputConfig, workdir: Path) -> list[dict[str, Any]]:
+    """Whole ``python -m pytest`` processes: the default layout, the httpx one, start-up alone."""
+    default = "aiohttp" if aiohttp_available() else "httpx"
+    runs: list[tuple[str, str, list[str], float | None]] = [
+        (f"pytest run, default ({default})", "auto", [], config.ideal_s)
+    ]
+    if default != "httpx":
+        runs.append(("pytest run, httpx split pools", "httpx", [], config.ideal_s))
+    runs += [
+        ("pytest --collect-only (start-up)", "auto", ["--collect-only"], None),
+        (
+            "pytest --collect-only -p no:hotmess",
+            "auto",
+            ["--collect-only", "-p", "no:hotmess"],
+            None,
+        ),
+    ]
+    rows = []
+    for label, backend, args, ideal in runs:
+        folder = workdir / f"pytest-throughput-{backend}"
+        _write_suite(folder, url, config, backend)
+        walls = _best_pytest_wall(folder, args, config.pytest_runs)
+        rows.append(
+            {
+                "variant": label,
+                "wall_s": round(min(walls), 4),
+                "walls_s": [round(w, 4) for w in walls],
+                "ideal_s": ideal,
+            }
+        )
+    return rows
+
+
+def run(config: ThroughputConfig, workdir: Path) -> dict[str, Any]:
+    with LatencyServer(config.latency_s) as server:
+        url = server.base_url
+        in_process = _in_process(url, config)
+        sequential = _sequential(url, config)
+        try:
+            process: list[dict[str, Any]] | dict[str, str] = _pytest_process(url, config, workdir)
+        except RuntimeError as exc:  # keep the in-process figures when a pytest run breaks
+            process = {"error": str(exc)}
+    return {
+        "config": {**dataclasses.asdict(config), "calls": config.calls, "ideal_s": config.ideal_s},
+        "in_process": in_process,
+        "sequential": sequential,
+        "pytest_process": process,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    config = result["config"]
+    sequential = result["sequential"]
+    head = (
+        f"### Throughput: {config['items']} items x {config['samples']} samples = "
+        f"{config['calls']} calls, {config['latency_s'] * 1000:g} ms latency, concurrency "
+        f"{config['concurrency']}: ideal {config['ideal_s']:.3f} s\n\n"
+        f"Sequential calling: {sequential['per_call_s'] * 1000:.1f} ms per call "
+        f"({sequential['calls_measured']} calls measured), "
+        f"{sequential['extrapolated_s']:.1f} s for all {config['calls']} calls.\n"
+    )
+    rows = [
+        [
+            row["variant"],
+            f"{row['wall_s']:.3f}",
+            f"{row['first_wall_s']:.3f}",
+            f"{row['efficiency']:.0%}",
+            f"{row['cpu_ms_per_call']:.2f}",
+            f"{sequential['extrapolated_s'] / row['wall_s']:.0f}x",
+            row["what"],
+        ]
+        for row in result["in_process"]
+    ]
+    inside = markdown_table(
+        [
+            "layout",
+            "wall s (best)",
+            "first run s",
+            "of ideal",
+            "CPU ms/call",
+            "vs sequential",
+            "what",
+        ],
+        rows,
+    )
+    process = result["pytest_process"]
+    if isinstance(process, dict):
+        whole = f"whole-process runs FAILED: {process['error']}"
+    else:
+        whole = markdown_table(
+            ["whole process", "wall s (best)", "runs"],
+            [
+                [
+                    row["variant"],
+                    f"{row['wall_s']:.3f}",
+                    ", ".join(f"{w:.2f}" for w in row["walls_s"]),
+                ]
+                for row in process
+            ],
+        )
+    return f"{head}\n{inside}\n\n{whole}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=ThroughputConfig.items)
+    parser.add_argument("--samples", type=int, default=ThroughputConfig.samples)
+    parser.add_argument("--repeats", type=int, default=ThroughputConfig.repeats)
+    parser.add_argument("--no-slow", action="store_true", help="skip the 5-10 s layouts")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    config = ThroughputConfig(
+        items=args.items, samples=args.samples, repeats=args.repeats, slow=not args.no_slow
+    )
+    with tempfile.TemporaryDirectory(prefix="hotmess-bench-") as folder:
+        result = run(config, Path(folder))
+    print(table(result))
+    if args.out is not None:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
