@@ -348,8 +348,14 @@ def _record(
         keep = "max_variance" if len(losses) <= 1 else None
         thresholds = {n: v for n, v in thresholds.items() if n == keep}
     insight_level = confidence or DEFAULT_CONFIDENCE
-    length = length_for(state.items, confidence=insight_level, covariate=settings.length_covariate)
-    ensembles = ensembles_for(estimates, confidence=insight_level)
+    # the analyses cost milliseconds per test: only when a report shows them or a gate needs them
+    shown = bool(settings.json or settings.html or settings.details or settings.save)
+    length = (
+        length_for(state.items, confidence=insight_level, covariate=settings.length_covariate)
+        if shown or "max_incoherence_slope" in thresholds
+        else None
+    )
+    ensembles = ensembles_for(estimates, confidence=insight_level) if shown else None
     extra = []
     if "max_incoherence_slope" in thresholds:
         extra.append(
