@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import importlib.abc
 import importlib.util
 import json
 import sys
@@ -175,6 +176,38 @@ def _sniffio_importable() -> Iterator[None]:
         del sys.modules["sniffio"]
 
 
+class _SniffioMissing(importlib.abc.MetaPathFinder):
+    """Answers ``import sniffio`` as an environment without it does: a search of sys.path that
+    finds nothing, then ModuleNotFoundError."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name != "sniffio" and not name.startswith("sniffio."):
+            return None
+        importlib.util.find_spec(f"_hotmess_bench_absent_{name}")  # every finder looks, in vain
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+@contextlib.contextmanager
+def _sniffio_missing() -> Iterator[None]:
+    """Hide an installed sniffio from imports, to measure what its absence costs per call.
+
+    Only new imports are affected (anyio bound sniffio when it was imported); httpcore imports
+    it inside every call, which is the cost measured.
+    """
+    saved = {
+        name: module for name, module in sys.modules.items() if name.split(".")[0] == "sniffio"
+    }
+    for name in saved:
+        del sys.modules[name]
+    finder = _SniffioMissing()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.update(saved)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Variant:
     name: str
@@ -185,6 +218,7 @@ class _Variant:
     slow: bool = False
     needs_aiohttp: bool = False
     sniffio: bool = False
+    no_sniffio: bool = False
 
 
 def _variants() -> list[_Variant]:
@@ -219,6 +253,13 @@ def _variants() -> list[_Variant]:
             _resample_map,
             backend="httpx",
             sniffio=True,
+        ),
+        _Variant(
+            "httpx-split-pools-no-sniffio",
+            "the same, sniffio hidden (see _sniffio_missing)",
+            _resample_map,
+            backend="httpx",
+            no_sniffio=True,
         ),
         _Variant(
             "threads-sync-httpx",
@@ -257,11 +298,14 @@ def _in_process(url: str, config: ThroughputConfig) -> list[dict[str, Any]]:
             continue
         if variant.sniffio and importlib.util.find_spec("sniffio") is not None:
             continue  # installed: the row above already has it
+        if variant.no_sniffio and importlib.util.find_spec("sniffio") is None:
+            continue  # not installed: the httpx-split-pools row is this one
         once = variant.make(url, config)
         with (
             swapped(_http, "ASYNC_BACKEND", variant.backend),
             swapped(_http, "CONNECTIONS_PER_POOL", variant.per_pool),
             _sniffio_importable() if variant.sniffio else contextlib.nullcontext(),
+            _sniffio_missing() if variant.no_sniffio else contextlib.nullcontext(),
         ):
             timing, served = time_call(once, 1 if variant.slow else config.repeats)
         rows.append(

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 __all__ = ["paired_bca_interval"]
 
 
 def _rng_keyword() -> str:
     """scipy >= 1.15 names the generator ``rng``; older versions ``random_state``."""
+    from scipy import stats
+
     return "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
 
 
@@ -33,6 +34,8 @@ def paired_bca_interval(
     None when scipy cannot give a finite interval on these data (its warnings are silenced:
     the callers fall back or report no interval instead).
     """
+    from scipy import stats  # lazy: about 0.5 s to import, only bootstrap intervals need it
+
     options: dict[str, Any] = {_rng_keyword(): rng}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -36,9 +36,9 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from ._bootstrap import paired_bca_interval
+from ._student_t import t_ppf
 
 __all__ = [
     "COMPARE_METHODS",
@@ -155,7 +155,7 @@ def ratio_change(
             out["note"] = "bootstrap undefined on these data: delta interval"
     if bounds is None:
         se = float(np.std(influence, ddof=1)) / math.sqrt(n)
-        q = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+        q = t_ppf(0.5 + confidence / 2.0, n - 1)
         bounds = (out["change"] - q * se, out["change"] + q * se)
     out["low"], out["high"] = float(bounds[0]), float(bounds[1])
     out["note"] = out["note"] or None

@@ -40,7 +40,6 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln
 
 from ._decompose import ItemEstimate
 from ._types import INVALID_LABEL
@@ -99,6 +98,8 @@ def _vote_table(m: int, parts: int) -> tuple[NDArray[np.int64], NDArray[np.float
 
 
 def _log_inverse_factorials(a: NDArray[np.int64]) -> NDArray[np.float64]:
+    from scipy.special import gammaln  # lazy here and below: scipy costs plugin start-up time
+
     result: NDArray[np.float64] = -gammaln(a + 1.0).sum(axis=1)
     return result
 
@@ -136,6 +137,8 @@ def _agreement_table(m: int, parts: int) -> tuple[NDArray[np.int64], NDArray[np.
 
 def _log_falling(n: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
     """log n (n-1) ... (n-a+1), -inf where a > n."""
+    from scipy.special import gammaln
+
     room = n - a
     with np.errstate(invalid="ignore"):
         value = gammaln(n + 1.0) - gammaln(np.where(room >= 0, room, 0.0) + 1.0)
@@ -215,6 +218,8 @@ def vote_probabilities(counts: ArrayLike, m: int) -> NDArray[np.float64]:
     The mean over all m-subsets of each row's K samples (ties split evenly); needs K >= m.
     Rows sum to 1. Raises ``TooManyAnswers`` past the enumeration budget.
     """
+    from scipy.special import gammaln
+
     m = _check_m(m)
     n, k = _as_counts(counts)
     if np.any(k < m):
@@ -238,6 +243,8 @@ def vote_agreement(counts: ArrayLike, m: int) -> NDArray[np.float64]:
 
     The mean over all pairs of disjoint m-subsets of each row's K samples; needs K >= 2m.
     """
+    from scipy.special import gammaln
+
     m = _check_m(m)
     n, k = _as_counts(counts)
     if np.any(k < 2 * m):

@@ -40,10 +40,10 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from ._compare import ratio_change
 from ._decompose import ItemEstimate, estimate_item
+from ._student_t import t_ppf
 from ._types import NOTHING, Estimator, Kind, Loss
 from ._uncertainty import ratio_delta_interval
 
@@ -253,7 +253,7 @@ def incoherence_slope(
     residual = w * (v - (alpha + beta * z) * e)
     meat = float(np.sum((residual * z) ** 2)) * n / (n - 2)
     se = math.sqrt(meat) / spread
-    q = float(stats.t.ppf(0.5 + confidence / 2.0, n - 2))
+    q = t_ppf(0.5 + confidence / 2.0, n - 2)
     per_doubling = math.log(2.0)
     out["slope"] = beta * per_doubling
     out["low"] = (beta - q * se) * per_doubling

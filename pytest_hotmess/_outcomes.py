@@ -215,6 +215,11 @@ def _sequence_kind(values: Sequence[object], item_id: str) -> Kind:
 
 def _value_kind(value: object, item_id: str) -> Kind:
     """The kind a single (valid) outcome or target suggests."""
+    exact = type(value)  # exact-type fast path: the common cases skip the ABC checks below
+    if exact is str or exact is int:
+        return "categorical"
+    if exact is float:
+        return "numeric"
     if _is_bool(value):
         return "binary"
     if isinstance(value, np.ndarray):
@@ -317,6 +322,10 @@ def _check_weight(weight: object, item_id: str) -> float:
 
 
 def _check_finite_real(value: object, item_id: str, what: str) -> float:
+    if type(value) is float:  # exact-type fast path (a float subclass takes the full check)
+        if not math.isfinite(value):
+            raise ItemError(item_id, f"{what} is {value!r}; NaN and infinity are not allowed")
+        return value
     if not _is_real(value):
         raise ItemTypeError(item_id, f"{what} {_short(value)} is not a number")
     number = float(cast(float, value))
@@ -409,6 +418,9 @@ class _LabelSet:
 
 
 def _as_label(value: object, item_id: str, what: str) -> object:
+    exact = type(value)
+    if exact is str or exact is int:  # exact-type fast path: already a plain, hashable label
+        return value
     value = _plain_scalar(value)
     if _is_float_like(value):
         raise ItemError(item_id, f"{what} {_short(value)} is a float, not a class label")

@@ -59,9 +59,9 @@ from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special, stats
 
 from ._decompose import ItemEstimate
+from ._student_t import t_isf, t_ppf
 
 __all__ = [
     "MAX_LOOKS",
@@ -106,7 +106,9 @@ def obf_spending(fraction: float, alpha: float) -> float:
         raise ValueError(f"information fraction must be in (0, 1], got {fraction!r}")
     if fraction == 1.0:
         return alpha
-    return float(2.0 * special.ndtr(special.ndtri(alpha / 2.0) / math.sqrt(fraction)))
+    from scipy.special import ndtr, ndtri  # lazy: scipy costs start-up time (see _student_t)
+
+    return float(2.0 * ndtr(ndtri(alpha / 2.0) / math.sqrt(fraction)))
 
 
 def _normal_pdf(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -135,18 +137,23 @@ def _crossing_excess(
     target: float,
 ) -> float:
     """P(continue so far, then cross ``critical`` at this look) minus the alpha to spend."""
-    crossing = float(mass @ special.ndtr((points - critical * root) / sd))
+    from scipy.special import ndtr
+
+    crossing = float(mass @ ndtr((points - critical * root) / sd))
     return crossing - target
 
 
 @functools.lru_cache(maxsize=256)
 def _upper_boundaries(fractions: tuple[float, ...], alpha: float) -> tuple[float, ...]:
     """Z-scale critical values c_j of the one-sided O'Brien-Fleming-type design (cached)."""
+    from scipy.optimize import brentq  # lazy: about 0.4 s to import, needed once per design
+    from scipy.special import ndtri
+
     spent = [obf_spending(t, alpha) for t in fractions]
     roots = [math.sqrt(t) for t in fractions]
     increments = [fractions[0]] + [b - a for a, b in itertools.pairwise(fractions)]
     step = min(math.sqrt(v) for v in increments) / _GRID_PER_SD
-    critical = [float(-special.ndtri(spent[0]))]
+    critical = [float(-ndtri(spent[0]))]
     # density of the score S_1 = Z_1 sqrt(t_1) on the continuation region S_1 < c_1 sqrt(t_1)
     points, weights = _simpson_grid(-_LOWER_TAIL_SD * roots[0], critical[0] * roots[0], step)
     density = _normal_pdf(points / roots[0]) / roots[0]
@@ -159,7 +166,7 @@ def _upper_boundaries(fractions: tuple[float, ...], alpha: float) -> tuple[float
             low -= 1.0
         while _crossing_excess(high, *args) > 0.0:
             high += 1.0
-        c = float(optimize.brentq(_crossing_excess, low, high, args=args, xtol=1e-12))
+        c = float(brentq(_crossing_excess, low, high, args=args, xtol=1e-12))
         critical.append(c)
         # carry the density to look j, restricted to its continuation region S_j < c_j sqrt(t_j)
         new_points, new_weights = _simpson_grid(-_LOWER_TAIL_SD * roots[j], c * roots[j], step)
@@ -240,8 +247,8 @@ class SequentialPlan:
         if df < 1:
             raise ValueError(f"df must be >= 1, got {df}")
         if len(self.looks) == 1:
-            return float(stats.t.ppf(self.confidence, df))
-        return float(stats.t.isf(self.nominal[look_index], df))
+            return t_ppf(self.confidence, df)
+        return t_isf(self.nominal[look_index], df)
 
     def _check_index(self, look_index: int) -> None:
         if not 0 <= look_index < len(self.looks):
@@ -272,6 +279,8 @@ def make_plan(looks: Sequence[int], confidence: float) -> SequentialPlan:
 
 @functools.lru_cache(maxsize=256)
 def _cached_plan(ks: tuple[int, ...], level: float) -> SequentialPlan:
+    from scipy.special import ndtr
+
     alpha = 1.0 - level
     fractions = tuple(k / ks[-1] for k in ks)
     upper = _upper_boundaries(fractions, alpha)
@@ -282,7 +291,7 @@ def _cached_plan(ks: tuple[int, ...], level: float) -> SequentialPlan:
         information=fractions,
         spent=tuple(obf_spending(t, alpha) for t in fractions),
         upper=upper,
-        nominal=tuple(float(special.ndtr(-c)) for c in upper),
+        nominal=tuple(float(ndtr(-c)) for c in upper),
     )
 
 

@@ -24,10 +24,10 @@ from typing import Any, Final, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from ._bootstrap import paired_bca_interval
 from ._decompose import ItemEstimate
+from ._student_t import t_ppf
 
 __all__ = [
     "INTERVAL_METHODS",
@@ -126,7 +126,7 @@ def ratio_delta_interval(
     ratio = float(np.sum(w * v) / np.sum(w * e))
     d = w * (v - ratio * e) / mean_we
     se = float(np.std(d, ddof=1)) / math.sqrt(n)
-    q = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+    q = t_ppf(0.5 + confidence / 2.0, n - 1)
     return ratio - q * se, ratio + q * se
 
 
@@ -156,7 +156,7 @@ def one_sided_mean_test(
         return mean, -math.inf, math.inf
     d = w * (x - mean) / float(np.mean(w))
     se = float(np.std(d, ddof=1)) / math.sqrt(n)
-    q = float(stats.t.ppf(confidence, n - 1))
+    q = t_ppf(confidence, n - 1)
     return mean, mean - q * se, mean + q * se
 
 

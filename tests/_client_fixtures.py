@@ -1,7 +1,7 @@
 """Set-up shared by the HTTP client tests: a local server, tracked clients, loops and fd counts.
 
 ``tests/conftest.py`` re-exports the two fixtures (``close_models``, ``server``); test modules
-import the plain helpers from here.
+import the plain helpers from here, and ``async_backend`` where a test takes the async path.
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ from typing import Any, TypeVar
 import pytest
 from _fake_llm_server import FakeLLMServer
 
-from pytest_hotmess._http import ChatModelBase
+from pytest_hotmess import _http
+from pytest_hotmess._aiohttp_transport import aiohttp_available
+from pytest_hotmess._http import ChatModelBase, JSONEndpoint
 
 __all__ = [
+    "ASYNC_BACKENDS",
     "MADE",
+    "async_backend",
     "close_models",
     "make_client",
     "open_fds",
@@ -51,6 +55,42 @@ def close_models() -> Iterator[None]:
 def server() -> Iterator[FakeLLMServer]:
     with FakeLLMServer() as running:
         yield running
+
+
+ASYNC_BACKENDS = ("aiohttp", "httpx")
+
+
+@pytest.fixture(params=ASYNC_BACKENDS)
+def async_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test once per async backend (``_http.ASYNC_BACKEND``), and check afterwards that
+    its async calls really went through that backend: aiohttp's are the endpoint's direct calls.
+
+    Only tests that call ``acall`` on a default-transport client need this; the rest of the
+    suite runs once, on the default backend.
+    """
+    backend: str = request.param
+    if backend == "aiohttp" and not aiohttp_available():
+        pytest.skip("aiohttp is not installed (pip install pytest-hotmess[fast])")
+    monkeypatch.setattr(_http, "ASYNC_BACKEND", backend)  # read when a client is made
+    # list.append is atomic: some tests call from several threads at once
+    attempts: dict[str, list[None]] = {"all": [], "direct": []}
+    attempt, direct = JSONEndpoint._aattempt, JSONEndpoint._adirect
+
+    async def counted_attempt(self: JSONEndpoint, body: Any) -> Any:
+        attempts["all"].append(None)
+        return await attempt(self, body)
+
+    async def counted_direct(self: JSONEndpoint, transport: Any, body: Any) -> Any:
+        attempts["direct"].append(None)
+        return await direct(self, transport, body)
+
+    monkeypatch.setattr(JSONEndpoint, "_aattempt", counted_attempt)
+    monkeypatch.setattr(JSONEndpoint, "_adirect", counted_direct)
+    yield backend
+    made, direct_made = len(attempts["all"]), len(attempts["direct"])
+    assert made > 0, "the test made no async attempt: it does not need both backends"
+    expected = made if backend == "aiohttp" else 0
+    assert direct_made == expected, f"{direct_made} of {made} attempts direct on {backend!r}"
 
 
 def make_client(cls: type[ModelT], **settings: Any) -> ModelT:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _client_fixtures import make_client, run
+from _client_fixtures import async_backend, make_client, run  # noqa: F401 (a fixture)
 from _fake_llm_server import ANTHROPIC_PATH, FakeLLMServer, Reply, answer_text
 
 from pytest_hotmess._clients import AnthropicMessagesModel, ModelAPIError
@@ -49,10 +49,16 @@ def test_maps_parameters_headers_and_answer(server: FakeLLMServer) -> None:
     model.close()
 
 
+@pytest.mark.usefixtures("async_backend")
 def test_thinking_budget_and_text_without_thinking_blocks(server: FakeLLMServer) -> None:
     model = make_model(server)
     completion = run(model.acall("Think first.", thinking=2048))
-    body = server.requests[0].body
+    (seen,) = server.requests
+    assert seen.path == ANTHROPIC_PATH  # the async path sends the same headers as the sync one
+    assert seen.headers["x-api-key"] == KEY
+    assert seen.headers["anthropic-version"] == "2023-06-01"
+    assert "authorization" not in seen.headers
+    body = seen.body
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert body["max_tokens"] == 2048 + 1024  # must exceed the thinking budget
     assert completion.text == "Think first.#0"
@@ -98,6 +104,7 @@ def test_overloaded_529_is_retried(server: FakeLLMServer) -> None:
     assert server.count() == 3
 
 
+@pytest.mark.usefixtures("async_backend")
 def test_invalid_request_is_reported_with_the_provider_message(server: FakeLLMServer) -> None:
     error_body = {
         "type": "error",
