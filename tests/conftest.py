@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+# The plugin imports scipy lazily, on first use. In-process pytester runs drop every module they
+# imported when they end, and numpy's and scipy's C extensions cannot be loaded twice in one
+# process: import them out here, once, so that no inner run is the first to load them.
+import scipy.optimize
+import scipy.special
+import scipy.stats  # noqa: F401
+
 # HTTP client test fixtures: a local fake LLM server; tracked clients closed after each test.
 from _client_fixtures import close_models, server  # noqa: F401
 
