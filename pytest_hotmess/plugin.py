@@ -96,7 +96,6 @@ def _run_budget(
 ) -> Budget:
     """The run's call and cost budget; under xdist each worker gets an equal share."""
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    # each worker gets an equal share, rounded up so that no worker gets nothing
     prices = None
     model = settings.model  # hotmess.yaml's defaults.model arrives here too
     entry = file_config.models.get(model) if file_config and model else None
@@ -108,6 +107,7 @@ def _run_budget(
             f"add input_price/output_price to the model entry {model or 'sim'!r} in hotmess.yaml"
         )
     return Budget(
+        # an equal share per worker, rounded up so that no worker gets nothing
         max_calls=None if settings.max_run_calls is None else -(-settings.max_run_calls // workers),
         max_cost=None if settings.max_cost is None else settings.max_cost / workers,
         prices=prices,
