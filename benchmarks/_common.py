@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.util
+import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,14 +20,18 @@ from typing import Any, TypeVar
 
 __all__ = [
     "ROOT",
+    "BenchmarkCLI",
     "Timing",
     "close_state",
+    "config_record",
+    "in_scratch_dir",
     "machine",
     "markdown_table",
     "pytest_ini",
     "run_python",
     "swapped",
     "time_call",
+    "titled_table",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +91,11 @@ def close_state(state: object) -> None:
     close = getattr(state, "close", None)
     if callable(close):
         close()
+
+
+def config_record(config: Any) -> dict[str, Any]:
+    """A benchmark's settings for its JSON: the dataclass fields, then the work and its limit."""
+    return {**dataclasses.asdict(config), "calls": config.calls, "ideal_s": config.ideal_s}
 
 
 def pytest_ini() -> str:
@@ -173,3 +185,39 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
         for row in cells
     ]
     return "\n".join([line, rule, *body])
+
+
+def titled_table(head: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A benchmark's section: its heading text, a blank line, then its markdown table."""
+    return f"{head}\n{markdown_table(headers, rows)}\n"
+
+
+def in_scratch_dir(run: Callable[[Path], T]) -> T:
+    """``run(folder)`` with a temporary folder for generated suites, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="hotmess-bench-") as folder:
+        return run(Path(folder))
+
+
+class BenchmarkCLI:
+    """One benchmark's command line: its own options on ``parser``, then ``--out`` for the JSON."""
+
+    def __init__(self, doc: str | None) -> None:
+        self.parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+
+    def run(
+        self,
+        argv: Sequence[str] | None,
+        measure: Callable[[argparse.Namespace], dict[str, Any]],
+        table: Callable[[dict[str, Any]], str],
+    ) -> int:
+        """Parse ``argv``, measure, print the table and write the result to ``--out`` if given.
+
+        ``--out`` is added here, after the benchmark's own options, so every benchmark has it.
+        """
+        self.parser.add_argument("--out", type=Path, default=None)
+        args = self.parser.parse_args(argv)
+        result = measure(args)
+        print(table(result))
+        if args.out is not None:
+            args.out.write_text(json.dumps(result, indent=2) + "\n")
+        return 0

@@ -9,17 +9,14 @@ every per-sample step of a real run (context variables, extraction, estimates) i
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
-import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from benchmarks._common import close_state, markdown_table, time_call
+from benchmarks._common import BenchmarkCLI, close_state, config_record, time_call, titled_table
 from pytest_hotmess._resample import Resampler, TestState
 
 __all__ = ["OverheadConfig", "main", "run", "table"]
@@ -108,7 +105,7 @@ def run(config: OverheadConfig) -> dict[str, Any]:
             }
         )
     return {
-        "config": {**dataclasses.asdict(config), "calls": config.calls, "ideal_s": config.ideal_s},
+        "config": config_record(config),
         "sleep": _sleep_cost(config.call_s),
         "rows": rows,
     }
@@ -134,23 +131,20 @@ def table(result: dict[str, Any]) -> str:
         ]
         for row in result["rows"]
     ]
-    body = markdown_table(
-        ["model", "wall ms (best)", "vs ideal", "extra us per call per worker", "CPU ms"], rows
+    return titled_table(
+        head,
+        ["model", "wall ms (best)", "vs ideal", "extra us per call per worker", "CPU ms"],
+        rows,
     )
-    return f"{head}\n{body}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=OverheadConfig.items)
-    parser.add_argument("--repeats", type=int, default=OverheadConfig.repeats)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-    result = run(OverheadConfig(items=args.items, repeats=args.repeats))
-    print(table(result))
-    if args.out is not None:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    cli = BenchmarkCLI(__doc__)
+    cli.parser.add_argument("--items", type=int, default=OverheadConfig.items)
+    cli.parser.add_argument("--repeats", type=int, default=OverheadConfig.repeats)
+    return cli.run(
+        argv, lambda args: run(OverheadConfig(items=args.items, repeats=args.repeats)), table
+    )
 
 
 if __name__ == "__main__":

@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
-import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import markdown_table, pytest_ini, run_python
+from benchmarks._common import BenchmarkCLI, in_scratch_dir, pytest_ini, run_python, titled_table
 
 __all__ = ["PluginCostConfig", "main", "run", "table"]
 
@@ -126,25 +124,21 @@ def table(result: dict[str, Any]) -> str:
         ]
         for row in result["rows"]
     ]
-    body = markdown_table(
-        ["suite", "mode", "wall s (best)", "vs plain s", "extra ms per test"], rows
+    return titled_table(
+        head, ["suite", "mode", "wall s (best)", "vs plain s", "extra ms per test"], rows
     )
-    return f"{head}\n{body}\n"
+
+
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    config = PluginCostConfig(tests=args.tests, repeats=args.repeats)
+    return in_scratch_dir(lambda folder: run(config, folder))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tests", type=int, default=PluginCostConfig.tests)
-    parser.add_argument("--repeats", type=int, default=PluginCostConfig.repeats)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-    config = PluginCostConfig(tests=args.tests, repeats=args.repeats)
-    with tempfile.TemporaryDirectory(prefix="hotmess-bench-") as folder:
-        result = run(config, Path(folder))
-    print(table(result))
-    if args.out is not None:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    cli = BenchmarkCLI(__doc__)
+    cli.parser.add_argument("--tests", type=int, default=PluginCostConfig.tests)
+    cli.parser.add_argument("--repeats", type=int, default=PluginCostConfig.repeats)
+    return cli.run(argv, _measure, table)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ import contextlib
 import dataclasses
 import importlib.abc
 import importlib.util
-import json
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -34,7 +32,10 @@ from typing import Any
 import httpx
 
 from benchmarks._common import (
+    BenchmarkCLI,
     close_state,
+    config_record,
+    in_scratch_dir,
     markdown_table,
     pytest_ini,
     run_python,
@@ -431,7 +432,7 @@ def run(config: ThroughputConfig, workdir: Path) -> dict[str, Any]:
         except RuntimeError as exc:  # keep the in-process figures when a pytest run breaks
             process = {"error": str(exc)}
     return {
-        "config": {**dataclasses.asdict(config), "calls": config.calls, "ideal_s": config.ideal_s},
+        "config": config_record(config),
         "in_process": in_process,
         "sequential": sequential,
         "pytest_process": process,
@@ -491,23 +492,20 @@ def table(result: dict[str, Any]) -> str:
     return f"{head}\n{inside}\n\n{whole}\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=ThroughputConfig.items)
-    parser.add_argument("--samples", type=int, default=ThroughputConfig.samples)
-    parser.add_argument("--repeats", type=int, default=ThroughputConfig.repeats)
-    parser.add_argument("--no-slow", action="store_true", help="skip the 5-10 s layouts")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
     config = ThroughputConfig(
         items=args.items, samples=args.samples, repeats=args.repeats, slow=not args.no_slow
     )
-    with tempfile.TemporaryDirectory(prefix="hotmess-bench-") as folder:
-        result = run(config, Path(folder))
-    print(table(result))
-    if args.out is not None:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return in_scratch_dir(lambda folder: run(config, folder))
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = BenchmarkCLI(__doc__)
+    cli.parser.add_argument("--items", type=int, default=ThroughputConfig.items)
+    cli.parser.add_argument("--samples", type=int, default=ThroughputConfig.samples)
+    cli.parser.add_argument("--repeats", type=int, default=ThroughputConfig.repeats)
+    cli.parser.add_argument("--no-slow", action="store_true", help="skip the 5-10 s layouts")
+    return cli.run(argv, _measure, table)
 
 
 if __name__ == "__main__":

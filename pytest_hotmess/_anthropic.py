@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import Any, ClassVar
 
 from ._completion import Completion, Prompt
 from ._http import (
-    AsyncTransportFactory,
     ChatModelBase,
     JSONReply,
     messages_from_prompt,
+    optional_dict,
     optional_int,
+    optional_str,
+    text_of_blocks,
 )
 
 __all__ = ["AnthropicMessagesModel"]
@@ -36,46 +35,14 @@ class AnthropicMessagesModel(ChatModelBase):
     """
 
     provider = "anthropic"
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        base_url: str = DEFAULT_ANTHROPIC_BASE_URL,
-        api_key: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: float = 120.0,
-        connect_timeout: float | None = None,
-        max_attempts: int = 5,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        name: str | None = None,
-        max_connections: int = 64,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
-        async_transport_factory: AsyncTransportFactory | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        base = base_url.rstrip("/")
-        super().__init__(
-            model=model,
-            url=f"{base}/v1/messages",
-            base_url=base,
-            headers={"Accept": "application/json", "anthropic-version": ANTHROPIC_VERSION},
-            key_header="x-api-key",
-            key_prefix="",
-            api_key=api_key,
-            params=params,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            name=name,
-            max_connections=max_connections,
-            transport=transport,
-            async_transport_factory=async_transport_factory,
-            rng=rng,
-        )
+    default_base_url = DEFAULT_ANTHROPIC_BASE_URL
+    endpoint_path = "/v1/messages"
+    endpoint_headers: ClassVar[Mapping[str, str]] = {
+        "Accept": "application/json",
+        "anthropic-version": ANTHROPIC_VERSION,
+    }
+    key_header = "x-api-key"
+    key_prefix = ""
 
     def __call__(self, prompt: Prompt, **params: Any) -> Completion:
         return self._parse(self._endpoint.post(self.request_body(prompt, params)))
@@ -119,14 +86,11 @@ class AnthropicMessagesModel(ChatModelBase):
             and block.get("type") == "text"
             and isinstance(block.get("text"), str)
         )
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
-        model = data.get("model")
-        stop_reason = data.get("stop_reason")
+        usage = optional_dict(data.get("usage"))
         return Completion(
             text=text,
-            model=model if isinstance(model, str) else None,
-            finish_reason=stop_reason if isinstance(stop_reason, str) else None,
+            model=optional_str(data.get("model")),
+            finish_reason=optional_str(data.get("stop_reason")),
             input_tokens=optional_int(usage.get("input_tokens")),
             output_tokens=optional_int(usage.get("output_tokens")),
             # The Messages API counts thinking inside output_tokens and does not split it out.
@@ -157,9 +121,5 @@ def _as_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            block.get("text", "")
-            for block in content
-            if isinstance(block, dict) and block.get("type") == "text"
-        )
+        return text_of_blocks(content)
     return "" if content is None else str(content)

@@ -18,7 +18,7 @@ import time
 import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import httpx
 
@@ -36,8 +36,11 @@ __all__ = [
     "ModelAPIError",
     "Secret",
     "messages_from_prompt",
+    "optional_dict",
     "optional_int",
+    "optional_str",
     "redact",
+    "text_of_blocks",
 ]
 
 logger = logging.getLogger("pytest_hotmess.clients")
@@ -46,6 +49,27 @@ _REDACTED = "[REDACTED]"
 _EXCERPT_CHARS = 300
 
 AsyncTransportFactory = Callable[[], httpx.AsyncBaseTransport]
+
+if TYPE_CHECKING:
+    from typing_extensions import NotRequired, TypedDict
+
+    class ChatSettings(TypedDict):
+        """The keyword arguments of :class:`ChatModelBase`, for subclasses that add their own."""
+
+        model: str
+        base_url: NotRequired[str | None]
+        api_key: NotRequired[str | None]
+        params: NotRequired[Mapping[str, Any] | None]
+        timeout: NotRequired[float]
+        connect_timeout: NotRequired[float | None]
+        max_attempts: NotRequired[int]
+        backoff_base: NotRequired[float]
+        backoff_max: NotRequired[float]
+        name: NotRequired[str | None]
+        max_connections: NotRequired[int]
+        transport: NotRequired[httpx.BaseTransport | httpx.AsyncBaseTransport | None]
+        async_transport_factory: NotRequired[AsyncTransportFactory | None]
+        rng: NotRequired[random.Random | None]
 
 
 class Secret:
@@ -669,34 +693,39 @@ _ModelT = TypeVar("_ModelT", bound="ChatModelBase")
 class ChatModelBase:
     """What both chat clients share: settings, default parameters, pools, repr and closing.
 
-    Subclasses turn a prompt and parameters into a request body and a JSON answer into a
-    :class:`~pytest_hotmess._completion.Completion`.
+    Subclasses name their endpoint in the class attributes below, turn a prompt and parameters
+    into a request body and a JSON answer into a
+    :class:`~pytest_hotmess._completion.Completion`. ``base_url`` defaults to the class's
+    ``default_base_url``.
     """
 
     provider: str = "http"
+    default_base_url: ClassVar[str] = ""
+    endpoint_path: ClassVar[str] = ""
+    """Appended to the base URL (without its trailing slashes) to form the endpoint URL."""
+    endpoint_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    key_header: ClassVar[str] = "Authorization"
+    key_prefix: ClassVar[str] = "Bearer "
 
     def __init__(
         self,
         *,
         model: str,
-        url: str,
-        base_url: str,
-        headers: Mapping[str, str],
-        key_header: str,
-        key_prefix: str,
-        api_key: str | None,
-        params: Mapping[str, Any] | None,
-        timeout: float,
-        connect_timeout: float | None,
-        max_attempts: int,
-        backoff_base: float,
-        backoff_max: float,
-        name: str | None,
-        max_connections: int,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-        async_transport_factory: AsyncTransportFactory | None,
-        rng: random.Random | None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float = 120.0,
+        connect_timeout: float | None = None,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        name: str | None = None,
+        max_connections: int = 64,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        async_transport_factory: AsyncTransportFactory | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        base_url = (self.default_base_url if base_url is None else base_url).rstrip("/")
         if not isinstance(model, str) or not model:
             raise ValueError("model must be a non-empty string")
         if not (isinstance(timeout, (int, float)) and timeout > 0):
@@ -719,11 +748,11 @@ class ChatModelBase:
         self._endpoint = JSONEndpoint(
             provider=self.provider,
             model=model,
-            url=url,
-            headers=headers,
+            url=f"{base_url}{self.endpoint_path}",
+            headers=self.endpoint_headers,
             secret=secret,
-            key_header=key_header,
-            key_prefix=key_prefix,
+            key_header=self.key_header,
+            key_prefix=self.key_prefix,
             timeout=float(timeout),
             connect_timeout=float(connect_timeout),
             retry=RetryPolicy(max_attempts, backoff_base, backoff_max),
@@ -774,3 +803,22 @@ def optional_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
+
+
+def optional_str(value: Any) -> str | None:
+    """A string field of an answer (model, finish reason), or None when absent or not a string."""
+    return value if isinstance(value, str) else None
+
+
+def optional_dict(value: Any) -> dict[str, Any]:
+    """An object field of an answer (usage and its details), or {} when absent or malformed."""
+    return value if isinstance(value, dict) else {}
+
+
+def text_of_blocks(blocks: list[Any]) -> str:
+    """The ``text`` of the ``{"type": "text"}`` blocks of a content list, joined."""
+    return "".join(
+        block.get("text", "")
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "text"
+    )

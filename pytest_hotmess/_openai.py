@@ -10,23 +10,27 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-import random
 import threading
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ._completion import Completion, Prompt
 from ._context import current_item, current_sample
 from ._http import (
-    AsyncTransportFactory,
     ChatModelBase,
     JSONReply,
     ModelAPIError,
     messages_from_prompt,
+    optional_dict,
     optional_int,
+    optional_str,
+    text_of_blocks,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._http import ChatSettings
 
 __all__ = ["OpenAIChatModel"]
 
@@ -109,51 +113,15 @@ class OpenAIChatModel(ChatModelBase):
     """
 
     provider = "openai"
+    default_base_url = DEFAULT_OPENAI_BASE_URL
+    endpoint_path = "/chat/completions"
 
-    def __init__(
-        self,
-        *,
-        model: str,
-        base_url: str = DEFAULT_OPENAI_BASE_URL,
-        api_key: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: float = 120.0,
-        connect_timeout: float | None = None,
-        max_attempts: int = 5,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        n_per_request: int = 1,
-        name: str | None = None,
-        max_connections: int = 64,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
-        async_transport_factory: AsyncTransportFactory | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, *, n_per_request: int = 1, **settings: Unpack[ChatSettings]) -> None:
         if isinstance(n_per_request, bool) or not isinstance(n_per_request, int):
             raise TypeError(f"n_per_request must be an int, got {n_per_request!r}")
         if n_per_request < 1:
             raise ValueError(f"n_per_request must be >= 1, got {n_per_request}")
-        base = base_url.rstrip("/")
-        super().__init__(
-            model=model,
-            url=f"{base}/chat/completions",
-            base_url=base,
-            headers={"Accept": "application/json"},
-            key_header="Authorization",
-            key_prefix="Bearer ",
-            api_key=api_key,
-            params=params,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            name=name,
-            max_connections=max_connections,
-            transport=transport,
-            async_transport_factory=async_transport_factory,
-            rng=rng,
-        )
+        super().__init__(**settings)
         self.n_per_request = n_per_request
         self._batcher = _SampleBatcher(n_per_request) if n_per_request > 1 else None
 
@@ -278,16 +246,12 @@ class OpenAIChatModel(ChatModelBase):
             raise self._endpoint.error(
                 f"choice {choice} has no 'message' object", attempts=reply.attempts
             )
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
-        details = usage.get("completion_tokens_details")
-        details = details if isinstance(details, dict) else {}
-        model = data.get("model")
-        finish = picked.get("finish_reason")
+        usage = optional_dict(data.get("usage"))
+        details = optional_dict(usage.get("completion_tokens_details"))
         return Completion(
             text=_message_text(message.get("content")),
-            model=model if isinstance(model, str) else None,
-            finish_reason=finish if isinstance(finish, str) else None,
+            model=optional_str(data.get("model")),
+            finish_reason=optional_str(picked.get("finish_reason")),
             input_tokens=optional_int(usage.get("prompt_tokens")),
             # With n > 1 the API reports only the total over all choices: no per-sample count.
             output_tokens=None if batched else optional_int(usage.get("completion_tokens")),
@@ -310,9 +274,5 @@ def _message_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            part.get("text", "")
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
-        )
+        return text_of_blocks(content)
     return ""

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _yaml_errors import assert_points_at, model_x, rule
 
 from pytest_hotmess._config import ConfigError, HotmessConfig, load_config, parse_config
 from pytest_hotmess.sim import MultipleChoiceSim, sim_model_from_spec
@@ -158,7 +159,7 @@ def test_yaml_merge_keys_work_and_unsafe_tags_are_refused() -> None:
 # Each case: YAML text, expected line, key path, words of the problem.
 ERRORS = [
     ("defaults:\n\tsamples: 3\n", 2, "(YAML syntax)", "cannot start any token"),
-    ("thresholds:\n  - match: a\n    max_bias: [1, 2\n", 4, "(YAML syntax)", "expected ','"),
+    (rule("max_bias: [1, 2"), 4, "(YAML syntax)", "expected ','"),
     ("default:\n  samples: 3\n", 1, "default", "unknown key"),
     ("defaults:\n  sample: 3\n", 2, "defaults.sample", "unknown key"),
     (
@@ -186,57 +187,42 @@ ERRORS = [
         "unknown key",
     ),
     (
-        "thresholds:\n  - match: a\n    max_incoherence: 1.5\n",
+        rule("max_incoherence: 1.5"),
         3,
         "thresholds[0].max_incoherence",
         "must lie in [0, 1], got 1.5",
     ),
-    (
-        "thresholds:\n  - match: a\n    max_variance: -1\n",
-        3,
-        "thresholds[0].max_variance",
-        "must be >= 0",
-    ),
-    (
-        "thresholds:\n  - match: a\n    loss: mse\n",
-        3,
-        "thresholds[0].loss",
-        "expected one of brier, kl",
-    ),
+    (rule("max_variance: -1"), 3, "thresholds[0].max_variance", "must be >= 0"),
+    (rule("loss: mse"), 3, "thresholds[0].loss", "expected one of brier, kl"),
     ("thresholds:\n  - match: 5\n", 2, "thresholds[0].match", "expected a string, got an integer"),
     ("models:\n  x:\n    model: m\n", 3, "models.x", "missing 'provider'"),
-    ("models:\n  x: {provider: mystery}\n", 2, "models.x.provider", "expected one of sim, openai"),
+    (model_x("provider: mystery"), 2, "models.x.provider", "expected one of sim, openai"),
     ("models:\n  x:\n    provider: openai\n", 3, "models.x", "needs 'model'"),
     (
-        "models:\n  x: {provider: sim, temperature: 1}\n",
+        model_x("provider: sim, temperature: 1"),
         2,
         "models.x.temperature",
         "unknown key for provider sim",
     ),
     (
-        "models:\n  x: {provider: openai, model: m, temprature: 1}\n",
+        model_x("provider: openai, model: m, temprature: 1"),
         2,
         "models.x.temprature",
         "unknown key for provider openai",
     ),
+    (model_x("provider: openai, model: m, timeout: 0"), 2, "models.x.timeout", "must be > 0"),
     (
-        "models:\n  x: {provider: openai, model: m, timeout: 0}\n",
-        2,
-        "models.x.timeout",
-        "must be > 0",
-    ),
-    (
-        "models:\n  x: {provider: anthropic, model: m, n_per_request: 4}\n",
+        model_x("provider: anthropic, model: m, n_per_request: 4"),
         2,
         "models.x.n_per_request",
         "one sample per call",
     ),
-    ("models:\n  x: {provider: sim, accuracy: 2}\n", 2, "models.x.accuracy", "must lie in [0, 1]"),
-    ("models:\n  x: {provider: sim, preset: chaos}\n", 2, "models.x.preset", "expected one of"),
-    ("models:\n  x: {provider: sim, letters: [A]}\n", 2, "models.x.letters", "two distinct"),
-    ("models:\n  x: {provider: sim, dataset: nope.yaml}\n", 2, "models.x.dataset", "no such file"),
+    (model_x("provider: sim, accuracy: 2"), 2, "models.x.accuracy", "must lie in [0, 1]"),
+    (model_x("provider: sim, preset: chaos"), 2, "models.x.preset", "expected one of"),
+    (model_x("provider: sim, letters: [A]"), 2, "models.x.letters", "two distinct"),
+    (model_x("provider: sim, dataset: nope.yaml"), 2, "models.x.dataset", "no such file"),
     (
-        "models:\n  x: {provider: openai, model: m, params: [1]}\n",
+        model_x("provider: openai, model: m, params: [1]"),
         2,
         "models.x.params",
         "expected a mapping",
@@ -252,8 +238,7 @@ def test_errors_name_file_line_key_and_problem(
     with pytest.raises(ConfigError) as info:
         load_config(path)
     error = info.value
-    assert str(error).startswith(f"{path}:{line}: {key}: "), str(error)
-    assert problem in error.problem
+    assert_points_at(error, path, line, key, problem)
     assert (error.file, error.line, error.key) == (str(path), line, key)
 
 

@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from _yaml_errors import assert_points_at
 
 from pytest_hotmess._datasets import (
     DatasetError,
@@ -208,8 +209,7 @@ def test_errors_name_file_line_item_and_field(
     with pytest.raises(DatasetError) as info:
         load_items(path)
     error = info.value
-    assert str(error).startswith(f"{path}:{line}: {key}: "), str(error)
-    assert problem in error.problem, error.problem
+    assert_points_at(error, path, line, key, problem)
     assert isinstance(error, ValueError)
 
 
