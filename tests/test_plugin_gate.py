@@ -278,12 +278,16 @@ async def model(prompt):
     result.assert_outcomes(passed=1)
 
 
-def test_sync_resample_inside_a_running_loop_is_refused_clearly(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("prefix", ["async ", ""], ids=["async-model", "sync-model"])
+def test_sync_resample_inside_a_running_loop_is_refused_clearly(
+    pytester: pytest.Pytester, prefix: str
+) -> None:
+    """Neither nesting loops (async model) nor blocking the running one (sync model)."""
     pytester.makepyfile(
-        """
+        f"""
 import pytest
 
-async def model(prompt):
+{prefix}def model(prompt):
     return "a"
 
 @pytest.mark.asyncio

@@ -129,8 +129,6 @@ def test_pytest_skip_inside_the_model_skips_the_test(
 def test_a_sync_callable_returning_a_coroutine_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        import warnings
-
         async def amodel(prompt):
             return "a"
 
@@ -141,26 +139,6 @@ def test_a_sync_callable_returning_a_coroutine_is_refused(pytester: pytest.Pytes
     result = pytester.runpytest("-W", "error::RuntimeWarning")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*returned an awaitable when called synchronously*"])
-
-
-def test_sync_sampling_of_a_sync_model_inside_a_running_loop_is_refused(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-
-        def model(prompt):
-            return "a"
-
-        @pytest.mark.asyncio
-        async def test_blocking(resample):
-            resample(model, "p", target="a")
-        """
-    )
-    result = pytester.runpytest("-p", "asyncio")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*use `await resample.acall(...)`*"])
 
 
 def test_a_rerun_of_the_same_item_starts_afresh(pytester: pytest.Pytester) -> None:
