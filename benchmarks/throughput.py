@@ -8,24 +8,26 @@ faster, and a client that needs more CPU per call than ``latency / C`` cannot re
 Measured:
 
 - inside the process, one row per transport and pool layout (the choice the clients make is
-  ``pytest_hotmess._http.ASYNC_BACKEND``), plus two loops without the plugin for scale: bare
-  aiohttp (the floor of this machine) and a bare ``httpx.AsyncClient``;
+  ``pytest_hotmess._http.ASYNC_BACKEND``), plus loops without the plugin for scale: the bare
+  native pool (this machine's floor for the plugin), bare aiohttp when it is installed
+  (``pip install -e '.[bench]'``) and a bare ``httpx.AsyncClient``;
 - sequential calling (one sync call after another; a sample of calls, extrapolated);
-- the whole ``python -m pytest`` process on a generated test file, and its start-up alone.
+- the whole ``python -m pytest`` process on a generated test file, and its start-up alone, with
+  bytecode caches written (as after ``pip install``), and once more with
+  ``PYTHONDONTWRITEBYTECODE=1``, under which Python compiles the plugin on every start.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
-import importlib.abc
 import importlib.util
+import json
+import os
 import sys
 import time
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ from benchmarks._common import (
 )
 from benchmarks._server import LatencyServer
 from pytest_hotmess import _http
-from pytest_hotmess._aiohttp_transport import AiohttpTransport, aiohttp_available
+from pytest_hotmess._h1 import H1Pool, Origin, encode_head
 from pytest_hotmess._openai import OpenAIChatModel
 from pytest_hotmess._resample import Resampler, TestState
 
@@ -157,56 +159,29 @@ def _bare_httpx(url: str, config: ThroughputConfig) -> Callable[[], int]:
     return lambda: asyncio.run(loop())
 
 
-@contextlib.contextmanager
-def _sniffio_importable() -> Iterator[None]:
-    """Make ``import sniffio`` succeed, as it does wherever sniffio is installed.
+def _bare_native(url: str, config: ThroughputConfig) -> Callable[[], int]:
+    async def loop() -> int:
+        origin, target = Origin.parse(f"{url}/chat/completions")
+        head = encode_head(
+            "POST", target, [("Host", origin.host_header), ("Content-Type", "application/json")]
+        )
+        gate = asyncio.Semaphore(config.concurrency)
+        pool = H1Pool(max_connections=config.concurrency)
 
-    httpcore's async pool runs ``import sniffio`` about four times per request; without the
-    package (anyio 4.16 no longer requires it) each failed import searches sys.path again,
-    ~50 us each. Under asyncio the real sniffio answers "asyncio", as this stand-in does.
-    """
-    if "sniffio" in sys.modules or importlib.util.find_spec("sniffio") is not None:
-        yield
-        return
-    stand_in = types.ModuleType("sniffio")
-    stand_in.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
-    sys.modules["sniffio"] = stand_in
-    try:
-        yield
-    finally:
-        del sys.modules["sniffio"]
+        async def one(index: int) -> str:
+            body = {"model": "bench", "messages": [{"role": "user", "content": str(index)}]}
+            async with gate:
+                answer = await pool.request(origin, head, json.dumps(body).encode())
+            return str(json.loads(answer.body)["choices"][0]["message"]["content"])
 
+        try:
+            answers = await asyncio.gather(*(one(i % config.items) for i in range(config.calls)))
+        finally:
+            await pool.aclose()
+        assert all(a in LETTERS for a in answers)
+        return len(answers)
 
-class _SniffioMissing(importlib.abc.MetaPathFinder):
-    """Answers ``import sniffio`` as an environment without it does: a search of sys.path that
-    finds nothing, then ModuleNotFoundError."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name != "sniffio" and not name.startswith("sniffio."):
-            return None
-        importlib.util.find_spec(f"_hotmess_bench_absent_{name}")  # every finder looks, in vain
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-
-@contextlib.contextmanager
-def _sniffio_missing() -> Iterator[None]:
-    """Hide an installed sniffio from imports, to measure what its absence costs per call.
-
-    Only new imports are affected (anyio bound sniffio when it was imported); httpcore imports
-    it inside every call, which is the cost measured.
-    """
-    saved = {
-        name: module for name, module in sys.modules.items() if name.split(".")[0] == "sniffio"
-    }
-    for name in saved:
-        del sys.modules[name]
-    finder = _SniffioMissing()
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
-        sys.modules.update(saved)
+    return lambda: asyncio.run(loop())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,50 +192,23 @@ class _Variant:
     backend: _http.AsyncBackend = "auto"
     per_pool: int = _http.CONNECTIONS_PER_POOL
     slow: bool = False
-    needs_aiohttp: bool = False
-    sniffio: bool = False
-    no_sniffio: bool = False
+    needs: str | None = None
+    """A package the row needs (skipped when it is not installed)."""
 
 
 def _variants() -> list[_Variant]:
-    def factory(url: str, config: ThroughputConfig) -> Callable[[], int]:
-        return _resample_map(
-            url, config, async_transport_factory=lambda: AiohttpTransport(max_connections=64)
-        )
-
     return [
         _Variant(
-            "aiohttp-direct",
-            "resample.map, AiohttpTransport called directly (default with aiohttp)",
+            "native",
+            "resample.map, the native HTTP/1.1 pool (the default)",
             _resample_map,
-            backend="aiohttp",
-            needs_aiohttp=True,
-        ),
-        _Variant(
-            "aiohttp-in-asyncclient",
-            "resample.map, httpx.AsyncClient around AiohttpTransport",
-            factory,
-            needs_aiohttp=True,
+            backend="native",
         ),
         _Variant(
             "httpx-split-pools",
-            f"resample.map, httpx pools of {_http.CONNECTIONS_PER_POOL} (default without aiohttp)",
+            f"resample.map, httpx pools of {_http.CONNECTIONS_PER_POOL} (the default with a proxy)",
             _resample_map,
             backend="httpx",
-        ),
-        _Variant(
-            "httpx-split-pools+sniffio",
-            "the same, with sniffio importable (see _sniffio_importable)",
-            _resample_map,
-            backend="httpx",
-            sniffio=True,
-        ),
-        _Variant(
-            "httpx-split-pools-no-sniffio",
-            "the same, sniffio hidden (see _sniffio_missing)",
-            _resample_map,
-            backend="httpx",
-            no_sniffio=True,
         ),
         _Variant(
             "threads-sync-httpx",
@@ -277,10 +225,15 @@ def _variants() -> list[_Variant]:
             slow=True,
         ),
         _Variant(
+            "bare-native-loop",
+            "no plugin: asyncio.gather over the native pool (the floor)",
+            _bare_native,
+        ),
+        _Variant(
             "bare-aiohttp-loop",
-            "no plugin: asyncio.gather over aiohttp (the floor)",
+            "no plugin: asyncio.gather over aiohttp",
             _bare_aiohttp,
-            needs_aiohttp=True,
+            needs="aiohttp",
         ),
         _Variant(
             "bare-httpx-loop",
@@ -293,20 +246,15 @@ def _variants() -> list[_Variant]:
 
 def _in_process(url: str, config: ThroughputConfig) -> list[dict[str, Any]]:
     rows = []
-    has_aiohttp = aiohttp_available()
     for variant in _variants():
-        if (variant.slow and not config.slow) or (variant.needs_aiohttp and not has_aiohttp):
+        if variant.slow and not config.slow:
             continue
-        if variant.sniffio and importlib.util.find_spec("sniffio") is not None:
-            continue  # installed: the row above already has it
-        if variant.no_sniffio and importlib.util.find_spec("sniffio") is None:
-            continue  # not installed: the httpx-split-pools row is this one
+        if variant.needs is not None and importlib.util.find_spec(variant.needs) is None:
+            continue
         once = variant.make(url, config)
         with (
             swapped(_http, "ASYNC_BACKEND", variant.backend),
             swapped(_http, "CONNECTIONS_PER_POOL", variant.per_pool),
-            _sniffio_importable() if variant.sniffio else contextlib.nullcontext(),
-            _sniffio_missing() if variant.no_sniffio else contextlib.nullcontext(),
         ):
             timing, served = time_call(once, 1 if variant.slow else config.repeats)
         rows.append(
@@ -379,44 +327,59 @@ def _write_suite(folder: Path, url: str, config: ThroughputConfig, backend: str)
     )
 
 
-def _best_pytest_wall(folder: Path, args: list[str], runs: int) -> list[float]:
+def _child_env(compile_every_start: bool) -> dict[str, str]:
+    """The environment of a timed pytest process.
+
+    By default bytecode caches may be written, so that after one warm-up run Python loads the
+    plugin's modules from ``__pycache__`` as it does after ``pip install`` (which compiles
+    them). ``PYTHONDONTWRITEBYTECODE=1``, set on some CI machines and images, makes Python (and
+    pytest's assertion rewriting of plugin modules) compile them again in every process.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if compile_every_start:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _best_pytest_wall(folder: Path, args: list[str], runs: int, env: dict[str, str]) -> list[float]:
     walls = []
-    for _ in range(max(1, runs)):
-        wall, done = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=folder)
+    for attempt in range(max(1, runs) + 1):
+        wall, done = run_python(
+            ["-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=folder, env=env
+        )
         if done.returncode != 0:
             raise RuntimeError(f"the generated pytest run failed:\n{done.stdout}{done.stderr}")
-        walls.append(wall)
+        if attempt:  # the first run writes the caches the others read: not timed
+            walls.append(wall)
     return walls
 
 
 def _pytest_process(url: str, config: ThroughputConfig, workdir: Path) -> list[dict[str, Any]]:
     """Whole ``python -m pytest`` processes: the default layout, the httpx one, start-up alone."""
-    default = "aiohttp" if aiohttp_available() else "httpx"
-    runs: list[tuple[str, str, list[str], float | None]] = [
-        (f"pytest run, default ({default})", "auto", [], config.ideal_s)
-    ]
-    if default != "httpx":
-        runs.append(("pytest run, httpx split pools", "httpx", [], config.ideal_s))
-    runs += [
-        ("pytest --collect-only (start-up)", "auto", ["--collect-only"], None),
+    runs: list[tuple[str, str, list[str], bool]] = [
+        ("pytest run (native pool)", "auto", [], False),
+        ("pytest run, httpx split pools", "httpx", [], False),
+        ("pytest run, PYTHONDONTWRITEBYTECODE=1", "auto", [], True),
+        ("pytest --collect-only (start-up)", "auto", ["--collect-only"], False),
         (
             "pytest --collect-only -p no:hotmess",
             "auto",
             ["--collect-only", "-p", "no:hotmess"],
-            None,
+            False,
         ),
     ]
     rows = []
-    for label, backend, args, ideal in runs:
+    for label, backend, args, compile_every_start in runs:
         folder = workdir / f"pytest-throughput-{backend}"
         _write_suite(folder, url, config, backend)
-        walls = _best_pytest_wall(folder, args, config.pytest_runs)
+        walls = _best_pytest_wall(folder, args, config.pytest_runs, _child_env(compile_every_start))
         rows.append(
             {
                 "variant": label,
                 "wall_s": round(min(walls), 4),
                 "walls_s": [round(w, 4) for w in walls],
-                "ideal_s": ideal,
+                "ideal_s": None if "--collect-only" in args else config.ideal_s,
             }
         )
     return rows

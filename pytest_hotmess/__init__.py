@@ -1,29 +1,43 @@
-"""pytest-hotmess: gate ML models on coherence by splitting their error into bias and variance."""
+"""pytest-hotmess: gate ML models on coherence by splitting their error into bias and variance.
+
+The public names are imported on first access (PEP 562): pytest imports this package in every
+run through the plugin, and most runs never touch the estimators (numpy) or the model clients.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from ._clients import (
-    AnthropicMessagesModel,
-    ModelAPIError,
-    ModelConfigError,
-    OpenAIChatModel,
-    model_from_spec,
-)
-from ._completion import Completion, Model, Sample
-from ._datasets import DatasetError, DatasetItem, format_prompt, load_bundled_questions, load_items
-from ._decompose import ItemEstimate, estimate_item
-from ._recording import (
-    Recording,
-    RecordingFormatError,
-    RecordingModel,
-    ReplayMissError,
-    ReplayModel,
-)
-from ._resample import ItemResult, Resampler, SamplingError
-from ._types import INVALID, NOTHING
-from ._uncertainty import Aggregate, aggregate
+if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
+    from ._clients import (
+        AnthropicMessagesModel,
+        ModelAPIError,
+        ModelConfigError,
+        OpenAIChatModel,
+        model_from_spec,
+    )
+    from ._completion import Completion, Model, Sample
+    from ._datasets import (
+        DatasetError,
+        DatasetItem,
+        format_prompt,
+        load_bundled_questions,
+        load_items,
+    )
+    from ._decompose import ItemEstimate, estimate_item
+    from ._recording import (
+        Recording,
+        RecordingFormatError,
+        RecordingModel,
+        ReplayMissError,
+        ReplayModel,
+    )
+    from ._resample import ItemResult, Resampler, SamplingError
+    from ._types import INVALID, NOTHING
+    from ._uncertainty import Aggregate, aggregate
 
 __all__ = [
     "INVALID",
@@ -55,3 +69,54 @@ __all__ = [
     "load_items",
     "model_from_spec",
 ]
+
+_SOURCE_MODULE = {
+    "INVALID": "._types",
+    "NOTHING": "._types",
+    "Aggregate": "._uncertainty",
+    "aggregate": "._uncertainty",
+    "AnthropicMessagesModel": "._clients",
+    "ModelAPIError": "._clients",
+    "ModelConfigError": "._clients",
+    "OpenAIChatModel": "._clients",
+    "model_from_spec": "._clients",
+    "Completion": "._completion",
+    "Model": "._completion",
+    "Sample": "._completion",
+    "DatasetError": "._datasets",
+    "DatasetItem": "._datasets",
+    "format_prompt": "._datasets",
+    "load_bundled_questions": "._datasets",
+    "load_items": "._datasets",
+    "ItemEstimate": "._decompose",
+    "estimate_item": "._decompose",
+    "Recording": "._recording",
+    "RecordingFormatError": "._recording",
+    "RecordingModel": "._recording",
+    "ReplayMissError": "._recording",
+    "ReplayModel": "._recording",
+    "ItemResult": "._resample",
+    "Resampler": "._resample",
+    "SamplingError": "._resample",
+}
+"""Where each lazily exported public name is defined."""
+
+
+def _import_on_first_access(name: str) -> Any:
+    """Import a public name's module on first access and keep the name here."""
+    module = _SOURCE_MODULE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups no longer reach __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if not TYPE_CHECKING:
+    # Hidden from type checkers, which see the real imports above: a visible module
+    # ``__getattr__`` would make them accept any misspelt ``pytest_hotmess.name``.
+    __getattr__ = _import_on_first_access

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from ._decompose import ItemEstimate
+from ._plain import format_k
 from ._uncertainty import Aggregate, gate_incoherence, gate_mean
 
 __all__ = ["Check", "GateOutcome", "evaluate", "format_k", "resolve_inconclusive"]
@@ -50,12 +51,6 @@ class GateOutcome:
     @property
     def fails_test(self) -> bool:
         return self.message is not None
-
-
-def format_k(k_min: int | None, k_max: int | None) -> str:
-    if k_min is None or k_max is None:
-        return "?"
-    return str(k_min) if k_min == k_max else f"{k_min}-{k_max}"
 
 
 def _fmt(value: float | None) -> str:

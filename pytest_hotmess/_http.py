@@ -8,6 +8,7 @@ the provider modules only translate requests and responses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -15,15 +16,23 @@ import random
 import ssl
 import threading
 import time
-import urllib.request
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+import zlib
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-import httpx
-
-from ._aiohttp_transport import AiohttpTransport, aiohttp_available
 from ._context import current_item
+from ._h1 import (
+    ConnectFailed,
+    ConnectionBroken,
+    ConnectTimedOut,
+    H1Error,
+    H1Pool,
+    Origin,
+    ProtocolFailed,
+    ReadTimedOut,
+    encode_head,
+)
 from ._retry import RetryPolicy, is_retryable_status, retry_after_from_headers
 
 __all__ = [
@@ -31,6 +40,7 @@ __all__ = [
     "AsyncBackend",
     "AsyncTransportFactory",
     "ChatModelBase",
+    "Failure",
     "JSONEndpoint",
     "JSONReply",
     "ModelAPIError",
@@ -48,9 +58,10 @@ logger = logging.getLogger("pytest_hotmess.clients")
 _REDACTED = "[REDACTED]"
 _EXCERPT_CHARS = 300
 
-AsyncTransportFactory = Callable[[], httpx.AsyncBaseTransport]
+AsyncTransportFactory = Callable[[], "httpx.AsyncBaseTransport"]
 
 if TYPE_CHECKING:
+    import httpx
     from typing_extensions import NotRequired, TypedDict
 
     class ChatSettings(TypedDict):
@@ -96,30 +107,6 @@ def redact(text: str, secret: Secret | None) -> str:
     if secret is None:
         return text
     return text.replace(secret.reveal(), _REDACTED)
-
-
-class _KeyAuth(httpx.Auth):
-    """Puts the key header on each request as it is sent.
-
-    The clients' default headers and the model's attributes then never hold the key in clear
-    text; only the outgoing request does.
-    """
-
-    def __init__(self, header: str, prefix: str, secret: Secret) -> None:
-        self._header = header
-        self._prefix = prefix
-        self._secret = secret
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers[self._header] = self._prefix + self._secret.reveal()
-        yield request
-
-    def header(self) -> dict[str, str]:
-        """The key header, for a request that is built without an httpx client."""
-        return {self._header: self._prefix + self._secret.reveal()}
-
-    def __repr__(self) -> str:
-        return f"_KeyAuth(header={self._header!r})"
 
 
 def _excerpt(text: str) -> str:
@@ -199,8 +186,8 @@ class JSONReply:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Failure:
-    """One failed attempt, already scrubbed of the key and detached from httpx objects."""
+class Failure:
+    """One failed attempt, already scrubbed of the key and detached from transport objects."""
 
     retryable: bool
     status: int | None
@@ -231,7 +218,9 @@ def _provider_message(body: bytes) -> str | None:
     return json.dumps(data)
 
 
-def _judge_response(response: httpx.Response, secret: Secret | None) -> dict[str, Any] | _Failure:
+def _judge_reply(
+    status: int, headers: Mapping[str, str], body: bytes, secret: Secret | None
+) -> dict[str, Any] | Failure:
     """Decode a 2xx JSON answer, or say why the response is a failure and whether to retry.
 
     A 200 whose body is not a JSON object (wrong content type, malformed JSON) is *not* retried:
@@ -239,16 +228,14 @@ def _judge_response(response: httpx.Response, secret: Secret | None) -> dict[str
     that points at something other than the API (a web page, a proxy's login screen), which no
     retry fixes. The error names the content type and shows the start of the body instead.
     """
-    status = response.status_code
     if 200 <= status <= 299:
-        content_type = response.headers.get("content-type", "")
-        body = response.content
+        content_type = headers.get("content-type", "")
         if "json" not in content_type.lower():
             detail = (
                 f"expected a JSON answer but got content-type {content_type or '(none)'!r}; "
                 f"is base_url right? body starts: {_excerpt(body.decode('utf-8', 'replace'))!r}"
             )
-            return _Failure(False, status, None, redact(detail, secret))
+            return Failure(False, status, None, redact(detail, secret))
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -256,23 +243,23 @@ def _judge_response(response: httpx.Response, secret: Secret | None) -> dict[str
                 f"malformed JSON in the answer ({type(exc).__name__}: {exc}); "
                 f"body starts: {_excerpt(body.decode('utf-8', 'replace'))!r}"
             )
-            return _Failure(False, status, None, redact(detail, secret))
+            return Failure(False, status, None, redact(detail, secret))
         if not isinstance(data, dict):
             detail = f"expected a JSON object, got {type(data).__name__}"
-            return _Failure(False, status, None, detail)
+            return Failure(False, status, None, detail)
         return data
-    message = _provider_message(response.content)
+    message = _provider_message(body)
     if message is not None:
         message = redact(_excerpt(message), secret)
     retryable = is_retryable_status(status)
-    retry_after = retry_after_from_headers(response.headers) if retryable else None
+    retry_after = retry_after_from_headers(headers) if retryable else None
     redirect: str | None = None
     if 300 <= status <= 399:
-        location = response.headers.get("location")
+        location = headers.get("location")
         redirect = "redirects are not followed; check base_url" + (
             f" (redirected to {redact(location, secret)!r})" if location else ""
         )
-    return _Failure(retryable, status, message, redirect, retry_after)
+    return Failure(retryable, status, message, redirect, retry_after)
 
 
 def _json_bytes(body: Mapping[str, Any]) -> bytes:
@@ -280,17 +267,9 @@ def _json_bytes(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _judge_exception(exc: httpx.HTTPError, secret: Secret | None) -> _Failure:
-    """Timeouts and broken connections are transient; bad URLs and protocol misuse are not."""
-    description = redact(f"{type(exc).__name__}: {exc}".rstrip(": "), secret)
-    retryable = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError))
-    retryable = retryable or isinstance(exc, httpx.RemoteProtocolError)
-    return _Failure(retryable, None, None, description)
+ClientT = TypeVar("ClientT")
 
-
-ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
-
-# Connections per httpx client when the default transport is used. httpx 0.28's pool does
+# Connections per httpx client when httpx's own pools are used. httpx 0.28's pool does
 # bookkeeping over all its connections on every request event (quadratic in their number),
 # which makes 64 concurrent calls CPU-bound in one pool. Several small clients that split the
 # same connection budget do the same work for a quarter of the CPU. Measured: client CPU for
@@ -299,23 +278,50 @@ ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
 CONNECTIONS_PER_POOL = 2
 
 
-AsyncBackend = Literal["auto", "aiohttp", "httpx"]
+AsyncBackend = Literal["auto", "native", "httpx"]
 
-# How async calls reach the server when no transport is injected. "aiohttp": one
-# AiohttpTransport per event loop, called directly (no httpx.AsyncClient around it: the client's
-# auth flow, cookie and redirect handling cost another 0.1 ms per call, and the endpoint does
-# what it needs of them itself). "httpx": httpx.AsyncClient over httpx's own pools, split as
-# above. "auto": aiohttp when it is installed and no proxy is configured in the environment
-# (the endpoint leaves proxies to httpx), else httpx. Read when an endpoint is created.
+# How async calls reach the server when no transport is injected. "native": one
+# ``_h1.H1Pool`` per event loop, called directly with prepared request bytes. "httpx":
+# ``httpx.AsyncClient`` over httpx's own pools, split as above. "auto": native unless a proxy is
+# configured in the environment (proxies are left to httpx). Read when an endpoint is created.
 # Measured by benchmarks/throughput.py: 1,000 calls at concurrency 50 against a server in
-# another process, client CPU per call 0.79 ms ("httpx", split pools), 0.33 ms ("aiohttp").
+# another process, client CPU per call 0.79 ms ("httpx", split pools) against 0.1-0.2 ms
+# ("native").
 ASYNC_BACKEND: AsyncBackend = "auto"
 
+_CONTENT_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "identity": lambda body: body,
+    "gzip": lambda body: zlib.decompress(body, zlib.MAX_WBITS | 16),
+    "x-gzip": lambda body: zlib.decompress(body, zlib.MAX_WBITS | 16),
+    "deflate": lambda body: _inflate(body),
+}
 
-def _use_aiohttp(backend: AsyncBackend) -> bool:
-    if backend == "aiohttp":
-        return True
-    return backend == "auto" and not urllib.request.getproxies() and aiohttp_available()
+
+# The native pool's failures under the names of the httpx exceptions that mean the same, so
+# that error messages read alike whichever way a call went.
+_H1_ERROR_NAMES: dict[type[H1Error], str] = {
+    ConnectFailed: "ConnectError",
+    ConnectTimedOut: "ConnectTimeout",
+    ReadTimedOut: "ReadTimeout",
+    ProtocolFailed: "RemoteProtocolError",
+    ConnectionBroken: "ReadError",
+}
+
+
+def _inflate(body: bytes) -> bytes:
+    """ "deflate" is zlib-wrapped by the standard and raw in some servers: accept both."""
+    try:
+        return zlib.decompress(body)
+    except zlib.error:
+        return zlib.decompress(body, -zlib.MAX_WBITS)
+
+
+def _use_native(backend: AsyncBackend) -> bool:
+    if backend != "auto":
+        return backend == "native"
+    import urllib.request  # what httpx reads too (environment, or the system's settings)
+
+    return not urllib.request.getproxies()
 
 
 def pool_sizes(max_connections: int, per_pool: int) -> list[int]:
@@ -361,15 +367,11 @@ class _Pools(Generic[ClientT]):
 
 
 class _LoopPools:
-    """The async clients (or the direct transport) of one event loop, closed with the loop."""
+    """The async httpx clients (or the native pool) of one event loop, closed with the loop."""
 
-    def __init__(
-        self,
-        pools: _Pools[httpx.AsyncClient],
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, pools: _Pools[httpx.AsyncClient], native: H1Pool | None = None) -> None:
         self.pools = pools
-        self.transport = transport
+        self.native = native
         self.closed = False
         self.guard: AsyncGenerator[None, None] | None = None
 
@@ -378,23 +380,58 @@ class _LoopPools:
             self.closed = True
             for client in self.pools.take_all():
                 await client.aclose()
-            if self.transport is not None:
-                await self.transport.aclose()
+            if self.native is not None:
+                await self.native.aclose()
+
+
+class _NativeRequest:
+    """What the native pool needs to POST to one URL: its origin and the request's fixed head.
+
+    The head holds every header but the key's and Content-Length; the key's line is made per
+    request from the :class:`Secret`, so no attribute of the endpoint holds the key in clear.
+    """
+
+    def __init__(
+        self, url: str, headers: Mapping[str, str], secret: Secret | None, key_header: str
+    ) -> None:
+        self.origin, target = Origin.parse(url)
+        self.head = encode_head(
+            "POST",
+            target,
+            [
+                ("Host", self.origin.host_header),
+                *headers.items(),
+                ("Content-Type", "application/json"),
+                ("Accept-Encoding", "gzip, deflate"),
+            ],
+        )
+        self._key_name = key_header
+        if secret is not None:
+            encode_head("POST", target, [(key_header, "x")])  # a bad header name fails here
+        self._key_line = f"{key_header}: ".encode("latin-1")
+
+    def head_with_key(self, prefix: str, secret: Secret | None) -> bytes:
+        if secret is None:
+            return self.head
+        value = prefix + secret.reveal()
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ValueError(f"the {self._key_name} header value contains a line break")
+        return self.head + self._key_line + value.encode("latin-1") + b"\r\n"
 
 
 class JSONEndpoint:
     """POSTs JSON to one URL with retries, over sync pools and per-event-loop async pools.
 
-    An ``httpx.AsyncClient`` is bound to the loop it first ran on. Sampling code may run
-    several loops over a session (one ``asyncio.run`` per test, or loops in worker threads),
-    so each loop gets its own clients, created lazily, and they are closed by the loop's own
-    shutdown (``asyncio.run``, ``asyncio.Runner`` and pytest-asyncio all close open async
-    generators at the end, and a started generator guards the clients). Using the model from
-    another loop therefore never fails with "attached to a different loop".
+    An async pool is bound to the loop it first ran on. Sampling code may run several loops
+    over a session (one ``asyncio.run`` per test, or loops in worker threads), so each loop gets
+    its own pool, created lazily, and it is closed by the loop's own shutdown (``asyncio.run``,
+    ``asyncio.Runner`` and pytest-asyncio all close open async generators at the end, and a
+    started generator guards the pool). Using the model from another loop therefore never
+    fails with "attached to a different loop".
 
-    With an injected ``transport`` (or ``async_transport_factory``) there is one client per
-    loop around it: the transport does its own pooling. Without one, async calls go straight
-    to an :class:`AiohttpTransport` per loop when aiohttp is installed (see ``ASYNC_BACKEND``).
+    Async calls go through the native HTTP/1.1 pool (:mod:`._h1`) unless a proxy is configured
+    or ``ASYNC_BACKEND`` says "httpx"; sync calls, and every call with an injected
+    ``transport`` (or ``async_transport_factory``), go through httpx clients.
     """
 
     def __init__(
@@ -421,10 +458,10 @@ class JSONEndpoint:
         self.retry = retry
         self._headers = dict(headers)
         self._secret = secret
-        self._auth = _KeyAuth(key_header, key_prefix, secret) if secret is not None else None
-        # pool=None: the resampler bounds calls in flight; a call waiting for a free connection
-        # behind long generations is not a failure.
-        self._timeout = httpx.Timeout(timeout, connect=connect_timeout, pool=None)
+        self._key_header = key_header
+        self._key_prefix = key_prefix
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
         self._transport = transport
         self._async_transport_factory = async_transport_factory
         default_transport = transport is None and async_transport_factory is None
@@ -435,14 +472,11 @@ class JSONEndpoint:
         )
         self._rng = rng if rng is not None else random.Random()
         self._max_connections = max_connections
-        self._direct = default_transport and _use_aiohttp(ASYNC_BACKEND)
-        self._url = httpx.URL(url)
-        self._timeout_extension = self._timeout.as_dict()
-        self._direct_headers = {
-            **self._headers,
-            "Content-Type": "application/json",
-            "Accept-Encoding": "gzip, deflate",
-        }
+        self._native: _NativeRequest | None = None
+        if default_transport and _use_native(ASYNC_BACKEND):
+            # a URL or header the native pool cannot send goes to httpx, which reports it per call
+            with contextlib.suppress(ValueError):
+                self._native = _NativeRequest(url, headers, secret, key_header)
         self._lock = threading.Lock()
         self._ssl_context: ssl.SSLContext | None = None
         self._sync_pools: _Pools[httpx.Client] | None = None
@@ -455,34 +489,43 @@ class JSONEndpoint:
 
     # -- pools -------------------------------------------------------------------------------
 
-    def _client_options(self, connections: int) -> dict[str, Any]:
-        if self._ssl_context is None:  # loading CA certificates costs ~25 ms: once per endpoint
-            self._ssl_context = httpx.create_ssl_context()
+    def _shared_ssl_context(self) -> ssl.SSLContext:
+        """httpx's verification, loaded once per endpoint (the CA bundle takes ~25 ms)."""
+        with self._lock:
+            if self._ssl_context is None:
+                from ._httpx_client import create_ssl_context
+
+                self._ssl_context = create_ssl_context()
+            return self._ssl_context
+
+    def _client_options(self) -> dict[str, Any]:
+        from ._httpx_client import KeyAuth
+
+        auth = None
+        if self._secret is not None:
+            auth = KeyAuth(self._key_header, self._key_prefix, self._secret)
         return {
             "headers": self._headers,
-            "auth": self._auth,
+            "auth": auth,
             "timeout": self._timeout,
-            "limits": httpx.Limits(
-                max_connections=connections, max_keepalive_connections=connections
-            ),
-            "verify": self._ssl_context,
-            "follow_redirects": False,
+            "connect_timeout": self._connect_timeout,
+            "ssl_context": self._shared_ssl_context(),
         }
 
     def _new_sync_client(self, connections: int) -> httpx.Client:
-        transport = self._transport
-        if transport is not None and not isinstance(transport, httpx.BaseTransport):
-            raise TypeError("the injected transport does not support sync calls")
-        return httpx.Client(transport=transport, **self._client_options(connections))
+        from ._httpx_client import new_sync_client
+
+        return new_sync_client(connections, transport=self._transport, **self._client_options())
 
     def _new_async_client(self, connections: int) -> httpx.AsyncClient:
-        if self._async_transport_factory is not None:
-            transport: httpx.AsyncBaseTransport | None = self._async_transport_factory()
-        elif self._transport is None or isinstance(self._transport, httpx.AsyncBaseTransport):
-            transport = self._transport
-        else:
-            raise TypeError("the injected transport does not support async calls")
-        return httpx.AsyncClient(transport=transport, **self._client_options(connections))
+        from ._httpx_client import new_async_client
+
+        return new_async_client(
+            connections,
+            transport=self._transport,
+            transport_factory=self._async_transport_factory,
+            **self._client_options(),
+        )
 
     def _sync(self) -> _Pools[httpx.Client]:
         with self._lock:
@@ -496,12 +539,12 @@ class JSONEndpoint:
             held = self._loop_pools.get(loop)
             if held is not None and not held.closed:
                 return held
-            transport = None
-            if self._direct:
-                transport = AiohttpTransport(
-                    max_connections=self._max_connections, ssl_context=self._ssl_context
+            native = None
+            if self._native is not None:
+                native = H1Pool(
+                    max_connections=self._max_connections, ssl_context=self._shared_ssl_context
                 )
-            held = _LoopPools(_Pools(self._new_async_client, self._sizes), transport)
+            held = _LoopPools(_Pools(self._new_async_client, self._sizes), native)
             self._loop_pools[loop] = held
         guard = self._guard(held)
         await guard.__anext__()  # started: the loop's shutdown_asyncgens() will finish it
@@ -562,68 +605,79 @@ class JSONEndpoint:
             await asyncio.sleep(delay)
         raise self._final_error(outcome, attempt)
 
-    def _attempt(self, body: Mapping[str, Any]) -> JSONReply | _Failure:
+    def _attempt(self, body: Mapping[str, Any]) -> JSONReply | Failure:
+        from ._httpx_client import HTTPError, judge_exception
+
         pools = self._sync()
         index, client = pools.acquire()
         try:
             start = time.perf_counter()
             response = client.post(self.url, json=body)
             latency_s = time.perf_counter() - start
-        except httpx.HTTPError as exc:
-            return _judge_exception(exc, self._secret)
+        except HTTPError as exc:
+            return judge_exception(exc, self._secret)
         finally:
             pools.release(index)
-        return self._reply(response, latency_s)
+        return self._reply(response.status_code, response.headers, response.content, latency_s)
 
-    async def _aattempt(self, body: Mapping[str, Any]) -> JSONReply | _Failure:
+    async def _aattempt(self, body: Mapping[str, Any]) -> JSONReply | Failure:
         held = await self._async()
-        if held.transport is not None:
-            return await self._adirect(held.transport, body)
+        if held.native is not None:
+            return await self._anative(held.native, body)
+        from ._httpx_client import HTTPError, judge_exception
+
         pools = held.pools
         index, client = pools.acquire()
         try:
             start = time.perf_counter()
             response = await client.post(self.url, json=body)
             latency_s = time.perf_counter() - start
-        except httpx.HTTPError as exc:
-            return _judge_exception(exc, self._secret)
+        except HTTPError as exc:
+            return judge_exception(exc, self._secret)
         finally:
             pools.release(index)
-        return self._reply(response, latency_s)
+        return self._reply(response.status_code, response.headers, response.content, latency_s)
 
-    async def _adirect(
-        self, transport: httpx.AsyncBaseTransport, body: Mapping[str, Any]
-    ) -> JSONReply | _Failure:
-        """One attempt straight through the transport; the key is only on this request."""
-        headers = self._direct_headers
-        if self._auth is not None:
-            headers = {**headers, **self._auth.header()}
-        request = httpx.Request(
-            "POST",
-            self._url,
-            headers=headers,
-            content=_json_bytes(body),
-            extensions={"timeout": self._timeout_extension},
-        )
+    async def _anative(self, pool: H1Pool, body: Mapping[str, Any]) -> JSONReply | Failure:
+        """One attempt through the native pool: prepared head, JSON bytes, no httpx objects."""
+        assert self._native is not None
+        head = self._native.head_with_key(self._key_prefix, self._secret)
         try:
             start = time.perf_counter()
-            response = await transport.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
+            response = await pool.request(
+                self._native.origin,
+                head,
+                _json_bytes(body),
+                connect_timeout=self._connect_timeout,
+                read_timeout=self._timeout,
+            )
             latency_s = time.perf_counter() - start
-        except httpx.HTTPError as exc:
-            return _judge_exception(exc, self._secret)
-        return self._reply(response, latency_s)
+        except H1Error as exc:
+            # every transport failure of a POST that got no answer is worth another attempt,
+            # as httpx's timeouts, network and remote-protocol errors are
+            name = _H1_ERROR_NAMES.get(type(exc), "TransportError")
+            return Failure(True, None, None, redact(f"{name}: {exc}", self._secret))
+        headers = dict(response.headers)
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        decode = _CONTENT_DECODERS.get(encoding)
+        content = response.body
+        if decode is not None:
+            try:
+                content = decode(content)
+            except zlib.error as exc:
+                detail = f"DecodingError: cannot decode the {encoding} answer ({exc})"
+                return Failure(False, response.status, None, detail)
+        return self._reply(response.status, headers, content, latency_s)
 
-    def _reply(self, response: httpx.Response, latency_s: float) -> JSONReply | _Failure:
-        judged = _judge_response(response, self._secret)
-        if isinstance(judged, _Failure):
+    def _reply(
+        self, status: int, headers: Mapping[str, str], body: bytes, latency_s: float
+    ) -> JSONReply | Failure:
+        judged = _judge_reply(status, headers, body, self._secret)
+        if isinstance(judged, Failure):
             return judged
         return JSONReply(data=judged, latency_s=latency_s, attempts=1)
 
-    def _next_delay(self, failure: _Failure, attempt: int) -> float | None:
+    def _next_delay(self, failure: Failure, attempt: int) -> float | None:
         """Seconds to wait before retrying, or None when this failure is final."""
         if not failure.retryable or attempt >= self.retry.max_attempts:
             return None
@@ -639,7 +693,7 @@ class JSONEndpoint:
         )
         return delay
 
-    def _final_error(self, failure: _Failure, attempts: int) -> ModelAPIError:
+    def _final_error(self, failure: Failure, attempts: int) -> ModelAPIError:
         # Built outside any ``except`` block: the error has no __context__ holding an httpx
         # request (whose headers carry the key).
         return ModelAPIError(

@@ -10,15 +10,12 @@ from typing import Any
 
 from ._gate import Check, evaluate, resolve_inconclusive
 from ._insights import ensembles_for, length_for, slope_verdict
-from ._marker import THRESHOLDS, CoherenceSpec
+from ._marker import DEFAULT_CONFIDENCE, THRESHOLDS, CoherenceSpec
 from ._record import build_record
 from ._resample import TestState
 from ._settings import Settings
 
-__all__ = ["DEFAULT_CONFIDENCE", "judge_test"]
-
-DEFAULT_CONFIDENCE = 0.95
-"""The interval level when neither the marker nor the run sets a confidence."""
+__all__ = ["DEFAULT_CONFIDENCE", "judge_test"]  # DEFAULT_CONFIDENCE lives in the light _marker
 
 
 def judge_test(

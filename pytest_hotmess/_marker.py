@@ -14,6 +14,7 @@ from typing import Any
 from ._types import Estimator, Loss
 
 __all__ = [
+    "DEFAULT_CONFIDENCE",
     "LOSSES",
     "MARKER_HELP",
     "THRESHOLDS",
@@ -21,6 +22,9 @@ __all__ = [
     "MarkerError",
     "parse_marker_kwargs",
 ]
+
+DEFAULT_CONFIDENCE = 0.95
+"""The interval level when neither the marker nor the run sets a confidence."""
 
 THRESHOLDS = ("max_incoherence", "max_bias", "max_variance", "max_error")
 """Threshold names, in report order."""

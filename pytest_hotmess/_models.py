@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._clients import ModelConfigError, model_from_spec
-from ._completion import Model
-from ._config import HotmessConfig
-from ._recording import Recording, RecordingModel, ReplayModel
-from .sim import sim_model_from_spec
+# The registry is built at every run's configure; the clients (HTTP stacks), the simulator
+# (numpy) and the recording wrappers are imported only when a model is first requested.
+if TYPE_CHECKING:
+    from ._completion import Model
+    from ._config import HotmessConfig
+    from ._recording import Recording
 
 __all__ = ["BUILTIN_MODEL", "ModelRegistry", "UnknownModelError"]
 
@@ -78,18 +79,26 @@ class ModelRegistry:
             spec = {key: value for key, value in spec.items() if key != "api_key_env"}
         inner = self._client(name, spec)
         if self.replay is not None:
+            from ._recording import ReplayModel
+
             params = getattr(inner, "params", None)
             _close(inner)
             return ReplayModel(
                 self.replay, name=inner.name, params=params if isinstance(params, Mapping) else {}
             )
         if self.record is not None:
+            from ._recording import RecordingModel
+
             return RecordingModel(inner, self.record, keep_latency=True)
         return inner
 
     def _client(self, name: str, spec: Mapping[str, Any]) -> Model:
         if spec.get("provider") == "sim":
+            from .sim import sim_model_from_spec
+
             return sim_model_from_spec(spec, name=name, seed=self._seed)
+        from ._clients import ModelConfigError, model_from_spec
+
         try:
             return model_from_spec(spec, entry=name, environ=self._environ)
         except ModelConfigError:

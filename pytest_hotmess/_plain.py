@@ -1,4 +1,4 @@
-"""Turn results into plain builtins: what JSON can hold and what crosses xdist."""
+"""Plain data helpers without numpy: results to builtins (JSON, xdist), and text for reports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from ._types import INVALID, INVALID_LABEL
 
-__all__ = ["plain"]
+__all__ = ["format_k", "plain"]
 
 
 def plain(value: Any) -> Any:
@@ -33,3 +33,10 @@ def plain(value: Any) -> Any:
     if isinstance(value, Iterable):
         return [plain(v) for v in value]
     return str(value)
+
+
+def format_k(k_min: int | None, k_max: int | None) -> str:
+    """Samples per item as a report shows them: ``30``, or ``28-30`` when items differ."""
+    if k_min is None or k_max is None:
+        return "?"
+    return str(k_min) if k_min == k_max else f"{k_min}-{k_max}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._gate import format_k
+from ._plain import format_k
 
 __all__ = ["render_table"]
 

@@ -9,14 +9,12 @@ import functools
 import math
 import numbers
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._budget import Budget
 from ._completion import Completion, Sample
-from ._decompose import ItemEstimate, estimate_item
 from ._marker import THRESHOLDS
 from ._plain import plain
-from ._record import aggregate_one_loss
 from ._sampling import (
     NOT_DRAWN,
     Call,
@@ -28,9 +26,15 @@ from ._sampling import (
     ensure_no_running_loop,
     is_async_callable,
 )
-from ._sequential import SequentialDecision, SequentialPlan, decide, default_looks, make_plan
 from ._types import INVALID, KINDS, NOTHING, Estimator, Kind, Loss
-from ._uncertainty import Aggregate
+
+# The estimating modules (numpy, scipy) are imported where they are first used, not here: the
+# fixture needs this module before the first sample is drawn, and numpy's import can then
+# overlap the wait for the first model answers.
+if TYPE_CHECKING:
+    from ._decompose import ItemEstimate
+    from ._sequential import SequentialDecision, SequentialPlan
+    from ._uncertainty import Aggregate
 
 __all__ = ["ItemResult", "Resampler", "SamplingError", "TestState"]
 
@@ -135,6 +139,8 @@ class TestState:
         """Looks for adaptive K: only when ``max_samples`` is set and something is gated."""
         if self.max_samples is None or not self.gated_thresholds():
             return None
+        from ._sequential import default_looks, make_plan
+
         return make_plan(default_looks(self.max_samples), self.confidence)
 
     def sequential_verdicts(self) -> dict[str, str] | None:
@@ -160,6 +166,8 @@ class TestState:
         return [item.estimate for item in self.items if item.estimate is not None]
 
     def aggregate_with_losses(self) -> tuple[Aggregate, list[str]]:
+        from ._record import aggregate_one_loss
+
         return aggregate_one_loss(self.estimates(), confidence=self.confidence)
 
     def aggregate(self) -> Aggregate:
@@ -579,6 +587,8 @@ class Resampler:
             stopped = failure is not None or (budget is not None and budget.exhausted is not None)
             if batch.plan is None:
                 return _Outcome(results, failure, problem, None, collected)
+            from ._sequential import decide
+
             prior = self._state.estimates()
             estimates = prior + [r.estimate for r in results if r.estimate is not None]
             decision = decide(
@@ -618,6 +628,8 @@ class Resampler:
     def _estimate(
         self, item_id: str, outcomes: tuple[Any, ...], target: Any, kind: Kind | None, weight: float
     ) -> ItemEstimate:
+        from ._decompose import estimate_item
+
         return estimate_item(
             outcomes,
             target,

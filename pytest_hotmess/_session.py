@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from ._record import pooled_totals
-
 __all__ = ["HotmessSession"]
 
 
@@ -49,4 +47,6 @@ class HotmessSession:
         ]
 
     def totals(self) -> dict[str, Any]:
+        from ._record import pooled_totals  # numpy: only once there is something to total
+
         return pooled_totals(self.tests(), confidence=self.confidence)

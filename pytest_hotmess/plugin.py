@@ -10,35 +10,40 @@ import dataclasses
 import functools
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import __version__
-from ._atomic import write_atomic
 from ._baseline import BaselineError, baseline_path, load_baseline
 from ._budget import Budget, Prices
-from ._clients import ModelConfigError
-from ._compare import Rule, compare_reports, parse_fail_rules, regressions
-from ._completion import Model
-from ._config import ConfigError, HotmessConfig, load_config
-from ._html import render_html
-from ._judge import DEFAULT_CONFIDENCE, judge_test
-from ._marker import MARKER_HELP, CoherenceSpec, MarkerError, parse_marker_kwargs
+from ._marker import (
+    DEFAULT_CONFIDENCE,
+    MARKER_HELP,
+    CoherenceSpec,
+    MarkerError,
+    parse_marker_kwargs,
+)
 from ._models import ModelRegistry, UnknownModelError
 from ._progress import LiveProgress
-from ._recording import Recording, RecordingFormatError
-from ._report_json import build_report, write_json_atomic
-from ._report_junit import suite_properties, testcase_properties
-from ._report_terminal import render_comparison, render_details, render_table
-from ._resample import Resampler, TestState
 from ._session import HotmessSession
 from ._settings import Settings, add_options, resolve_settings
+
+# pytest loads this plugin in every run, with or without a coherence test. Only what
+# configuration and collection need is imported above (no numpy, scipy, HTTP client or YAML);
+# the engine, the model clients, the config file reader and the reports are imported inside
+# the hooks and fixtures that use them, on first use.
+if TYPE_CHECKING:
+    from ._compare import Rule
+    from ._completion import Model
+    from ._config import HotmessConfig
+    from ._recording import Recording
+    from ._resample import Resampler, TestState
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 SESSION_KEY = pytest.StashKey[HotmessSession]()
 SPEC_KEY = pytest.StashKey["CoherenceSpec | None"]()
-STATE_KEY = pytest.StashKey[TestState]()
+STATE_KEY = pytest.StashKey["TestState"]()
 RECORD_KEY = pytest.StashKey[dict[str, Any]]()
 MARKED_KEY = pytest.StashKey[bool]()
 FILE_CONFIG_KEY = pytest.StashKey["HotmessConfig | None"]()
@@ -124,6 +129,8 @@ def _load_file_config(config: pytest.Config, path: str | None) -> HotmessConfig 
         path = str(default)
     elif not Path(path).is_file():
         raise pytest.UsageError(f"pytest-hotmess: configuration file not found: {path}")
+    from ._config import ConfigError, load_config  # YAML: only when there is a file to read
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -136,8 +143,15 @@ def _model_registry(settings: Settings, file_config: HotmessConfig | None) -> Mo
             "pytest-hotmess: --hotmess-record and --hotmess-replay cannot be used together "
             f"(record from {settings.sources['record']}, replay from {settings.sources['replay']})"
         )
-    replay = None
-    if settings.replay:
+    record: Recording | None = None
+    replay: Recording | None = None
+    if settings.record:
+        from ._recording import Recording
+
+        record = Recording()
+    elif settings.replay:
+        from ._recording import Recording, RecordingFormatError
+
         try:
             replay = Recording.load(settings.replay)
         except FileNotFoundError:
@@ -146,12 +160,7 @@ def _model_registry(settings: Settings, file_config: HotmessConfig | None) -> Mo
             ) from None
         except RecordingFormatError as exc:
             raise pytest.UsageError(f"pytest-hotmess: {exc}") from None
-    registry = ModelRegistry(
-        file_config,
-        seed=settings.seed,
-        record=Recording() if settings.record else None,
-        replay=replay,
-    )
+    registry = ModelRegistry(file_config, seed=settings.seed, record=record, replay=replay)
     if settings.model is not None and settings.model not in registry.names():
         raise pytest.UsageError(
             f"pytest-hotmess: {settings.sources['model']}: unknown model {settings.model!r}; "
@@ -248,6 +257,8 @@ def _progress_factory(config: pytest.Config, item: pytest.Item) -> Any:
 def _state(item: pytest.Item) -> TestState:
     state = item.stash.get(STATE_KEY, None)
     if state is None:
+        from ._resample import TestState
+
         settings = item.config.stash[SETTINGS_KEY]
         spec = item.stash.get(SPEC_KEY, None) or CoherenceSpec()
         state = TestState(
@@ -274,6 +285,8 @@ def _state(item: pytest.Item) -> TestState:
 @pytest.fixture
 def resample(request: pytest.FixtureRequest) -> Resampler:
     """Sample a model K times per item; gated when the test has a ``coherence`` marker."""
+    from ._resample import Resampler
+
     return Resampler(_state(request.node))
 
 
@@ -290,7 +303,7 @@ def hotmess_model(request: pytest.FixtureRequest) -> Model:
     name = config.stash[SETTINGS_KEY].model
     try:
         return config.stash[REGISTRY_KEY].get(name)
-    except (ModelConfigError, UnknownModelError, ValueError) as exc:
+    except (UnknownModelError, ValueError) as exc:  # a ModelConfigError is a ValueError
         problem = str(exc)
     pytest.fail(f"pytest-hotmess: cannot build model {name or 'sim'!r}: {problem}", pytrace=False)
 
@@ -329,6 +342,8 @@ def _finish(item: pytest.Item, body_raised: bool = False) -> str | None:
 def _record(
     item: pytest.Item, note: str | None = None, verdict_override: str | None = None
 ) -> dict[str, Any]:
+    from ._judge import judge_test
+
     return judge_test(
         item.nodeid,
         item.stash.get(SPEC_KEY, None) or CoherenceSpec(),
@@ -357,6 +372,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
 def _attach_properties(item: pytest.Item) -> None:
     record = item.stash.get(RECORD_KEY, None)
     if record is not None:
+        from ._report_junit import testcase_properties
+
         kept: list[tuple[str, object]] = [
             (k, v) for k, v in item.user_properties if not str(k).startswith("hotmess.")
         ]
@@ -431,12 +448,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.USAGE_ERROR  # an xdist worker found a bad marker
     hotmess = config.stash[SESSION_KEY]
     settings = config.stash[SETTINGS_KEY]
+    if not hotmess.records and not settings.json:
+        return  # nothing was gated and no report was asked for: nothing to total or write
+    from ._report_json import build_report, write_json_atomic
+    from ._report_junit import suite_properties
+
     totals = hotmess.totals()
     if hotmess.records:
         _add_junit_suite_properties(config, suite_properties(totals))
     report = build_report(hotmess.tests(), totals, plugin_version=__version__, exitstatus=None)
     baseline = config.stash.get(BASELINE_KEY, None)
     if baseline is not None and hotmess.records:
+        from ._compare import compare_reports, regressions
+
         path, data = baseline
         comparison = compare_reports(report, data, seed=settings.seed)
         comparison["baseline_path"] = str(path)
@@ -468,6 +492,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _rule(text: str) -> Rule:
+    from ._compare import parse_fail_rules
+
     return parse_fail_rules([text])[0]
 
 
@@ -477,6 +503,9 @@ def _baseline_dir(config: pytest.Config) -> Path:
 
 
 def _write_html(path: str, report: dict[str, Any]) -> None:
+    from ._atomic import write_atomic
+    from ._html import render_html
+
     tests = report["tests"]
     page = render_html(
         report,
@@ -493,6 +522,8 @@ def _save_recording(config: pytest.Config) -> None:
     recording = config.stash[REGISTRY_KEY].record
     if recording is None or settings.record is None:
         return
+    from ._recording import Recording
+
     if _is_worker(config):
         worker = config.workerinput["workerid"]  # type: ignore[attr-defined]
         saved = recording.save(f"{settings.record}.{worker}.part")
@@ -539,6 +570,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     hotmess = config.stash[SESSION_KEY]
     if not hotmess.records:
         return
+    from ._report_terminal import render_comparison, render_details, render_table
+
     terminalreporter.write_sep("=", "hotmess coherence")
     for line in render_table(hotmess.tests(), hotmess.totals()):
         terminalreporter.write_line(line)

@@ -17,7 +17,6 @@ import pytest
 from _fake_llm_server import FakeLLMServer
 
 from pytest_hotmess import _http
-from pytest_hotmess._aiohttp_transport import aiohttp_available
 from pytest_hotmess._http import ChatModelBase, JSONEndpoint
 
 __all__ = [
@@ -57,40 +56,38 @@ def server() -> Iterator[FakeLLMServer]:
         yield running
 
 
-ASYNC_BACKENDS = ("aiohttp", "httpx")
+ASYNC_BACKENDS = ("native", "httpx")
 
 
 @pytest.fixture(params=ASYNC_BACKENDS)
 def async_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run the test once per async backend (``_http.ASYNC_BACKEND``), and check afterwards that
-    its async calls really went through that backend: aiohttp's are the endpoint's direct calls.
+    its async calls really went through that backend: the native pool's are ``_anative`` calls.
 
     Only tests that call ``acall`` on a default-transport client need this; the rest of the
     suite runs once, on the default backend.
     """
     backend: str = request.param
-    if backend == "aiohttp" and not aiohttp_available():
-        pytest.skip("aiohttp is not installed (pip install pytest-hotmess[fast])")
     monkeypatch.setattr(_http, "ASYNC_BACKEND", backend)  # read when a client is made
     # list.append is atomic: some tests call from several threads at once
-    attempts: dict[str, list[None]] = {"all": [], "direct": []}
-    attempt, direct = JSONEndpoint._aattempt, JSONEndpoint._adirect
+    attempts: dict[str, list[None]] = {"all": [], "native": []}
+    attempt, native = JSONEndpoint._aattempt, JSONEndpoint._anative
 
     async def counted_attempt(self: JSONEndpoint, body: Any) -> Any:
         attempts["all"].append(None)
         return await attempt(self, body)
 
-    async def counted_direct(self: JSONEndpoint, transport: Any, body: Any) -> Any:
-        attempts["direct"].append(None)
-        return await direct(self, transport, body)
+    async def counted_native(self: JSONEndpoint, pool: Any, body: Any) -> Any:
+        attempts["native"].append(None)
+        return await native(self, pool, body)
 
     monkeypatch.setattr(JSONEndpoint, "_aattempt", counted_attempt)
-    monkeypatch.setattr(JSONEndpoint, "_adirect", counted_direct)
+    monkeypatch.setattr(JSONEndpoint, "_anative", counted_native)
     yield backend
-    made, direct_made = len(attempts["all"]), len(attempts["direct"])
+    made, native_made = len(attempts["all"]), len(attempts["native"])
     assert made > 0, "the test made no async attempt: it does not need both backends"
-    expected = made if backend == "aiohttp" else 0
-    assert direct_made == expected, f"{direct_made} of {made} attempts direct on {backend!r}"
+    expected = made if backend == "native" else 0
+    assert native_made == expected, f"{native_made} of {made} attempts native on {backend!r}"
 
 
 def make_client(cls: type[ModelT], **settings: Any) -> ModelT:
