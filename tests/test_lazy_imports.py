@@ -234,3 +234,29 @@ def test_a_run_with_a_coherence_test_imports_what_it_uses(
     assert {"numpy", "pytest_hotmess._decompose", "pytest_hotmess.sim"} <= loaded
     # the simulated model needs no HTTP client
     assert _roots(loaded) & {"httpx", "aiohttp"} == set()
+
+
+def test_the_resample_fixture_imports_numpy_and_scipy_in_the_background(
+    quiet_pytester: pytest.Pytester,
+) -> None:
+    # The test neither samples nor imports numpy or scipy itself: whatever of them is loaded
+    # when it has waited for the warm-up thread, that thread imported.
+    quiet_pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import sys
+
+            from pytest_hotmess import _warmup
+
+            def test_before_any_resample():
+                assert "scipy.special" not in sys.modules
+
+            def test_warmed(resample):
+                _warmup.wait()
+                assert set(_warmup.MODULES) <= set(sys.modules)
+            """
+        )
+    )
+    result, loaded = _run_and_probe(quiet_pytester)
+    result.assert_outcomes(passed=2)
+    assert {"numpy", "scipy.special"} <= loaded
