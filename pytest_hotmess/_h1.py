@@ -217,7 +217,7 @@ def encode_head(method: str, target: str, headers: Iterable[tuple[str, str]]) ->
     CR, LF and NUL and Latin-1 encodable. Errors name the header, never its value.
     """
     if not method or method.strip(_TOKEN_CHARS):
-        raise ValueError(f"HTTP method is not a token: {_token_prefix(method)!r}...")
+        raise ValueError(f"HTTP method is not a token (starts {_token_prefix(method)!r})")
     if not target or not target.isascii() or not target.isprintable() or " " in target:
         raise ValueError("request target must be non-empty printable ASCII without spaces")
     lines = [f"{method} {target} HTTP/1.1\r\n"]
