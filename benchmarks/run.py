@@ -70,7 +70,7 @@ def _plan(args: argparse.Namespace, workdir: Path) -> dict[str, Callable[[], dic
         latency_s=0.01 if quick else 0.05,
         repeats=1 if quick else 3,
         sequential_calls=3 if quick else 40,
-        pytest_runs=1 if quick else 3,
+        pytest_runs=1 if quick else 7,
         slow=not quick,
     )
     oh = overhead.OverheadConfig(items=20 if quick else 200, repeats=1 if quick else 5)
