@@ -316,12 +316,24 @@ def _inflate(body: bytes) -> bytes:
         return zlib.decompress(body, -zlib.MAX_WBITS)
 
 
-def _use_native(backend: AsyncBackend) -> bool:
+def _use_native(backend: AsyncBackend, url: str) -> bool:
+    """Whether async calls to ``url`` go through the native pool (it does not speak to proxies).
+
+    "auto" reads the proxy settings httpx reads too (the environment, or the system's): a proxy
+    for the URL's scheme (or for all) sends the calls through httpx, unless ``NO_PROXY`` (or the
+    system's exceptions) exempt the host.
+    """
     if backend != "auto":
         return backend == "native"
-    import urllib.request  # what httpx reads too (environment, or the system's settings)
+    import urllib.parse
+    import urllib.request
 
-    return not urllib.request.getproxies()
+    proxies = urllib.request.getproxies()
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if not (proxies.get(scheme) or proxies.get("all")):
+        return True
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return bool(host) and bool(urllib.request.proxy_bypass(host))
 
 
 def pool_sizes(max_connections: int, per_pool: int) -> list[int]:
@@ -389,10 +401,17 @@ class _NativeRequest:
 
     The head holds every header but the key's and Content-Length; the key's line is made per
     request from the :class:`Secret`, so no attribute of the endpoint holds the key in clear.
+    Everything, the key included, is validated here: a URL, header or key that the native pool
+    cannot send raises ValueError (naming no value), and the endpoint then leaves it to httpx.
     """
 
     def __init__(
-        self, url: str, headers: Mapping[str, str], secret: Secret | None, key_header: str
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        secret: Secret | None,
+        key_header: str,
+        key_prefix: str,
     ) -> None:
         self.origin, target = Origin.parse(url)
         self.head = encode_head(
@@ -405,18 +424,17 @@ class _NativeRequest:
                 ("Accept-Encoding", "gzip, deflate"),
             ],
         )
-        self._key_name = key_header
-        if secret is not None:
-            encode_head("POST", target, [(key_header, "x")])  # a bad header name fails here
+        self._secret = secret
+        self._key_prefix = key_prefix
         self._key_line = f"{key_header}: ".encode("latin-1")
+        if secret is not None:
+            encode_head("POST", target, [(key_header, key_prefix + secret.reveal())])
 
-    def head_with_key(self, prefix: str, secret: Secret | None) -> bytes:
-        if secret is None:
+    def head_with_key(self) -> bytes:
+        if self._secret is None:
             return self.head
-        value = prefix + secret.reveal()
-        if "\r" in value or "\n" in value or "\0" in value:
-            raise ValueError(f"the {self._key_name} header value contains a line break")
-        return self.head + self._key_line + value.encode("latin-1") + b"\r\n"
+        value = (self._key_prefix + self._secret.reveal()).encode("latin-1")
+        return self.head + self._key_line + value + b"\r\n"
 
 
 class JSONEndpoint:
@@ -473,10 +491,10 @@ class JSONEndpoint:
         self._rng = rng if rng is not None else random.Random()
         self._max_connections = max_connections
         self._native: _NativeRequest | None = None
-        if default_transport and _use_native(ASYNC_BACKEND):
+        if default_transport and _use_native(ASYNC_BACKEND, url):
             # a URL or header the native pool cannot send goes to httpx, which reports it per call
             with contextlib.suppress(ValueError):
-                self._native = _NativeRequest(url, headers, secret, key_header)
+                self._native = _NativeRequest(url, headers, secret, key_header, key_prefix)
         self._lock = threading.Lock()
         self._ssl_context: ssl.SSLContext | None = None
         self._sync_pools: _Pools[httpx.Client] | None = None
@@ -641,7 +659,7 @@ class JSONEndpoint:
     async def _anative(self, pool: H1Pool, body: Mapping[str, Any]) -> JSONReply | Failure:
         """One attempt through the native pool: prepared head, JSON bytes, no httpx objects."""
         assert self._native is not None
-        head = self._native.head_with_key(self._key_prefix, self._secret)
+        head = self._native.head_with_key()
         try:
             start = time.perf_counter()
             response = await pool.request(
