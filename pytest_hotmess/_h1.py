@@ -35,6 +35,7 @@ __all__ = [
     "Origin",
     "ProtocolFailed",
     "ReadTimedOut",
+    "RequestBytes",
     "encode_head",
 ]
 
@@ -47,6 +48,26 @@ _MAX_CHUNK_LINE: Final = 4096
 """A chunk-size line (size plus extensions) longer than this is malformed."""
 _CLOSE_WAIT_S: Final = 1.0
 """How long :meth:`H1Pool.aclose` waits for the sockets it aborted to be released."""
+_STALE_WINDOW_S: Final = 0.25
+"""A reused connection that closes this soon after the request was written, before any byte
+of the response, was closed by the server while idle: the request is sent again, once, on a
+fresh connection. A later close means the server had the request (and may have acted on it),
+so it is reported instead and the caller decides whether to try again."""
+_HAPPY_EYEBALLS_DELAY_S: Final = 0.25
+"""How long one address may take to connect before the next one is tried alongside it."""
+
+
+class RequestBytes(bytes):
+    """Request bytes, which may carry an API key: their repr never shows them.
+
+    Tracebacks printed with local variables (``pytest -l``) show the repr of every local, and
+    the head and payload of a request are locals of several frames here.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<request bytes, {len(self)} long, not shown>"
 
 
 # --------------------------------------------------------------------------- errors
@@ -170,8 +191,8 @@ def _parse_url(url: str) -> tuple[Origin, str]:
         raise bad("it contains whitespace or control characters")
     try:
         parts = urlsplit(url)
-    except ValueError as exc:
-        raise bad(str(exc)) from None
+    except ValueError:
+        raise bad("not a valid URL") from None  # urlsplit's message may repeat the user info
     if parts.scheme not in _DEFAULT_PORTS:
         raise bad("expected http://host[:port]/... or https://host[:port]/...")
     if "@" in parts.netloc:
@@ -323,6 +344,7 @@ class _Connection(asyncio.Protocol):
         self._head_only = False
         self._keep = True
         self._got_data = False
+        self._sent_at = 0.0
         self._status = 0
         self._reason = ""
         self._headers: list[tuple[str, str]] = []
@@ -361,7 +383,9 @@ class _Connection(asyncio.Protocol):
                     self._fut = fut
                     self._complete()
                 elif not self._got_data:
-                    fut.set_exception(_StaleConnection(exc))
+                    stale = _StaleConnection(exc)
+                    quick = self._loop.time() - self._sent_at <= _STALE_WINDOW_S
+                    fut.set_exception(stale if quick else stale.error(self.origin))
                 elif exc is None:
                     fut.set_exception(
                         ProtocolFailed(
@@ -422,6 +446,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = False
         self._pieces = []
         self._stash.clear()
+        self._sent_at = self._loop.time()
         try:
             transport.write(payload)
         except (OSError, RuntimeError) as exc:
@@ -776,7 +801,7 @@ class H1Pool:
             raise RuntimeError("H1Pool is closed")
         if not head.endswith(b"\r\n"):
             raise ValueError("head must end with CRLF (build it with encode_head)")
-        payload = b"%bContent-Length: %d\r\n\r\n%b" % (head, len(body), body)
+        payload = RequestBytes(b"%bContent-Length: %d\r\n\r\n%b" % (head, len(body), body))
         keep = not _asks_close(head)
         conn = self._take_idle(origin, loop)
         if conn is None:
@@ -1004,13 +1029,19 @@ class H1Pool:
                 origin.port,
                 ssl=context,
                 server_hostname=origin.host if context is not None else None,
+                # an unreachable IPv6 address must not hold up IPv4 for the whole timeout
+                happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY_S,
+                interleave=1,
             )
             if connect_timeout is None:
                 _, conn = await opening
             else:
                 _, conn = await asyncio.wait_for(opening, connect_timeout)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as exc:
             self._release_slot()
+            # 3.11+: asyncio.TimeoutError is the builtin, which the kernel's own time-out raises too
+            if connect_timeout is None or getattr(exc, "errno", None) is not None:
+                raise ConnectFailed(f"cannot connect to {origin}: {_describe(exc)}") from exc
             raise ConnectTimedOut(
                 f"connecting to {origin} took longer than {connect_timeout:g} s"
             ) from None

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import random
 import ssl
 import threading
@@ -21,6 +22,7 @@ import zlib
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
+from . import __version__
 from ._context import current_item
 from ._h1 import (
     ConnectFailed,
@@ -37,6 +39,8 @@ from ._retry import RetryPolicy, is_retryable_status, retry_after_from_headers
 
 __all__ = [
     "ASYNC_BACKEND",
+    "BACKEND_VARIABLE",
+    "USER_AGENT",
     "AsyncBackend",
     "AsyncTransportFactory",
     "ChatModelBase",
@@ -54,6 +58,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("pytest_hotmess.clients")
+
+USER_AGENT = f"pytest-hotmess/{__version__}"
+"""Sent on every request, native or httpx (some firewalls refuse requests without one)."""
 
 _REDACTED = "[REDACTED]"
 _EXCERPT_CHARS = 300
@@ -316,6 +323,22 @@ def _inflate(body: bytes) -> bytes:
         return zlib.decompress(body, -zlib.MAX_WBITS)
 
 
+BACKEND_VARIABLE = "HOTMESS_ASYNC_BACKEND"
+_BACKENDS: tuple[AsyncBackend, ...] = ("auto", "native", "httpx")
+
+
+def chosen_backend() -> AsyncBackend:
+    """``HOTMESS_ASYNC_BACKEND`` when it is set (``auto``, ``native`` or ``httpx``), else
+    ``ASYNC_BACKEND``: a way out to httpx for networks the native pool does not suit."""
+    value = os.environ.get(BACKEND_VARIABLE, "").strip().lower()
+    if not value:
+        return ASYNC_BACKEND
+    for backend in _BACKENDS:
+        if value == backend:
+            return backend
+    raise ValueError(f"{BACKEND_VARIABLE} must be auto, native or httpx, got {value!r}")
+
+
 def _use_native(backend: AsyncBackend, url: str) -> bool:
     """Whether async calls to ``url`` go through the native pool (it does not speak to proxies).
 
@@ -474,7 +497,7 @@ class JSONEndpoint:
         self.model = model
         self.url = url
         self.retry = retry
-        self._headers = dict(headers)
+        self._headers = {"User-Agent": USER_AGENT, **headers}  # one agent on every path
         self._secret = secret
         self._key_header = key_header
         self._key_prefix = key_prefix
@@ -491,10 +514,10 @@ class JSONEndpoint:
         self._rng = rng if rng is not None else random.Random()
         self._max_connections = max_connections
         self._native: _NativeRequest | None = None
-        if default_transport and _use_native(ASYNC_BACKEND, url):
+        if default_transport and _use_native(chosen_backend(), url):
             # a URL or header the native pool cannot send goes to httpx, which reports it per call
             with contextlib.suppress(ValueError):
-                self._native = _NativeRequest(url, headers, secret, key_header, key_prefix)
+                self._native = _NativeRequest(url, self._headers, secret, key_header, key_prefix)
         self._lock = threading.Lock()
         self._ssl_context: ssl.SSLContext | None = None
         self._sync_pools: _Pools[httpx.Client] | None = None
@@ -679,12 +702,14 @@ class JSONEndpoint:
         encoding = headers.get("content-encoding", "identity").strip().lower()
         decode = _CONTENT_DECODERS.get(encoding)
         content = response.body
-        if decode is not None:
+        if decode is not None and content:
             try:
                 content = decode(content)
             except zlib.error as exc:
-                detail = f"DecodingError: cannot decode the {encoding} answer ({exc})"
-                return Failure(False, response.status, None, detail)
+                if 200 <= response.status <= 299:
+                    detail = f"DecodingError: cannot decode the {encoding} answer ({exc})"
+                    return Failure(False, response.status, None, detail)
+                content = b""  # an error's status decides (a 429 stays retryable); no message
         return self._reply(response.status, headers, content, latency_s)
 
     def _reply(

@@ -187,6 +187,9 @@ def _draw_in_pool(
                     if budget is not None:
                         budget.charge(value)
                     finished.put(False)
+        except BaseException:  # the worker's own failure (not a sample's): stop the others too
+            stopped = True
+            raise
         finally:
             finished.put(None)
 

@@ -136,3 +136,55 @@ def test_connection_refused_reads_as_httpx_would() -> None:
     with pytest.raises(ModelAPIError, match="ConnectError") as caught:
         run(model.acall("q"))
     assert caught.value.attempts == 2 and KEY not in str(caught.value)
+
+
+@pytest.mark.usefixtures("async_backend")
+def test_an_error_with_an_empty_compressed_body_keeps_its_status(server: FakeLLMServer) -> None:
+    # A 429 that declares gzip but sends no body is still a 429: waited out and retried.
+    headers = {"Content-Encoding": "gzip", "Retry-After": "0"}
+    server.script(Reply(status=429, raw=b"", headers=headers))
+    completion = run(_model(server, max_attempts=2).acall("q"))
+    assert completion.text and server.count() == 2
+
+
+def test_on_the_native_path_an_undecodable_error_body_does_not_hide_the_status(
+    server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (httpx gives up with a DecodingError here: it cannot read the status of such an answer)
+    monkeypatch.setattr(_http, "ASYNC_BACKEND", "native")
+    server.script(Reply(status=503, raw=b"broken", headers={"Content-Encoding": "gzip"}))
+    completion = run(_model(server, max_attempts=2).acall("q"))
+    assert completion.text and server.count() == 2
+
+
+def test_every_path_sends_the_same_user_agent(
+    server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agents = []
+    for backend in ("native", "httpx"):
+        monkeypatch.setattr(_http, "ASYNC_BACKEND", backend)
+        model = _model(server)
+        run(model.acall("q"))
+        agents.append(server.requests[-1].headers["user-agent"])
+    model("q")  # sync: httpx.Client
+    agents.append(server.requests[-1].headers["user-agent"])
+    assert agents == [_http.USER_AGENT] * 3 and _http.USER_AGENT.startswith("pytest-hotmess/")
+
+
+@pytest.mark.parametrize(("value", "native"), [("httpx", False), ("Native", True), ("auto", True)])
+def test_the_environment_variable_chooses_the_async_backend(
+    server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, value: str, native: bool
+) -> None:
+    monkeypatch.setattr(_http, "ASYNC_BACKEND", "native" if not native else "httpx")
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOTMESS_ASYNC_BACKEND", value)
+    assert (_model(server)._endpoint._native is not None) is native
+
+
+def test_a_bad_backend_variable_names_itself(
+    server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTMESS_ASYNC_BACKEND", "aiohttp")
+    with pytest.raises(ValueError, match="HOTMESS_ASYNC_BACKEND must be auto, native or httpx"):
+        _model(server)

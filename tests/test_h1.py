@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pytest_hotmess._h1 import (
+    _STALE_WINDOW_S,
     ConnectFailed,
     ConnectionBroken,
     ConnectTimedOut,
@@ -30,6 +31,7 @@ from pytest_hotmess._h1 import (
     Origin,
     ProtocolFailed,
     ReadTimedOut,
+    RequestBytes,
     _Connection,
     encode_head,
 )
@@ -257,6 +259,14 @@ def test_origin_parse_error_hides_the_query() -> None:
     with pytest.raises(ValueError) as caught:
         Origin.parse(f"gopher://example.com/v1?key={SECRET}")
     assert "gopher://example.com/v1" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_origin_parse_error_hides_user_info_even_when_urlsplit_quotes_it() -> None:
+    # urlsplit refuses this netloc (it changes under NFKC normalisation) with a message that
+    # repeats the whole netloc, password included
+    with pytest.raises(ValueError, match="not a valid URL") as caught:
+        Origin.parse(f"https://user:{SECRET}\u2100x@example.com/v1")
     assert SECRET not in str(caught.value)
 
 
@@ -784,6 +794,38 @@ def test_stale_retry_happens_only_once() -> None:
             assert pool.stats["open"] == 0  # the slot came back
 
     run(scenario())
+
+
+@pytest.mark.parametrize(("how", "error"), [("eof", ProtocolFailed), ("reset", ConnectionBroken)])
+def test_a_reused_connection_closed_long_after_the_request_is_not_sent_again(
+    how: str, error: type[H1Error]
+) -> None:
+    # The server had the request for longer than the stale window (it may have acted on it):
+    # sending it again would be a second call nobody counts, so the failure is reported.
+    async def answer(exchange: Exchange) -> bool:
+        if exchange.nth == 0:
+            await exchange.send(OK)
+            return True
+        await asyncio.sleep(_STALE_WINDOW_S + 0.2)  # "working", then the server dies
+        if how == "reset":
+            exchange.reset()
+        return False
+
+    async def scenario() -> None:
+        async with RawServer(answer) as server, pool_of() as pool:
+            await post(pool, server.origin, b"1")
+            with pytest.raises(error):
+                await post(pool, server.origin, b"2")
+            assert [e.body for e in server.requests] == [b"1", b"2"]  # sent once
+            assert pool.stats["retried"] == 0 and pool.stats["open"] == 0
+
+    run(scenario())
+
+
+def test_request_bytes_never_show_in_a_repr() -> None:
+    payload = RequestBytes(b"POST / HTTP/1.1\r\nAuthorization: Bearer " + SECRET.encode())
+    assert SECRET not in repr(payload) and SECRET not in repr([payload])
+    assert bytes(payload).endswith(SECRET.encode())  # the bytes themselves are unchanged
 
 
 def test_connection_closed_while_idle_is_never_reused() -> None:

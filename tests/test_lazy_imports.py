@@ -240,7 +240,7 @@ def test_the_resample_fixture_imports_numpy_and_scipy_in_the_background(
     quiet_pytester: pytest.Pytester,
 ) -> None:
     # The test neither samples nor imports numpy or scipy itself: whatever of them is loaded
-    # when it has waited for the warm-up thread, that thread imported.
+    # when it has waited for the warm-up thread, the fixture and that thread imported.
     quiet_pytester.makepyfile(
         textwrap.dedent(
             """
@@ -249,9 +249,10 @@ def test_the_resample_fixture_imports_numpy_and_scipy_in_the_background(
             from pytest_hotmess import _warmup
 
             def test_before_any_resample():
-                assert "scipy.special" not in sys.modules
+                assert "numpy" not in sys.modules and "scipy.special" not in sys.modules
 
             def test_warmed(resample):
+                assert "numpy" in sys.modules  # loaded by the fixture, on this thread
                 _warmup.wait()
                 assert set(_warmup.MODULES) <= set(sys.modules)
             """
@@ -260,3 +261,32 @@ def test_the_resample_fixture_imports_numpy_and_scipy_in_the_background(
     result, loaded = _run_and_probe(quiet_pytester)
     result.assert_outcomes(passed=2)
     assert {"numpy", "scipy.special"} <= loaded
+
+
+def test_model_code_importing_numpy_submodules_first_is_unharmed_by_the_warm_up(
+    quiet_pytester: pytest.Pytester,
+) -> None:
+    # A numpy submodule as the first contact with numpy, right when the warm-up starts: the
+    # background import of numpy would deadlock Python's import locks with it and break numpy.
+    quiet_pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import sys
+
+            import pytest
+
+            @pytest.mark.parametrize("submodule", ["numpy.linalg", "numpy.typing", "numpy.fft"])
+            def test_first_contact(resample, submodule):
+                __import__(submodule)
+                import numpy
+
+                assert float(numpy.linalg.norm([3.0, 4.0])) == 5.0
+
+            @pytest.mark.coherence(samples=3)
+            def test_judged_after(resample):
+                resample.record(["a", "b", "a"], target="a")
+            """
+        )
+    )
+    result, _ = _run_and_probe(quiet_pytester)
+    result.assert_outcomes(passed=4)
