@@ -33,6 +33,7 @@ from ._h1 import (
     Origin,
     ProtocolFailed,
     ReadTimedOut,
+    RequestBytes,
     encode_head,
 )
 from ._retry import RetryPolicy, is_retryable_status, retry_after_from_headers
@@ -454,10 +455,11 @@ class _NativeRequest:
             encode_head("POST", target, [(key_header, key_prefix + secret.reveal())])
 
     def head_with_key(self) -> bytes:
+        """The head with the key's line, as bytes whose repr hides them (``pytest -l``)."""
         if self._secret is None:
             return self.head
-        value = (self._key_prefix + self._secret.reveal()).encode("latin-1")
-        return self.head + self._key_line + value + b"\r\n"
+        key = self._key_prefix + self._secret.reveal()
+        return RequestBytes(b"%b%b%b\r\n" % (self.head, self._key_line, key.encode("latin-1")))
 
 
 class JSONEndpoint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from typing import Any
 
@@ -171,3 +172,41 @@ def test_recordings_hold_no_key(server: FakeLLMServer, tmp_path: Any) -> None:
     assert len(store) == 6
     assert PLANTED not in text and "Bearer" not in text and "x-api-key" not in text
     assert PLANTED not in repr(store)
+
+
+@pytest.mark.parametrize("backend", ["native", "httpx"])
+def test_tracebacks_with_local_variables_hold_no_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    # `pytest -l` prints every local of every frame of a failure: a call cancelled while its
+    # request is in flight has the request's head and payload among them.
+    monkeypatch.setenv("PLANTED_KEY", PLANTED)
+    monkeypatch.setenv("HOTMESS_ASYNC_BACKEND", backend)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import os
+        import socket
+
+        from pytest_hotmess import OpenAIChatModel
+
+        def test_cancelled_in_flight():
+            listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+            port = listener.getsockname()[1]
+            model = OpenAIChatModel(
+                model="m", base_url=f"http://127.0.0.1:{port}/v1",
+                api_key=os.environ["PLANTED_KEY"],
+            )
+            try:
+                asyncio.run(asyncio.wait_for(model.acall("hi"), 0.3))
+            finally:
+                listener.close()
+        """
+    )
+    result = pytester.runpytest_subprocess("-l", "-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "TimeoutError" in output and re.search(r"\bport\s+= \d+", output)  # locals shown
+    if backend == "native":
+        assert "head       = <request bytes" in output  # the frames holding the key's bytes
+    assert PLANTED not in output
