@@ -385,3 +385,26 @@ def test_averaging_projection_matches_fresh_numeric_ensembles() -> None:
         mean = float(table[:, j].mean())
         assert abs(mean - float(fresh.mean())) <= 4.0 * math.hypot(se_proj, se_fresh)
         assert abs(mean - float(np.mean(mu**2 + s2))) <= 4.0 * se_proj
+
+
+def test_log_factorials_match_scipy_and_need_no_scipy() -> None:
+    import subprocess
+    import sys
+
+    from scipy.special import gammaln
+
+    from pytest_hotmess._ensemble import _log_factorial
+
+    x = np.array([[0, 1, 2], [10, 170, 3000]], dtype=np.float64)
+    assert np.allclose(_log_factorial(x), gammaln(x + 1.0), rtol=1e-15, atol=0.0)
+    assert _log_factorial(np.array([5.0]))[0] == pytest.approx(math.log(120), rel=1e-15)
+    code = (
+        "import sys\n"
+        "from pytest_hotmess._ensemble import vote_agreement, vote_probabilities\n"
+        "vote_probabilities([[3, 2, 1]], 3); vote_agreement([[3, 2, 1]], 3)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"
