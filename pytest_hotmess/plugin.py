@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import __version__, _warmup
+from . import __version__
 from ._baseline import BaselineError, baseline_path, load_baseline
 from ._budget import Budget, Prices
 from ._marker import (
@@ -170,7 +170,6 @@ def _model_registry(settings: Settings, file_config: HotmessConfig | None) -> Mo
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    _warmup.wait()
     registry = config.stash.get(REGISTRY_KEY, None)
     if registry is not None:
         registry.close()
@@ -288,7 +287,6 @@ def resample(request: pytest.FixtureRequest) -> Resampler:
     """Sample a model K times per item; gated when the test has a ``coherence`` marker."""
     from ._resample import Resampler
 
-    _warmup.start()  # judging needs numpy and scipy: import them while the samples are drawn
     return Resampler(_state(request.node))
 
 

@@ -236,57 +236,26 @@ def test_a_run_with_a_coherence_test_imports_what_it_uses(
     assert _roots(loaded) & {"httpx", "aiohttp"} == set()
 
 
-def test_the_resample_fixture_imports_numpy_and_scipy_in_the_background(
-    quiet_pytester: pytest.Pytester,
-) -> None:
-    # The test neither samples nor imports numpy or scipy itself: whatever of them is loaded
-    # when it has waited for the warm-up thread, the fixture and that thread imported.
+def test_judging_a_coherence_test_needs_no_scipy(quiet_pytester: pytest.Pytester) -> None:
+    # Delta intervals (Student t quantiles in pure Python), ensembles and length analysis:
+    # importing scipy.special alone would cost 0.2 s of every run.
     quiet_pytester.makepyfile(
         textwrap.dedent(
             """
-            import sys
-
-            from pytest_hotmess import _warmup
-
-            def test_before_any_resample():
-                assert "numpy" not in sys.modules and "scipy.special" not in sys.modules
-
-            def test_warmed(resample):
-                assert "numpy" in sys.modules  # loaded by the fixture, on this thread
-                _warmup.wait()
-                assert set(_warmup.MODULES) <= set(sys.modules)
-            """
-        )
-    )
-    result, loaded = _run_and_probe(quiet_pytester)
-    result.assert_outcomes(passed=2)
-    assert {"numpy", "scipy.special"} <= loaded
-
-
-def test_model_code_importing_numpy_submodules_first_is_unharmed_by_the_warm_up(
-    quiet_pytester: pytest.Pytester,
-) -> None:
-    # A numpy submodule as the first contact with numpy, right when the warm-up starts: the
-    # background import of numpy would deadlock Python's import locks with it and break numpy.
-    quiet_pytester.makepyfile(
-        textwrap.dedent(
-            """
-            import sys
-
             import pytest
 
-            @pytest.mark.parametrize("submodule", ["numpy.linalg", "numpy.typing", "numpy.fft"])
-            def test_first_contact(resample, submodule):
-                __import__(submodule)
-                import numpy
-
-                assert float(numpy.linalg.norm([3.0, 4.0])) == 5.0
-
-            @pytest.mark.coherence(samples=3)
-            def test_judged_after(resample):
-                resample.record(["a", "b", "a"], target="a")
+            @pytest.mark.coherence(max_incoherence=0.9, samples=6, confidence=0.9)
+            def test_gated(resample):
+                resample.map(
+                    lambda prompt: "a",
+                    [f"q{i}" for i in range(10)],
+                    targets=["a"] * 10,
+                )
             """
         )
     )
-    result, _ = _run_and_probe(quiet_pytester)
-    result.assert_outcomes(passed=4)
+    result, loaded = _run_and_probe(quiet_pytester, "--hotmess-details")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*hotmess coherence*", "*ensemble*"])
+    assert {"numpy", "pytest_hotmess._decompose", "pytest_hotmess._ensemble"} <= loaded
+    assert "scipy" not in _roots(loaded)
