@@ -100,8 +100,10 @@ Answer = Callable[[Exchange], Awaitable[bool]]
 """Writes the response; returns whether the server keeps reading on this connection."""
 
 
-def reply(raw: bytes, *, keep_open: bool = True) -> Answer:
+def reply(raw: bytes, *, keep_open: bool = True, after_s: float = 0.0) -> Answer:
     async def answer(exchange: Exchange) -> bool:
+        if after_s:
+            await asyncio.sleep(after_s)
         await exchange.send(raw)
         return keep_open
 
@@ -113,6 +115,14 @@ async def never(exchange: Exchange) -> bool:
     while await exchange.reader.read(65536):
         pass
     return False
+
+
+async def first_connection_hangs(exchange: Exchange) -> bool:
+    """The first connection never answers; every later one answers OK."""
+    if exchange.conn == 0:
+        await never(exchange)
+    await exchange.send(OK)
+    return True
 
 
 class RawServer:
@@ -849,14 +859,8 @@ def test_connection_closed_while_idle_is_never_reused() -> None:
 
 
 def test_read_timeout_fires_and_frees_the_slot() -> None:
-    async def answer(exchange: Exchange) -> bool:
-        if exchange.conn == 0:
-            await never(exchange)
-        await exchange.send(OK)
-        return True
-
     async def scenario() -> None:
-        async with RawServer(answer) as server, pool_of(max_connections=1) as pool:
+        async with RawServer(first_connection_hangs) as server, pool_of(max_connections=1) as pool:
             started = time.monotonic()
             with pytest.raises(ReadTimedOut, match=r"0\.2 s"):
                 await post(pool, server.origin, read_timeout=0.2)
@@ -1029,13 +1033,8 @@ def test_connection_refused() -> None:
 
 
 def test_max_connections_bounds_concurrent_connections() -> None:
-    async def answer(exchange: Exchange) -> bool:
-        await asyncio.sleep(0.02)
-        await exchange.send(OK)
-        return True
-
     async def scenario() -> None:
-        async with RawServer(answer) as server, pool_of(max_connections=3) as pool:
+        async with RawServer(reply(OK, after_s=0.02)) as server, pool_of(max_connections=3) as pool:
             responses = await asyncio.gather(*(post(pool, server.origin) for _ in range(9)))
             assert [r.status for r in responses] == [200] * 9
             assert server.max_open <= 3
@@ -1057,12 +1056,8 @@ def test_waiting_requests_are_served_in_order(connection: str) -> None:
     # keep-alive: each finished connection is handed to the next in line; close: its slot is.
     raw = b"HTTP/1.1 200 OK\r\nConnection: %b\r\nContent-Length: 0\r\n\r\n" % connection.encode()
 
-    async def answer(exchange: Exchange) -> bool:
-        await asyncio.sleep(0.005)
-        await exchange.send(raw)
-        return True
-
     async def scenario() -> None:
+        answer = reply(raw, after_s=0.005)
         async with RawServer(answer) as server, pool_of(max_connections=1) as pool:
             tasks = []
             for index in range(6):
@@ -1075,14 +1070,8 @@ def test_waiting_requests_are_served_in_order(connection: str) -> None:
 
 
 def test_cancelled_request_closes_its_connection_and_frees_the_slot() -> None:
-    async def answer(exchange: Exchange) -> bool:
-        if exchange.conn == 0:
-            await never(exchange)
-        await exchange.send(OK)
-        return True
-
     async def scenario() -> None:
-        async with RawServer(answer) as server, pool_of(max_connections=1) as pool:
+        async with RawServer(first_connection_hangs) as server, pool_of(max_connections=1) as pool:
             stuck = asyncio.create_task(post(pool, server.origin))
             waiter = asyncio.create_task(post(pool, server.origin))  # queued behind it
             await until(lambda: len(server.requests) == 1)
@@ -1098,13 +1087,8 @@ def test_cancelled_request_closes_its_connection_and_frees_the_slot() -> None:
 
 
 def test_cancelled_waiter_leaves_the_line() -> None:
-    async def answer(exchange: Exchange) -> bool:
-        await asyncio.sleep(0.05)
-        await exchange.send(OK)
-        return True
-
     async def scenario() -> None:
-        async with RawServer(answer) as server, pool_of(max_connections=1) as pool:
+        async with RawServer(reply(OK, after_s=0.05)) as server, pool_of(max_connections=1) as pool:
             first = asyncio.create_task(post(pool, server.origin, b"first"))
             await asyncio.sleep(0)
             doomed = asyncio.create_task(post(pool, server.origin, b"doomed"))
