@@ -297,13 +297,6 @@ AsyncBackend = Literal["auto", "native", "httpx"]
 # ("native").
 ASYNC_BACKEND: AsyncBackend = "auto"
 
-_CONTENT_DECODERS: dict[str, Callable[[bytes], bytes]] = {
-    "identity": lambda body: body,
-    "gzip": lambda body: zlib.decompress(body, zlib.MAX_WBITS | 16),
-    "x-gzip": lambda body: zlib.decompress(body, zlib.MAX_WBITS | 16),
-    "deflate": lambda body: _inflate(body),
-}
-
 
 # The native pool's failures under the names of the httpx exceptions that mean the same, so
 # that error messages read alike whichever way a call went.
@@ -317,11 +310,24 @@ _H1_ERROR_NAMES: dict[type[H1Error], str] = {
 
 
 def _inflate(body: bytes) -> bytes:
-    """ "deflate" is zlib-wrapped by the standard and raw in some servers: accept both."""
+    """Deflate bodies: zlib-wrapped by the standard, raw from some servers; accept both."""
     try:
         return zlib.decompress(body)
     except zlib.error:
         return zlib.decompress(body, -zlib.MAX_WBITS)
+
+
+def _gunzip(body: bytes) -> bytes:
+    return zlib.decompress(body, zlib.MAX_WBITS | 16)
+
+
+_CONTENT_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": _gunzip,
+    "x-gzip": _gunzip,
+    "deflate": _inflate,
+}
+"""What the native path decodes: the encodings its requests accept. Any other body (identity,
+or an encoding the server sent unasked) is judged as it came."""
 
 
 BACKEND_VARIABLE = "HOTMESS_ASYNC_BACKEND"
@@ -352,12 +358,12 @@ def _use_native(backend: AsyncBackend, url: str) -> bool:
     import urllib.parse
     import urllib.request
 
+    parts = urllib.parse.urlsplit(url)
     proxies = urllib.request.getproxies()
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if not (proxies.get(scheme) or proxies.get("all")):
+    if not (proxies.get(parts.scheme.lower()) or proxies.get("all")):
         return True
-    host = urllib.parse.urlsplit(url).hostname or ""
-    return bool(host) and bool(urllib.request.proxy_bypass(host))
+    host = parts.hostname
+    return host is not None and bool(urllib.request.proxy_bypass(host))
 
 
 def pool_sizes(max_connections: int, per_pool: int) -> list[int]:
