@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check pytest_hotmess tests example_suite benchmarks
 	$(BIN)/ruff format --check pytest_hotmess tests example_suite benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) example_suite/out .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import BenchmarkCLI, close_state, config_record, time_call, titled_table
-from pytest_hotmess._resample import Resampler, TestState
+from pytest_hotmess.sampling.resampler import Resampler, TestState
 
 __all__ = ["OverheadConfig", "main", "run", "table"]
 

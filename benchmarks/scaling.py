@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import close_state, markdown_table
-from pytest_hotmess._decompose import categorical_terms, estimate_item, numeric_terms
-from pytest_hotmess._resample import Resampler, TestState
-from pytest_hotmess._uncertainty import aggregate, ratio_delta_interval
+from pytest_hotmess.sampling.resampler import Resampler, TestState
+from pytest_hotmess.stats.aggregate import aggregate, ratio_delta_interval
+from pytest_hotmess.stats.decompose import categorical_terms, estimate_item, numeric_terms
 
 __all__ = ["ScalingConfig", "main", "run", "table"]
 

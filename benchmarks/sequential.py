@@ -23,7 +23,7 @@ actually drawn. Two scenarios bracket what real suites look like:
 
 Both designs see the same samples (common random numbers): the sequential design draws the
 looks' samples in rounds and the fixed design uses all max_samples of them. Verdicts use
-``pytest_hotmess._sequential.look_bounds`` (with a one-look plan for the fixed design, which
+``pytest_hotmess.stats.sequential.look_bounds`` (with a one-look plan for the fixed design, which
 tests/test_sequential.py proves identical to ``gate_incoherence``; a few suites per truth are
 also cross-checked against ``gate_incoherence`` here). Rates are over suites; "samples" is
 the mean number of samples per item at the stop.
@@ -44,15 +44,15 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import softmax
 
-from pytest_hotmess._decompose import categorical_terms, estimate_item
-from pytest_hotmess._sequential import (
+from pytest_hotmess.stats.aggregate import gate_incoherence
+from pytest_hotmess.stats.decompose import categorical_terms, estimate_item
+from pytest_hotmess.stats.sequential import (
     SequentialPlan,
     default_looks,
     look_bounds,
     make_plan,
     plan_looks,
 )
-from pytest_hotmess._uncertainty import gate_incoherence
 
 __all__ = [
     "SCENARIOS",

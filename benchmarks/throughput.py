@@ -8,7 +8,7 @@ faster, and a client that needs more CPU per call than ``latency / C`` cannot re
 Measured:
 
 - inside the process, one row per transport and pool layout (the choice the clients make is
-  ``pytest_hotmess._http.ASYNC_BACKEND``), plus loops without the plugin for scale: the bare
+  ``pytest_hotmess.models.http.ASYNC_BACKEND``), plus loops without the plugin for scale: the bare
   native pool (this machine's floor for the plugin), bare aiohttp when it is installed
   (``pip install -e '.[bench]'``) and a bare ``httpx.AsyncClient``;
 - sequential calling (one sync call after another; a sample of calls, extrapolated);
@@ -46,10 +46,10 @@ from benchmarks._common import (
     time_call,
 )
 from benchmarks._server import LatencyServer
-from pytest_hotmess import _http
-from pytest_hotmess._h1 import H1Pool, Origin, encode_head
-from pytest_hotmess._openai import OpenAIChatModel
-from pytest_hotmess._resample import Resampler, TestState
+from pytest_hotmess.models import http as _http
+from pytest_hotmess.models.h1 import H1Pool, Origin, encode_head
+from pytest_hotmess.models.openai import OpenAIChatModel
+from pytest_hotmess.sampling.resampler import Resampler, TestState
 
 __all__ = ["ThroughputConfig", "main", "run", "table"]
 
@@ -320,8 +320,8 @@ def _write_suite(folder: Path, url: str, config: ThroughputConfig, backend: str)
     )
     if backend != "auto":
         (folder / "conftest.py").write_text(
-            "import pytest_hotmess._http\n\n"
-            f"pytest_hotmess._http.ASYNC_BACKEND = {backend!r}  # the layout under test\n"
+            "import pytest_hotmess.models.http\n\n"
+            f"pytest_hotmess.models.http.ASYNC_BACKEND = {backend!r}  # the layout under test\n"
         )
     (folder / "test_throughput.py").write_text(
         _TEST_FILE.format(items=config.items, samples=config.samples)

@@ -12,32 +12,32 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
-    from ._clients import (
-        AnthropicMessagesModel,
-        ModelAPIError,
-        ModelConfigError,
-        OpenAIChatModel,
-        model_from_spec,
-    )
-    from ._completion import Completion, Model, Sample
-    from ._datasets import (
+    from .config.datasets import (
         DatasetError,
         DatasetItem,
         format_prompt,
         load_bundled_questions,
         load_items,
     )
-    from ._decompose import ItemEstimate, estimate_item
-    from ._recording import (
+    from .models.clients import (
+        AnthropicMessagesModel,
+        ModelAPIError,
+        ModelConfigError,
+        OpenAIChatModel,
+        model_from_spec,
+    )
+    from .models.recording import (
         Recording,
         RecordingFormatError,
         RecordingModel,
         ReplayMissError,
         ReplayModel,
     )
-    from ._resample import ItemResult, Resampler, SamplingError
-    from ._types import INVALID, NOTHING
-    from ._uncertainty import Aggregate, aggregate
+    from .sampling.completion import Completion, Model, Sample
+    from .sampling.resampler import ItemResult, Resampler, SamplingError
+    from .stats.aggregate import Aggregate, aggregate
+    from .stats.decompose import ItemEstimate, estimate_item
+    from .stats.kinds import INVALID, NOTHING
 
 __all__ = [
     "INVALID",
@@ -71,33 +71,33 @@ __all__ = [
 ]
 
 _SOURCE_MODULE = {
-    "INVALID": "._types",
-    "NOTHING": "._types",
-    "Aggregate": "._uncertainty",
-    "aggregate": "._uncertainty",
-    "AnthropicMessagesModel": "._clients",
-    "ModelAPIError": "._clients",
-    "ModelConfigError": "._clients",
-    "OpenAIChatModel": "._clients",
-    "model_from_spec": "._clients",
-    "Completion": "._completion",
-    "Model": "._completion",
-    "Sample": "._completion",
-    "DatasetError": "._datasets",
-    "DatasetItem": "._datasets",
-    "format_prompt": "._datasets",
-    "load_bundled_questions": "._datasets",
-    "load_items": "._datasets",
-    "ItemEstimate": "._decompose",
-    "estimate_item": "._decompose",
-    "Recording": "._recording",
-    "RecordingFormatError": "._recording",
-    "RecordingModel": "._recording",
-    "ReplayMissError": "._recording",
-    "ReplayModel": "._recording",
-    "ItemResult": "._resample",
-    "Resampler": "._resample",
-    "SamplingError": "._resample",
+    "INVALID": ".stats.kinds",
+    "NOTHING": ".stats.kinds",
+    "Aggregate": ".stats.aggregate",
+    "aggregate": ".stats.aggregate",
+    "AnthropicMessagesModel": ".models.clients",
+    "ModelAPIError": ".models.clients",
+    "ModelConfigError": ".models.clients",
+    "OpenAIChatModel": ".models.clients",
+    "model_from_spec": ".models.clients",
+    "Completion": ".sampling.completion",
+    "Model": ".sampling.completion",
+    "Sample": ".sampling.completion",
+    "DatasetError": ".config.datasets",
+    "DatasetItem": ".config.datasets",
+    "format_prompt": ".config.datasets",
+    "load_bundled_questions": ".config.datasets",
+    "load_items": ".config.datasets",
+    "ItemEstimate": ".stats.decompose",
+    "estimate_item": ".stats.decompose",
+    "Recording": ".models.recording",
+    "RecordingFormatError": ".models.recording",
+    "RecordingModel": ".models.recording",
+    "ReplayMissError": ".models.recording",
+    "ReplayModel": ".models.recording",
+    "ItemResult": ".sampling.resampler",
+    "Resampler": ".sampling.resampler",
+    "SamplingError": ".sampling.resampler",
 }
 """Where each lazily exported public name is defined."""
 

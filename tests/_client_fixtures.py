@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import pytest
 from _fake_llm_server import FakeLLMServer
 
-from pytest_hotmess import _http
-from pytest_hotmess._http import ChatModelBase, JSONEndpoint
+from pytest_hotmess.models import http as _http
+from pytest_hotmess.models.http import ChatModelBase, JSONEndpoint
 
 __all__ = [
     "ASYNC_BACKENDS",

@@ -1,0 +1,154 @@
+"""The ``coherence`` marker: its signature, and validation into a :class:`CoherenceSpec`.
+
+Validation happens at collection so that a typo in a threshold is a usage error that names the
+test and the argument, before any model call is paid for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ..stats.kinds import Estimator, Loss
+
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "LOSSES",
+    "MARKER_HELP",
+    "THRESHOLDS",
+    "CoherenceSpec",
+    "MarkerError",
+    "parse_marker_kwargs",
+]
+
+DEFAULT_CONFIDENCE = 0.95
+"""The interval level when neither the marker nor the run sets a confidence."""
+
+THRESHOLDS = ("max_incoherence", "max_bias", "max_variance", "max_error")
+"""Threshold names, in report order."""
+
+LOSSES: tuple[Loss, ...] = ("brier", "kl")
+ESTIMATORS: tuple[Estimator, ...] = ("unbiased", "plugin", "jackknife")
+
+MARKER_HELP = (
+    "coherence(max_incoherence=None, max_bias=None, max_variance=None, max_error=None, "
+    "samples=None, loss=None, estimator=None, confidence=None, max_samples=None, "
+    "max_incoherence_slope=None): gate the test on the bias/variance split of the model "
+    "outcomes it samples through the `resample` fixture. Thresholds compare the aggregate over "
+    "the test's items; `samples` is K (>= 2); `loss` is 'brier' or 'kl'; `estimator` is "
+    "'unbiased', 'plugin' or 'jackknife'; `confidence` in (0, 1) switches to the statistical "
+    "gate; `max_samples` makes K adaptive (sequential sampling in resample.map); "
+    "`max_incoherence_slope` gates the rise of incoherence per doubling of reasoning length."
+)
+
+
+class MarkerError(ValueError):
+    """A ``coherence`` marker argument is wrong; the message names the argument."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CoherenceSpec:
+    """What one test's ``coherence`` marker asks for; ``None`` means "not set here"."""
+
+    max_incoherence: float | None = None
+    max_bias: float | None = None
+    max_variance: float | None = None
+    max_error: float | None = None
+    samples: int | None = None
+    loss: Loss | None = None
+    estimator: Estimator | None = None
+    confidence: float | None = None
+    max_samples: int | None = None
+    max_incoherence_slope: float | None = None
+
+    def thresholds(self) -> dict[str, float]:
+        """The thresholds that are set (the slope last), in report order."""
+        found = {name: getattr(self, name) for name in (*THRESHOLDS, "max_incoherence_slope")}
+        return {name: value for name, value in found.items() if value is not None}
+
+    def target_thresholds(self) -> list[str]:
+        """The thresholds set here that are only defined against a target."""
+        names = ("max_incoherence", "max_bias", "max_error", "max_incoherence_slope")
+        return [name for name in names if getattr(self, name) is not None]
+
+    def check(self) -> None:
+        """Arguments that are fine alone but contradict each other."""
+        samples, most = self.samples, self.max_samples
+        if samples is not None and most is not None and most < samples:
+            raise MarkerError(f"max_samples ({most}) must be at least samples ({samples})")
+
+    def merged_over(self, base: CoherenceSpec) -> CoherenceSpec:
+        """This spec, with the fields it leaves unset taken from ``base``."""
+        values = {
+            f.name: getattr(self, f.name)
+            if getattr(self, f.name) is not None
+            else getattr(base, f.name)
+            for f in dataclasses.fields(self)
+        }
+        return CoherenceSpec(**values)
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MarkerError(f"{name} must be a real number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise MarkerError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _validate(name: str, value: Any) -> Any:
+    if name == "max_incoherence":
+        number = _real(name, value)
+        if not 0.0 <= number <= 1.0:
+            raise MarkerError(f"max_incoherence must lie in [0, 1], got {value!r}")
+        return number
+    if name in ("max_bias", "max_variance", "max_error"):
+        number = _real(name, value)
+        if number < 0:
+            raise MarkerError(f"{name} must be >= 0, got {value!r}")
+        return number
+    if name in ("samples", "max_samples"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise MarkerError(f"{name} must be an integer >= 2, got {value!r}")
+        return value
+    if name == "max_incoherence_slope":
+        return _real(name, value)
+    if name == "loss":
+        if value not in LOSSES:
+            raise MarkerError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {value!r}")
+        return value
+    if name == "estimator":
+        if value not in ESTIMATORS:
+            raise MarkerError(
+                f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}, got {value!r}"
+            )
+        return value
+    if name == "confidence":
+        number = _real(name, value)
+        if not 0.0 < number < 1.0:
+            raise MarkerError(f"confidence must lie strictly between 0 and 1, got {value!r}")
+        return number
+    raise AssertionError(name)  # pragma: no cover - guarded by the caller
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(CoherenceSpec))
+
+
+def parse_marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CoherenceSpec:
+    """Validate one marker's arguments; ``None`` values mean "not set"."""
+    if args:
+        raise MarkerError(
+            f"takes keyword arguments only, got positional {', '.join(map(repr, args))}"
+        )
+    unknown = sorted(set(kwargs) - set(_FIELDS))
+    if unknown:
+        raise MarkerError(
+            f"unknown argument(s) {', '.join(unknown)}; expected some of {', '.join(_FIELDS)}"
+        )
+    values = {name: _validate(name, value) for name, value in kwargs.items() if value is not None}
+    spec = CoherenceSpec(**values)
+    spec.check()
+    return spec

@@ -1,0 +1,56 @@
+"""Registers the run options with pytest and reads them back for :mod:`..config.settings`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from ..config.settings import OPTIONS, RawOptions, Settings, SettingsError, resolve_settings
+
+__all__ = ["add_options", "read_settings"]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hotmess", "coherence gating (pytest-hotmess)")
+    for option in OPTIONS:
+        env_note = f" [env {option.env}]" if option.env else ""
+        if option.kind == "flag":
+            group.addoption(
+                option.flag,
+                dest=option.ini,
+                default=None,
+                action="store_const",
+                const="true",
+                help=option.help,
+            )
+            parser.addini(option.ini, help=option.help, type="string", default=None)
+            continue
+        group.addoption(
+            option.flag,
+            dest=option.ini,
+            default=None,
+            metavar=option.metavar,
+            action="append" if option.kind == "list" else "store",
+            help=option.help + env_note + (" (repeatable)" if option.kind == "list" else ""),
+        )
+        parser.addini(option.ini, help=option.help, type="string", default=None)
+
+
+def read_settings(
+    config: pytest.Config, file_values: Mapping[str, tuple[Any, str]] | None = None
+) -> Settings:
+    """The run's settings: CLI > environment > ini > hotmess.yaml > default; a bad value is a
+    usage error naming its source."""
+    raw = RawOptions(
+        cli={option.name: config.getoption(option.ini) for option in OPTIONS},
+        ini={option.name: config.getini(option.ini) for option in OPTIONS},
+        inifile=str(config.inipath) if config.inipath else None,
+        invocation_dir=config.invocation_params.dir,
+        rootdir=config.rootpath,
+    )
+    try:
+        return resolve_settings(raw, file_values)
+    except SettingsError as exc:
+        raise pytest.UsageError(f"pytest-hotmess: {exc}") from None

@@ -1,0 +1,45 @@
+"""Saved runs to compare against: where baselines live, and reading one back safely."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .json_report import SCHEMA
+
+__all__ = ["BaselineError", "baseline_path", "load_baseline"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class BaselineError(ValueError):
+    """A baseline cannot be saved or read; the message names it."""
+
+
+def baseline_path(name_or_path: str, folder: Path) -> Path:
+    """A bare NAME means ``folder/NAME.json``; anything that looks like a path is a path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".json" or len(candidate.parts) > 1:
+        return candidate
+    if not _NAME.match(name_or_path):
+        raise BaselineError(
+            f"baseline name {name_or_path!r} must be letters, digits, '.', '_' or '-'"
+        )
+    return folder / f"{name_or_path}.json"
+
+
+def load_baseline(name_or_path: str, folder: Path) -> tuple[Path, dict[str, Any]]:
+    path = baseline_path(name_or_path, folder)
+    if not path.is_file():
+        saved = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+        known = f"; saved baselines: {', '.join(saved)}" if saved else ""
+        raise BaselineError(f"baseline {name_or_path!r} not found at {path}{known}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BaselineError(f"baseline {path} is not a readable JSON report: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise BaselineError(f"baseline {path} is not a pytest-hotmess report (schema {SCHEMA})")
+    return path, data

@@ -1,0 +1,721 @@
+"""The ``resample`` fixture object: sample a model K times per item and keep every outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import functools
+import math
+import numbers
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..config.marker import THRESHOLDS
+from ..stats.kinds import INVALID, KINDS, NOTHING, Estimator, Kind, Loss
+from ..stats.plain import plain
+from .budget import Budget
+from .completion import Completion, Sample
+from .draw import (
+    NOT_DRAWN,
+    Call,
+    Draw,
+    LoopRunner,
+    ProgressSink,
+    draw_async,
+    draw_sync,
+    ensure_no_running_loop,
+    is_async_callable,
+)
+
+# The estimating modules (numpy, scipy) are imported where they are first used, not here: the
+# fixture needs this module before the first sample is drawn, and numpy's import can then
+# overlap the wait for the first model answers.
+if TYPE_CHECKING:
+    from ..stats.aggregate import Aggregate
+    from ..stats.decompose import ItemEstimate
+    from ..stats.sequential import SequentialDecision, SequentialPlan
+
+__all__ = ["ItemResult", "Resampler", "SamplingError", "TestState"]
+
+OnError = Literal["raise", "invalid"]
+
+
+class SamplingError(RuntimeError):
+    """A model call failed; the message names the item and the sample index."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemResult:
+    """One item's K outcomes and their bias/variance split.
+
+    ``estimate`` is ``None`` when the item could not be estimated (fewer than two usable
+    samples, or outcomes the engine rejects, named in ``problem``): its outcomes are still
+    reported.
+    """
+
+    id: str
+    target: Any
+    outcomes: tuple[Any, ...]
+    covariates: tuple[dict[str, float], ...]
+    estimate: ItemEstimate | None
+    problem: str | None = None
+
+    @property
+    def k(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def invalid(self) -> int:
+        return sum(1 for outcome in self.outcomes if outcome is INVALID)
+
+    @property
+    def error(self) -> float | None:
+        return None if self.estimate is None else self.estimate.error
+
+    @property
+    def bias(self) -> float | None:
+        return None if self.estimate is None else self.estimate.bias
+
+    @property
+    def variance(self) -> float | None:
+        return None if self.estimate is None else self.estimate.variance
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain builtins for the JSON report and for crossing xdist."""
+        if self.estimate is not None:
+            data = self.estimate.to_dict()
+        else:
+            data = {
+                "id": self.id,
+                "target": None if self.target is NOTHING else plain(self.target),
+                "k": self.k,
+                "error": None,
+                "bias": None,
+                "variance": None,
+                "outcomes": plain(self.outcomes),
+            }
+        for unused in ("counts", "outcomes"):
+            if data.get(unused, ()) is None:
+                del data[unused]  # the report carries counts or outcomes, whichever applies
+        data["invalid"] = self.invalid
+        data["covariates"] = [dict(c) for c in self.covariates]
+        if self.problem is not None:
+            data["problem"] = self.problem
+        return data
+
+
+@dataclasses.dataclass
+class TestState:
+    """Everything one test sampled, and what its marker asked for (lives in ``item.stash``)."""
+
+    nodeid: str
+    samples: int
+    concurrency: int
+    loss: Loss | None = None
+    estimator: Estimator = "unbiased"
+    confidence: float = 0.95
+    thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    max_samples: int | None = None
+    budget: Budget | None = None
+    items: list[ItemResult] = dataclasses.field(default_factory=list)
+    calls: int = 0
+    failed_calls: int = 0
+    calls_saved: int = 0
+    sequential: SequentialDecision | None = None
+    sequential_items: int = 0
+    """How many items the last sequential decision covered (later items void it)."""
+    used: bool = False
+    progress: Callable[[int], ProgressSink | None] | None = None
+    _ids: set[str] = dataclasses.field(default_factory=set)
+    _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
+    _pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def gated_thresholds(self) -> dict[str, float]:
+        """The thresholds the statistical gate decides (the slope is judged separately)."""
+        return {name: value for name, value in self.thresholds.items() if name in THRESHOLDS}
+
+    def sequential_plan(self) -> SequentialPlan | None:
+        """Looks for adaptive K: only when ``max_samples`` is set and something is gated."""
+        if self.max_samples is None or not self.gated_thresholds():
+            return None
+        from ..stats.sequential import default_looks, make_plan
+
+        return make_plan(default_looks(self.max_samples), self.confidence)
+
+    def sequential_verdicts(self) -> dict[str, str] | None:
+        """The sequential design's verdicts, if they still cover every item of the test."""
+        if self.sequential is None or self.sequential_items != len(self.items):
+            return None
+        return dict(self.sequential.verdicts)
+
+    def check_new_ids(self, ids: Sequence[str]) -> None:
+        """Reject a duplicate item id before any call is paid for."""
+        seen: set[str] = set()
+        for item_id in ids:
+            if item_id in self._ids or item_id in seen:
+                raise ValueError(f"item id {item_id!r} was already used in this test")
+            seen.add(item_id)
+
+    def add(self, result: ItemResult) -> None:
+        self.check_new_ids([result.id])
+        self._ids.add(result.id)
+        self.items.append(result)
+
+    def estimates(self) -> list[ItemEstimate]:
+        return [item.estimate for item in self.items if item.estimate is not None]
+
+    def aggregate_with_losses(self) -> tuple[Aggregate, list[str]]:
+        from ..stats.aggregate import aggregate_one_loss
+
+        return aggregate_one_loss(self.estimates(), confidence=self.confidence)
+
+    def aggregate(self) -> Aggregate:
+        return self.aggregate_with_losses()[0]
+
+    def pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """One thread pool per test, reused by every sync ``resample`` call."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.concurrency, thread_name_prefix="hotmess-sample"
+            )
+        return self._pool
+
+    def run(self, make: Callable[[], Any]) -> Any:
+        """Run async sampling from sync code on this test's event loop."""
+        return self._runner.run(make)
+
+    def close(self) -> None:
+        """Release the test's thread pool and event loop (and the clients bound to it)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._runner.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """One ``map``/``call`` request: prepared calls and how to turn draws into items."""
+
+    calls: list[Call]
+    targets: list[Any]
+    weights: list[float]
+    extract: Callable[[Any], Any] | None
+    on_error: OnError
+    kind: Kind | None
+    plan: SequentialPlan | None
+
+    def final_k(self, call: Call) -> int:
+        return self.plan.looks[-1] if self.plan is not None else call.k
+
+
+@dataclasses.dataclass
+class _Collected:
+    """One item's samples so far, each extracted once (sequential looks add to it)."""
+
+    outcomes: list[Any] = dataclasses.field(default_factory=list)
+    covariates: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    drawn: int = 0
+    failed: int = 0
+    missing: int = 0
+    problem: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """What a batch drew: its items, what went wrong first, the last sequential decision."""
+
+    results: list[ItemResult]
+    failure: tuple[str, int, BaseException] | None
+    problem: Exception | None
+    decision: SequentialDecision | None
+    collected: list[_Collected]
+
+    @property
+    def calls(self) -> int:
+        return sum(c.drawn + c.failed for c in self.collected)
+
+    @property
+    def failed_calls(self) -> int:
+        return sum(c.failed for c in self.collected)
+
+    def saved(self, max_samples: int | None) -> int:
+        """Calls not made against drawing ``max_samples`` for every item."""
+        if max_samples is None:
+            return 0
+        return max_samples * len(self.collected) - self.calls
+
+
+def _covariate_numbers(covariates: Mapping[str, Any]) -> dict[str, float]:
+    """Covariates must be finite real numbers: they are averaged and regressed on."""
+    out: dict[str, float] = {}
+    for name, value in covariates.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"covariate {name!r} must be a number, got {value!r}")
+        number = int(value) if isinstance(value, numbers.Integral) else float(value)
+        if not math.isfinite(number):
+            raise TypeError(f"covariate {name!r} must be finite, got {value!r}")
+        out[str(name)] = number
+    return out
+
+
+def _extract(raw: Any, extract: Callable[[Any], Any] | None) -> tuple[Any, dict[str, float]]:
+    """Apply ``extract`` (to a completion's text); None or an exception means invalid."""
+    covariates: dict[str, float] = {}
+    if isinstance(raw, Sample):
+        covariates = _covariate_numbers(raw.covariates)
+        raw = raw.value
+    if isinstance(raw, Completion):
+        covariates = {**raw.covariates(), **covariates}
+        raw = raw.text
+    if extract is None:
+        return (INVALID if raw is None else raw), covariates
+    try:
+        answer = extract(raw)
+    except Exception:
+        return INVALID, covariates
+    return (INVALID if answer is None else answer), covariates
+
+
+class Resampler:
+    """Calls a model K times per item; every result joins the test's aggregate.
+
+    ``resample(fn, *args, target=..., extract=..., **kwargs)`` samples one item,
+    ``resample.map(fn, inputs, targets=...)`` many under one concurrency budget,
+    ``resample.record(outcomes, target=...)`` takes outcomes sampled elsewhere, and
+    ``resample.result`` is the aggregate so far. ``acall``/``amap`` are the awaitable twins
+    for async tests.
+    """
+
+    def __init__(self, state: TestState) -> None:
+        self._state = state
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def result(self) -> Aggregate:
+        """The aggregate over every item this test has sampled or recorded so far."""
+        return self._state.aggregate()
+
+    @property
+    def items(self) -> tuple[ItemResult, ...]:
+        return tuple(self._state.items)
+
+    def __call__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        item: str | None = None,
+        target: Any = NOTHING,
+        extract: Callable[[Any], Any] | None = None,
+        samples: int | None = None,
+        on_error: OnError = "raise",
+        kind: Kind | None = None,
+        weight: float = 1.0,
+        **kwargs: Any,
+    ) -> ItemResult:
+        ensure_no_running_loop()
+        batch = self._one(fn, args, kwargs, item, target, extract, samples, on_error, kind, weight)
+        return self._sample(batch)[0]
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        inputs: Iterable[Any],
+        *,
+        targets: Sequence[Any] | None = None,
+        items: Sequence[str] | None = None,
+        extract: Callable[[Any], Any] | None = None,
+        samples: int | None = None,
+        on_error: OnError = "raise",
+        kind: Kind | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> list[ItemResult]:
+        ensure_no_running_loop()
+        batch = self._many(fn, inputs, targets, items, extract, samples, on_error, kind, weights)
+        return self._sample(batch)
+
+    async def acall(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        item: str | None = None,
+        target: Any = NOTHING,
+        extract: Callable[[Any], Any] | None = None,
+        samples: int | None = None,
+        on_error: OnError = "raise",
+        kind: Kind | None = None,
+        weight: float = 1.0,
+        **kwargs: Any,
+    ) -> ItemResult:
+        batch = self._one(fn, args, kwargs, item, target, extract, samples, on_error, kind, weight)
+        return (await self._asample(batch))[0]
+
+    async def amap(
+        self,
+        fn: Callable[..., Any],
+        inputs: Iterable[Any],
+        *,
+        targets: Sequence[Any] | None = None,
+        items: Sequence[str] | None = None,
+        extract: Callable[[Any], Any] | None = None,
+        samples: int | None = None,
+        on_error: OnError = "raise",
+        kind: Kind | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> list[ItemResult]:
+        batch = self._many(fn, inputs, targets, items, extract, samples, on_error, kind, weights)
+        return await self._asample(batch)
+
+    def record(
+        self,
+        outcomes: Iterable[Any],
+        *,
+        item: str | None = None,
+        target: Any = NOTHING,
+        kind: Kind | None = None,
+        weight: float = 1.0,
+        covariates: Sequence[Mapping[str, float]] | None = None,
+    ) -> ItemResult:
+        """Take K outcomes sampled elsewhere (``None`` counts as an invalid outcome)."""
+        self._state.used = True
+        values = tuple(INVALID if o is None else o for o in outcomes)
+        item_id = self._item_id(item)
+        self._state.check_new_ids([item_id])
+        _check_kind_and_weights(kind, [weight])
+        if covariates is not None and len(covariates) != len(values):
+            raise ValueError(
+                f"item {item_id!r}: {len(covariates)} covariate rows for {len(values)} outcomes"
+            )
+        rows = tuple(_covariate_numbers(c) for c in covariates or ({},) * len(values))
+        estimate = self._estimate(item_id, values, target, kind, weight)
+        result = ItemResult(item_id, target, values, rows, estimate)
+        self._state.add(result)
+        return result
+
+    # -- building a batch (everything is checked before the first call) ----------------------
+
+    def _item_id(self, item: str | None, offset: int = 0) -> str:
+        if item is None:
+            return f"item-{len(self._state.items) + offset}"
+        if not isinstance(item, str) or not item:
+            raise TypeError(f"item must be a non-empty string, got {item!r}")
+        return item
+
+    def _k(self, samples: int | None) -> int:
+        if samples is None:
+            return self._state.samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+            raise ValueError(f"samples must be an integer >= 2, got {samples!r}")
+        return samples
+
+    def _one(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        item: str | None,
+        target: Any,
+        extract: Callable[[Any], Any] | None,
+        samples: int | None,
+        on_error: OnError,
+        kind: Kind | None,
+        weight: float,
+    ) -> _Batch:
+        call = Call(self._item_id(item), fn, args, kwargs, self._k(samples))
+        return self._batch([call], [target], [weight], extract, on_error, kind, adaptive=False)
+
+    def _many(
+        self,
+        fn: Callable[..., Any],
+        inputs: Iterable[Any],
+        targets: Sequence[Any] | None,
+        items: Sequence[str] | None,
+        extract: Callable[[Any], Any] | None,
+        samples: int | None,
+        on_error: OnError,
+        kind: Kind | None,
+        weights: Sequence[float] | None,
+    ) -> _Batch:
+        input_list = list(inputs)
+        n = len(input_list)
+        for name, seq in (("targets", targets), ("items", items), ("weights", weights)):
+            if seq is not None and len(seq) != n:
+                raise ValueError(f"resample.map: {name} has {len(seq)} entries for {n} inputs")
+        ids = [self._item_id(None if items is None else items[i], offset=i) for i in range(n)]
+        k = self._k(samples)
+        calls = [Call(ids[i], fn, (input_list[i],), {}, k) for i in range(n)]
+        return self._batch(
+            calls,
+            list(targets) if targets is not None else [NOTHING] * n,
+            list(weights) if weights is not None else [1.0] * n,
+            extract,
+            on_error,
+            kind,
+            adaptive=samples is None,  # an explicit K is a fixed K
+        )
+
+    def _batch(
+        self,
+        calls: list[Call],
+        targets: list[Any],
+        weights: list[float],
+        extract: Callable[[Any], Any] | None,
+        on_error: OnError,
+        kind: Kind | None,
+        *,
+        adaptive: bool,
+    ) -> _Batch:
+        """Check what can be checked, use a model's async entry when it has one, plan looks."""
+        if on_error not in ("raise", "invalid"):
+            raise ValueError(f"on_error must be 'raise' or 'invalid', got {on_error!r}")
+        _check_kind_and_weights(kind, weights)
+        self._state.check_new_ids([call.item_id for call in calls])
+        prepared = []
+        for call in calls:
+            if not callable(call.fn):
+                raise TypeError(f"resample needs a callable model, got {call.fn!r}")
+            acall = getattr(call.fn, "acall", None)
+            fn = acall if acall is not None and callable(acall) else call.fn
+            prepared.append(dataclasses.replace(call, fn=fn))
+        self._state.used = True
+        plan = self._state.sequential_plan() if adaptive else None
+        return _Batch(prepared, targets, weights, extract, on_error, kind, plan)
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def _progress(self, batch: _Batch) -> ProgressSink | None:
+        if self._state.progress is None:
+            return None
+        return self._state.progress(sum(batch.final_k(call) for call in batch.calls))
+
+    def _sample(self, batch: _Batch) -> list[ItemResult]:
+        state = self._state
+        use_async = any(is_async_callable(call.fn) for call in batch.calls)
+        stop = batch.on_error == "raise"
+        progress = self._progress(batch)
+        rounds = self._rounds(batch)
+        outcome: _Outcome | None = None
+        try:
+            round_calls = next(rounds)
+            while outcome is None:
+                if use_async:
+                    draws = state.run(
+                        functools.partial(
+                            draw_async,
+                            round_calls,
+                            concurrency=state.concurrency,
+                            stop_on_error=stop,
+                            progress=progress,
+                            budget=state.budget,
+                        )
+                    )
+                else:
+                    draws = draw_sync(
+                        round_calls,
+                        concurrency=state.concurrency,
+                        stop_on_error=stop,
+                        progress=progress,
+                        budget=state.budget,
+                        pool=state.pool(),
+                    )
+                round_calls, outcome = _advance(rounds, draws)
+        finally:
+            if progress is not None:
+                progress.close()
+        return self._commit(outcome)
+
+    async def _asample(self, batch: _Batch) -> list[ItemResult]:
+        state = self._state
+        use_async = any(is_async_callable(call.fn) for call in batch.calls)
+        stop = batch.on_error == "raise"
+        progress = self._progress(batch) if use_async else None
+        rounds = self._rounds(batch)
+        outcome: _Outcome | None = None
+        try:
+            round_calls = next(rounds)
+            while outcome is None:
+                if use_async:
+                    draws = await draw_async(
+                        round_calls,
+                        concurrency=state.concurrency,
+                        stop_on_error=stop,
+                        progress=progress,
+                        budget=state.budget,
+                    )
+                else:  # sync callables in their thread pool, off the event loop
+                    draws = await asyncio.to_thread(
+                        draw_sync,
+                        round_calls,
+                        concurrency=state.concurrency,
+                        stop_on_error=stop,
+                        budget=state.budget,
+                    )
+                round_calls, outcome = _advance(rounds, draws)
+        finally:
+            if progress is not None:
+                progress.close()
+        return self._commit(outcome)
+
+    def _rounds(self, batch: _Batch) -> Generator[list[Call], list[Draw], _Outcome]:
+        """Yield each round's calls, receive its draws; stop when the plan or a failure says.
+
+        Without a plan there is one round of K samples. With a sequential plan every item is
+        drawn up to the next look, then the group-sequential boundaries decide whether every
+        threshold is settled; items are never stopped one by one.
+        """
+        looks = batch.plan.looks if batch.plan is not None else None
+        collected = [_Collected() for _ in batch.calls]
+        failure: tuple[str, int, BaseException] | None = None
+        done = 0
+        decision: SequentialDecision | None = None
+        for look_index in range(len(looks) if looks is not None else 1):
+            round_calls = [
+                dataclasses.replace(
+                    call,
+                    k=(looks[look_index] if looks is not None else call.k) - done,
+                    first_index=done,
+                )
+                for call in batch.calls
+            ]
+            draws = yield round_calls
+            for call, draw, item in zip(batch.calls, draws, collected, strict=True):
+                failure = _collect(item, call, draw, done, batch, failure)
+            done = looks[look_index] if looks is not None else done
+            results, problem = self._results(batch, collected)
+            budget = self._state.budget
+            stopped = failure is not None or (budget is not None and budget.exhausted is not None)
+            if batch.plan is None:
+                return _Outcome(results, failure, problem, None, collected)
+            from ..stats.sequential import decide
+
+            prior = self._state.estimates()
+            estimates = prior + [r.estimate for r in results if r.estimate is not None]
+            decision = decide(
+                batch.plan, look_index, estimates, self._state.gated_thresholds(), decision
+            )
+            if decision.stop or stopped or problem is not None:
+                return _Outcome(results, failure, problem, decision, collected)
+        raise AssertionError("unreachable: the last look always stops")  # pragma: no cover
+
+    def _results(
+        self, batch: _Batch, collected: list[_Collected]
+    ) -> tuple[list[ItemResult], Exception | None]:
+        """Item results from the samples so far; an item the engine rejects is kept unestimated."""
+        results: list[ItemResult] = []
+        problem: Exception | None = None
+        for call, item, target, weight in zip(
+            batch.calls, collected, batch.targets, batch.weights, strict=True
+        ):
+            if not item.outcomes and item.missing:
+                continue  # nothing drawn for it before the run stopped
+            outcomes = tuple(item.outcomes)
+            estimate = None
+            note = item.problem
+            if note is not None:
+                problem = problem or TypeError(note)
+            elif len(outcomes) >= 2 or not item.missing:
+                try:
+                    estimate = self._estimate(call.item_id, outcomes, target, batch.kind, weight)
+                except (TypeError, ValueError) as exc:
+                    note = str(exc)
+                    problem = problem or exc
+            results.append(
+                ItemResult(call.item_id, target, outcomes, tuple(item.covariates), estimate, note)
+            )
+        return results, problem
+
+    def _estimate(
+        self, item_id: str, outcomes: tuple[Any, ...], target: Any, kind: Kind | None, weight: float
+    ) -> ItemEstimate:
+        from ..stats.decompose import estimate_item
+
+        return estimate_item(
+            outcomes,
+            target,
+            item_id=item_id,
+            kind=kind,
+            loss=self._state.loss,
+            estimator=self._state.estimator,
+            weight=weight,
+        )
+
+    def _commit(self, outcome: _Outcome) -> list[ItemResult]:
+        """Add the items to the test and count the calls, then raise what went wrong first."""
+        state = self._state
+        for result in outcome.results:
+            state.add(result)
+        state.calls += outcome.calls
+        state.failed_calls += outcome.failed_calls
+        if outcome.decision is not None:
+            state.sequential = outcome.decision
+            state.sequential_items = len(state.items)
+            state.calls_saved += outcome.saved(state.max_samples)
+        if outcome.failure is not None:
+            item_id, index, error = outcome.failure
+            if not isinstance(error, Exception):
+                raise error  # pytest.skip/fail inside the model, or an interrupt: as they are
+            raise SamplingError(
+                f"model call failed for item {item_id!r}, sample {index}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if outcome.problem is not None:
+            raise outcome.problem
+        return outcome.results
+
+
+def _advance(
+    rounds: Generator[list[Call], list[Draw], _Outcome], draws: list[Draw]
+) -> tuple[list[Call], _Outcome | None]:
+    """Send a round's draws; the next round's calls, or the outcome once the plan stops."""
+    try:
+        return rounds.send(draws), None
+    except StopIteration as finished:
+        outcome: _Outcome = finished.value
+    return [], outcome
+
+
+def _collect(
+    item: _Collected,
+    call: Call,
+    draw: Draw,
+    first_index: int,
+    batch: _Batch,
+    failure: tuple[str, int, BaseException] | None,
+) -> tuple[str, int, BaseException] | None:
+    """Extract a round's new samples once; return the first failure so far."""
+    for offset, (value, error) in enumerate(zip(draw.values, draw.errors, strict=True)):
+        if error is None and value is NOT_DRAWN:
+            item.missing += 1  # the run stopped (failure or budget) before this sample
+            continue
+        if error is not None:
+            item.failed += 1
+            if batch.on_error == "invalid" and isinstance(error, Exception):
+                item.outcomes.append(INVALID)
+                item.covariates.append({})
+            else:
+                item.missing += 1
+                failure = failure or (call.item_id, first_index + offset, error)
+            continue
+        item.drawn += 1
+        try:
+            outcome, covariates = _extract(value, batch.extract)
+        except TypeError as exc:  # a covariate that is not a number
+            item.problem = item.problem or f"item {call.item_id!r}: {exc}"
+            outcome, covariates = INVALID, {}
+        item.outcomes.append(outcome)
+        item.covariates.append(covariates)
+    return failure
+
+
+def _check_kind_and_weights(kind: Kind | None, weights: Sequence[float]) -> None:
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    for weight in weights:
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, numbers.Real)
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
+            raise ValueError(f"weights must be finite numbers >= 0, got {weight!r}")

@@ -1,0 +1,339 @@
+"""Aggregate item estimates into a suite's figures, with intervals and one-sided gates.
+
+Incoherence is a ratio of sums, sum w v / sum w e over items with a target (DESIGN §1), so
+its uncertainty comes from the spread of items, never of samples within an item:
+
+- ``delta``: linearise the ratio, d_i = w_i (v_i - I e_i) / mean(w e); SE = sd(d) / sqrt(N);
+  two-sided t quantile with N - 1 degrees of freedom;
+- ``bootstrap``: ``scipy.stats.bootstrap`` over items (paired, BCa), seeded. When the data
+  are degenerate (every d_i equal, or a resample without error) it falls back to the delta
+  interval and ``interval_method`` says ``"delta"``.
+
+Gates test a weighted mean against 0 one-sidedly (DESIGN §4): ``gate_incoherence`` tests
+D = weighted mean of (v_i - tau e_i), which is unbiased per item, and ``gate_mean`` the weighted
+mean of any per-item figure minus its threshold. Items with zero weight carry no information
+and are left out of every interval and gate (they still count in ``items``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .bootstrap import paired_bca_interval
+from .decompose import ItemEstimate
+from .student_t import t_ppf
+
+__all__ = [
+    "INTERVAL_METHODS",
+    "Aggregate",
+    "GateDecision",
+    "GateVerdict",
+    "aggregate",
+    "aggregate_one_loss",
+    "gate_incoherence",
+    "gate_mean",
+    "one_sided_mean_test",
+    "ratio_delta_interval",
+]
+
+GateVerdict = Literal["pass", "fail", "inconclusive"]
+INTERVAL_METHODS: Final = ("delta", "bootstrap")
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregate:
+    """A suite's figures; every number is a Python builtin and ``None`` where undefined.
+
+    ``error``, ``bias`` and ``incoherence`` are over items with a target; ``variance`` is over
+    all items (variance-only items count there), so error = bias + variance holds for the
+    aggregate only when every item has a target. ``bias`` and ``variance`` are clipped at 0,
+    ``incoherence`` and its interval to [0, 1], for display; the gates use unclipped values.
+    """
+
+    items: int
+    targeted_items: int
+    k_min: int | None
+    k_max: int | None
+    invalid: int
+    error: float | None
+    bias: float | None
+    variance: float | None
+    incoherence: float | None
+    incoherence_low: float | None
+    incoherence_high: float | None
+    confidence: float
+    interval_method: str
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateDecision:
+    """A one-sided test of a weighted mean ``D <= 0``.
+
+    ``statistic`` is the estimate of D; ``low`` and ``high`` are its one-sided lower and upper
+    confidence bounds, each at the requested confidence (``-inf``/``inf`` with fewer than two
+    weighted items, where nothing can be decided).
+    """
+
+    verdict: GateVerdict
+    statistic: float
+    low: float
+    high: float
+
+
+# ----------------------------------------------------------------------------------------
+# array-level building blocks
+
+
+def _check_confidence(confidence: float) -> float:
+    value = float(confidence)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    return value
+
+
+def _weights(weights: ArrayLike, n: int) -> NDArray[np.float64]:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"expected {n} weights, got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("weights must be finite and >= 0")
+    return w
+
+
+def ratio_delta_interval(
+    variances: ArrayLike, errors: ArrayLike, weights: ArrayLike, confidence: float
+) -> tuple[float, float] | None:
+    """Delta-method interval for sum w v / sum w e (unclipped); None when undefined.
+
+    Undefined means fewer than two items or no error at all.
+    """
+    confidence = _check_confidence(confidence)
+    v = np.asarray(variances, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    w = _weights(weights, v.shape[0])
+    n = v.shape[0]
+    mean_we = float(np.mean(w * e)) if n else 0.0
+    if n < 2 or not mean_we > 0:
+        return None
+    ratio = float(np.sum(w * v) / np.sum(w * e))
+    d = w * (v - ratio * e) / mean_we
+    se = float(np.std(d, ddof=1)) / math.sqrt(n)
+    q = t_ppf(0.5 + confidence / 2.0, n - 1)
+    return ratio - q * se, ratio + q * se
+
+
+def one_sided_mean_test(
+    values: ArrayLike, weights: ArrayLike, confidence: float
+) -> tuple[float, float, float]:
+    """Weighted mean of ``values`` with its one-sided lower and upper bounds.
+
+    The weighted mean is a ratio of sums, linearised like the incoherence:
+    d_i = w_i (x_i - mean) / mean(w), SE = sd(d) / sqrt(N), t quantile with N - 1 df at
+    ``confidence`` on each side. Fewer than two items give infinite bounds.
+    """
+    confidence = _check_confidence(confidence)
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"values must be one-dimensional, got shape {x.shape}")
+    w = _weights(weights, x.shape[0])
+    if not np.all(np.isfinite(x)):
+        raise ValueError("values must be finite")
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("a mean needs at least one item with positive weight")
+    mean = float(np.sum(w * x) / np.sum(w))
+    if n < 2:
+        return mean, -math.inf, math.inf
+    d = w * (x - mean) / float(np.mean(w))
+    se = float(np.std(d, ddof=1)) / math.sqrt(n)
+    q = t_ppf(confidence, n - 1)
+    return mean, mean - q * se, mean + q * se
+
+
+def _decide(mean: float, low: float, high: float) -> GateDecision:
+    verdict: GateVerdict = "pass" if high < 0 else "fail" if low > 0 else "inconclusive"
+    return GateDecision(verdict=verdict, statistic=mean, low=low, high=high)
+
+
+# ----------------------------------------------------------------------------------------
+# gates
+
+
+def gate_incoherence(
+    items: Sequence[ItemEstimate], max_incoherence: float, *, confidence: float
+) -> GateDecision:
+    """One-sided test of "incoherence <= max_incoherence" over the items with a target.
+
+    Tests D = weighted mean_i (v_i - tau e_i) <= 0: pass when the upper bound on D is below 0,
+    fail when the lower bound is above 0, otherwise inconclusive. A suite without any error
+    (incoherence undefined) cannot fail: it is inconclusive.
+    """
+    tau = float(max_incoherence)
+    if not 0.0 <= tau <= 1.0:
+        raise ValueError(f"max_incoherence must be within [0, 1], got {max_incoherence!r}")
+    targeted = [i for i in items if i.has_target]
+    if not targeted:
+        raise ValueError("an incoherence gate needs at least one item with a target")
+    e = np.asarray([i.error for i in targeted], dtype=np.float64)
+    v = np.asarray([i.variance for i in targeted], dtype=np.float64)
+    w = np.asarray([i.weight for i in targeted], dtype=np.float64)
+    mean, low, high = one_sided_mean_test(v - tau * e, w, confidence)
+    if not float(np.sum(w * e)) > 0:
+        return GateDecision(verdict="inconclusive", statistic=mean, low=low, high=high)
+    return _decide(mean, low, high)
+
+
+def gate_mean(
+    values: Sequence[float], weights: Sequence[float], threshold: float, *, confidence: float
+) -> GateDecision:
+    """One-sided test of "weighted mean of values <= threshold" (error, bias, variance gates).
+
+    ``statistic``, ``low`` and ``high`` are about D = weighted mean - threshold.
+    """
+    limit = float(threshold)
+    if not math.isfinite(limit):
+        raise ValueError(f"threshold must be finite, got {threshold!r}")
+    mean, low, high = one_sided_mean_test(values, weights, confidence)
+    return _decide(mean - limit, low - limit, high - limit)
+
+
+# ----------------------------------------------------------------------------------------
+# aggregate
+
+
+def _weighted_mean(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float | None:
+    total = float(np.sum(weights))
+    if not total > 0:
+        return None
+    return float(np.sum(weights * values) / total)
+
+
+def _clip(value: float | None, low: float, high: float = math.inf) -> float | None:
+    return None if value is None else min(max(value, low), high)
+
+
+def _bootstrap_interval(
+    v: NDArray[np.float64],
+    e: NDArray[np.float64],
+    w: NDArray[np.float64],
+    confidence: float,
+    n_resamples: int,
+    seed: int | None,
+) -> tuple[float, float] | None:
+    """BCa bootstrap over items of sum w v / sum w e; None when it cannot give an interval."""
+
+    def ratio(wv: NDArray[np.float64], we: NDArray[np.float64], axis: int = -1) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(wv, axis=axis) / np.sum(we, axis=axis)
+
+    ratio_all = float(np.sum(w * v) / np.sum(w * e))
+    d = w * (v - ratio_all * e)
+    if float(np.ptp(d)) <= 1e-12 * max(1.0, float(np.max(np.abs(d)))):
+        return None  # every resample gives the same ratio: BCa is undefined
+    return paired_bca_interval(
+        (w * v, w * e),
+        ratio,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        rng=np.random.default_rng(seed),
+    )
+
+
+def aggregate(
+    items: Sequence[ItemEstimate],
+    *,
+    confidence: float = 0.95,
+    interval: str = "delta",
+    n_resamples: int = 2000,
+    seed: int | None = None,
+) -> Aggregate:
+    """Combine item estimates: weighted means, ratio-of-sums incoherence and its interval.
+
+    Each item was estimated with its own K; items, not samples, are weighted. Deterministic
+    for a given ``seed``.
+    """
+    confidence = _check_confidence(confidence)
+    if interval not in INTERVAL_METHODS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVAL_METHODS)}, got {interval!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive int, got {n_resamples!r}")
+    ks = [i.k for i in items]
+    targeted = [i for i in items if i.has_target]
+    w_all = np.asarray([i.weight for i in items], dtype=np.float64)
+    v_all = np.asarray([i.variance for i in items], dtype=np.float64)
+    error: float | None = None
+    bias: float | None = None
+    incoherence: float | None = None
+    low: float | None = None
+    high: float | None = None
+    method = interval
+    if targeted:
+        w = np.asarray([i.weight for i in targeted], dtype=np.float64)
+        e = np.asarray([i.error for i in targeted], dtype=np.float64)
+        b = np.asarray([i.bias for i in targeted], dtype=np.float64)
+        v = np.asarray([i.variance for i in targeted], dtype=np.float64)
+        error = _weighted_mean(e, w)
+        bias = _clip(_weighted_mean(b, w), 0.0)
+        error_sum = float(np.sum(w * e))
+        if error_sum > 0:
+            incoherence = _clip(float(np.sum(w * v)) / error_sum, 0.0, 1.0)
+            keep = w > 0
+            bounds = None
+            if interval == "bootstrap" and int(np.sum(keep)) >= 2:
+                bounds = _bootstrap_interval(
+                    v[keep], e[keep], w[keep], confidence, n_resamples, seed
+                )
+                if bounds is None:
+                    method = "delta"
+            if bounds is None:
+                bounds = ratio_delta_interval(v[keep], e[keep], w[keep], confidence)
+            if bounds is not None:
+                low, high = _clip(bounds[0], 0.0, 1.0), _clip(bounds[1], 0.0, 1.0)
+    return Aggregate(
+        items=len(items),
+        targeted_items=len(targeted),
+        k_min=min(ks) if ks else None,
+        k_max=max(ks) if ks else None,
+        invalid=sum(i.invalid for i in items),
+        error=error,
+        bias=bias,
+        variance=_clip(_weighted_mean(v_all, w_all), 0.0) if items else None,
+        incoherence=incoherence,
+        incoherence_low=low,
+        incoherence_high=high,
+        confidence=confidence,
+        interval_method=method,
+    )
+
+
+def aggregate_one_loss(
+    estimates: Sequence[ItemEstimate], *, confidence: float
+) -> tuple[Aggregate, list[str]]:
+    """Aggregate items that share one loss; with several, only the counts are defined.
+
+    Error, bias and variance are in the units of their loss (Brier, KL in nats, squared
+    distance), so a sum across losses means nothing.
+    """
+    losses: list[str] = sorted({estimate.loss for estimate in estimates})
+    if len(losses) <= 1:
+        return aggregate(estimates, confidence=confidence), losses
+    counts_only = dataclasses.replace(
+        aggregate([], confidence=confidence),
+        items=len(estimates),
+        targeted_items=sum(1 for e in estimates if e.has_target),
+        k_min=min(e.k for e in estimates),
+        k_max=max(e.k for e in estimates),
+        invalid=sum(e.invalid for e in estimates),
+    )
+    return counts_only, losses

@@ -1,0 +1,473 @@
+"""Projected error and incoherence of ensembles of m samples: averaging and majority vote.
+
+Would calling the model m times and combining the answers help, and does it remove the
+incoherent part of the error? Both projections are unbiased estimates computed from the K
+samples already drawn, so they cost no extra model calls.
+
+**Averaging** (Brier and squared losses): the loss of the mean of m independent samples is
+bias + variance / m, exactly (the bias/variance split is the split of a mean's squared error).
+With the unbiased per-item bias and variance, error_m = bias + variance / m is unbiased for
+every m; a ``plugin`` item is first converted (variance * K / (K - 1)). For categorical items
+this is the soft vote (the Brier loss of the averaged one-hot answers). KL items are left
+out: the KL of an averaged distribution does not split this way.
+
+**Majority vote** (categorical items with Brier loss, and binary items): the vote of m samples
+picks the most frequent answer, ties broken uniformly at random, so its expected loss is
+2 (1 - q_y) for Brier (1 - q_y for binary squared error), where q_c is the chance that answer
+c wins. q is estimated without bias by the mean over *all* m-subsets of the K samples (a
+U-statistic; each subset is m independent draws), computed exactly from the answer counts:
+a subset's composition a is multivariate hypergeometric, P(a) = prod_c C(n_c, a_c) / C(K, m),
+and a wins c with share [a_c = max a] / #ties. The vote's variance is the chance that two
+independent votes disagree, 1 - sum_c q_c^2; sum_c q_c^2 is a polynomial of degree 2m in the
+answer probabilities, so it has an unbiased estimate only when K >= 2m (the mean over pairs
+of disjoint m-subsets). Below that the row gives the vote's error only. The invalid answer
+is a wrong class of its own and can win a vote; binary invalid outcomes count as False,
+as in the estimate. Exact enumeration grows with the number of distinct answers; past
+``COMPOSITION_BUDGET`` compositions a row says so instead of guessing.
+
+Aggregates follow the report: weighted means over items, incoherence as the ratio of sums
+with the delta interval of ``_uncertainty.ratio_delta_interval``; bias clipped at 0 and
+incoherence to [0, 1] for display.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .aggregate import ratio_delta_interval
+from .decompose import ItemEstimate
+from .kinds import INVALID_LABEL
+
+__all__ = [
+    "COMPOSITION_BUDGET",
+    "ENSEMBLE_SIZES",
+    "ensemble_projection",
+    "vote_agreement",
+    "vote_probabilities",
+]
+
+ENSEMBLE_SIZES: Final = (1, 3, 5, 9)
+COMPOSITION_BUDGET: Final = 5_000_000
+"""Largest number of subset compositions (or pairs of them) enumerated for one table."""
+
+_CELLS_PER_CHUNK: Final = 4_000_000
+"""Array cells per block of items when weighting compositions (bounds memory)."""
+
+
+class TooManyAnswers(ValueError):
+    """The exact vote projection would enumerate more than ``COMPOSITION_BUDGET`` cases."""
+
+
+# ----------------------------------------------------------------------------------------
+# composition tables (shared by every item with the same number of distinct answers)
+
+
+@functools.lru_cache(maxsize=64)
+def _compositions(total: int, parts: int) -> NDArray[np.int64]:
+    """Every way to write ``total`` as ``parts`` ordered non-negative integers."""
+    size = math.comb(total + parts - 1, parts - 1)
+    if size > COMPOSITION_BUDGET:
+        raise TooManyAnswers(f"{size} compositions of {total} into {parts} answers")
+    if parts == 1:
+        return np.asarray([[total]], dtype=np.int64)
+    bars = np.asarray(list(itertools.combinations(range(total + parts - 1), parts - 1)))
+    edges = np.concatenate(
+        [np.full((size, 1), -1), bars, np.full((size, 1), total + parts - 1)], axis=1
+    )
+    table: NDArray[np.int64] = np.diff(edges, axis=1).astype(np.int64) - 1
+    table.setflags(write=False)  # cached and shared: never to be modified
+    return table
+
+
+@functools.lru_cache(maxsize=64)
+def _vote_table(m: int, parts: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Compositions a of m and, per answer, its share of the win (ties split evenly)."""
+    a = _compositions(m, parts)
+    top = a == a.max(axis=1, keepdims=True)
+    shares = top / top.sum(axis=1, keepdims=True)
+    shares = shares.astype(np.float64)
+    shares.setflags(write=False)
+    return a, shares
+
+
+_log_factorials: NDArray[np.float64] = np.zeros(1)
+"""ln(i!) for i = 0, 1, ...: grown on demand (replaced whole, never changed in place)."""
+
+
+def _log_factorial(values: ArrayLike) -> NDArray[np.float64]:
+    """ln(x!) of whole numbers x >= 0 (every argument here is a count), looked up in a table.
+
+    The table holds ``math.lgamma(i + 1)``, which agrees with ``scipy.special.gammaln`` to the
+    last bit or two; looking it up spares judging a test the 0.2 s import of scipy.special.
+    """
+    global _log_factorials
+    index = np.asarray(values, dtype=np.float64).astype(np.int64)
+    table = _log_factorials
+    top = int(index.max(initial=0))
+    if top >= table.shape[0]:
+        size = max(top + 1, 2 * table.shape[0])
+        table = np.array([math.lgamma(i + 1.0) for i in range(size)], dtype=np.float64)
+        table.setflags(write=False)
+        _log_factorials = table
+    result: NDArray[np.float64] = table[index]
+    return result
+
+
+def _log_inverse_factorials(a: NDArray[np.int64]) -> NDArray[np.float64]:
+    result: NDArray[np.float64] = -_log_factorial(a).sum(axis=1)
+    return result
+
+
+@functools.lru_cache(maxsize=32)
+def _agreement_table(m: int, parts: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Compositions b of 2m and M(b) = sum over a + a' = b of g(a) g(a') shares(a).shares(a').
+
+    g(a) = 1 / prod a_c!. With it, the chance that votes on two disjoint m-subsets agree is
+    sum_b [prod_c (n_c)_(b_c)] M(b) (m!)^2 / (K)_(2m), falling factorials (n)_b.
+    """
+    a, shares = _vote_table(m, parts)
+    if a.shape[0] ** 2 > COMPOSITION_BUDGET:
+        raise TooManyAnswers(f"{a.shape[0] ** 2} pairs of vote compositions")
+    b = _compositions(2 * m, parts)
+    powers = (2 * m + 1) ** np.arange(parts, dtype=np.int64)
+    keys_b = b @ powers
+    order = np.argsort(keys_b)
+    keys_a = a @ powers
+    g = np.exp(_log_inverse_factorials(a))
+    table = np.zeros(b.shape[0], dtype=np.float64)
+    rows = max(1, _CELLS_PER_CHUNK // a.shape[0])
+    for start in range(0, a.shape[0], rows):
+        block = slice(start, start + rows)
+        weights = (g[block, None] * g[None, :]) * (shares[block] @ shares.T)
+        position = np.searchsorted(keys_b, keys_a[block, None] + keys_a[None, :], sorter=order)
+        table += np.bincount(order[position].ravel(), weights.ravel(), minlength=b.shape[0])
+    table.setflags(write=False)
+    return b, table
+
+
+# ----------------------------------------------------------------------------------------
+# hypergeometric weights over compositions
+
+
+def _log_falling(n: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """log n (n-1) ... (n-a+1), -inf where a > n."""
+    room = n - a
+    value = _log_factorial(n) - _log_factorial(np.where(room >= 0, room, 0.0))
+    result: NDArray[np.float64] = np.where(room >= 0, value, -np.inf)
+    return result
+
+
+def _weighted_sum(
+    counts: NDArray[np.int64],
+    compositions: NDArray[np.int64],
+    log_constant: NDArray[np.float64],
+    values: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """sum_j prod_c (n_ic)_(a_jc) exp(log_constant_i) values_j, in blocks of items.
+
+    ``log_constant`` (N,) carries the per-item normaliser, a function of the row's counts;
+    ``values`` is (J,) or (J, C). Rows with equal counts are computed once (large suites
+    repeat the same few count vectors).
+    """
+    unique, first, inverse = np.unique(counts, axis=0, return_index=True, return_inverse=True)
+    result: NDArray[np.float64] = _weighted_sum_distinct(
+        unique, compositions, log_constant[first], values
+    )[inverse.reshape(-1)]
+    return result
+
+
+def _weighted_sum_distinct(
+    counts: NDArray[np.int64],
+    compositions: NDArray[np.int64],
+    log_constant: NDArray[np.float64],
+    values: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    n_items, parts = counts.shape
+    per_item = max(1, compositions.shape[0] * parts)
+    rows = max(1, _CELLS_PER_CHUNK // per_item)
+    a = compositions[None, :, :].astype(np.float64)
+    out = np.zeros((n_items, *values.shape[1:]), dtype=np.float64)
+    for start in range(0, n_items, rows):
+        block = slice(start, start + rows)
+        n = counts[block, None, :].astype(np.float64)
+        log_w = _log_falling(n, a).sum(axis=2) + log_constant[block, None]
+        out[block] = np.exp(log_w) @ values
+    return out
+
+
+def _as_counts(counts: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    n = np.asarray(counts)
+    if n.ndim != 2 or n.shape[1] < 1:
+        raise ValueError(f"counts must have shape (N, C), got {n.shape}")
+    if n.size and (not np.issubdtype(n.dtype, np.integer) or np.any(n < 0)):
+        raise ValueError("counts must be non-negative integers")
+    n = n.astype(np.int64)
+    return n, n.sum(axis=1)
+
+
+def _by_distinct_answers(counts: NDArray[np.int64]) -> dict[int, NDArray[np.intp]]:
+    """Rows grouped by how many answers they saw (each group shares one table)."""
+    distinct = (counts > 0).sum(axis=1)
+    return {int(c): np.flatnonzero(distinct == c) for c in np.unique(distinct)}
+
+
+def _compact(rows: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """Each row's non-zero counts (same number per row) and their column positions."""
+    columns = np.argsort(rows == 0, axis=1, kind="stable")[:, : int((rows[0] > 0).sum())]
+    return np.take_along_axis(rows, columns, axis=1), columns
+
+
+def _check_m(m: int) -> int:
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"an ensemble size must be a positive int, got {m!r}")
+    return int(m)
+
+
+def vote_probabilities(counts: ArrayLike, m: int) -> NDArray[np.float64]:
+    """Unbiased chance that each answer wins a vote of m samples, from (N, C) answer counts.
+
+    The mean over all m-subsets of each row's K samples (ties split evenly); needs K >= m.
+    Rows sum to 1. Raises ``TooManyAnswers`` past the enumeration budget.
+    """
+    m = _check_m(m)
+    n, k = _as_counts(counts)
+    if np.any(k < m):
+        raise ValueError(f"a vote of {m} needs K >= {m} samples; smallest K is {int(k.min())}")
+    q = np.zeros(n.shape, dtype=np.float64)
+    for parts, rows in _by_distinct_answers(n).items():
+        compact, columns = _compact(n[rows])
+        a, shares = _vote_table(m, parts)
+        log_values = _log_inverse_factorials(a)
+        k_rows = k[rows].astype(np.float64)
+        log_constant = math.lgamma(m + 1.0) - _log_falling(k_rows, np.full_like(k_rows, m))
+        weighted = _weighted_sum(compact, a, log_constant, shares * np.exp(log_values)[:, None])
+        block = q[rows]
+        np.put_along_axis(block, columns, weighted, axis=1)
+        q[rows] = block
+    return q
+
+
+def vote_agreement(counts: ArrayLike, m: int) -> NDArray[np.float64]:
+    """Unbiased chance that votes of two independent m-sample ensembles agree (sum_c q_c^2).
+
+    The mean over all pairs of disjoint m-subsets of each row's K samples; needs K >= 2m.
+    """
+    m = _check_m(m)
+    n, k = _as_counts(counts)
+    if np.any(k < 2 * m):
+        raise ValueError(
+            f"the agreement of two votes of {m} needs K >= {2 * m}; smallest K is {int(k.min())}"
+        )
+    out = np.zeros(n.shape[0], dtype=np.float64)
+    for parts, rows in _by_distinct_answers(n).items():
+        compact, _ = _compact(n[rows])
+        b, table = _agreement_table(m, parts)
+        k_rows = k[rows].astype(np.float64)
+        log_constant = 2.0 * math.lgamma(m + 1.0) - _log_falling(
+            k_rows, np.full_like(k_rows, 2 * m)
+        )
+        out[rows] = _weighted_sum(compact, b, log_constant, table)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# items
+
+
+def _record(item: ItemEstimate | Mapping[str, Any]) -> Mapping[str, Any]:
+    return item.to_dict() if isinstance(item, ItemEstimate) else item
+
+
+def _weight(item: Mapping[str, Any]) -> float:
+    """An item's weight; records without one (older reports) weigh 1."""
+    value = item.get("weight")
+    return 1.0 if value is None else float(value)
+
+
+def _unbiased_split(item: Mapping[str, Any]) -> tuple[float, float]:
+    """(bias, variance) with the unbiased estimator, whatever the item was estimated with."""
+    error, variance = float(item["error"]), float(item["variance"])
+    if item.get("estimator") == "plugin":
+        k = int(item["k"])
+        variance = variance * k / (k - 1)
+    return error - variance, variance
+
+
+def _vote_classes(item: Mapping[str, Any]) -> tuple[list[int], int, float] | str:
+    """(answer counts, index of the target among them, loss scale) or why the item can't vote."""
+    kind = item.get("kind")
+    if kind not in ("binary", "categorical"):
+        return f"majority vote needs categorical or binary outcomes, not {kind}"
+    counts = item.get("counts")
+    if not isinstance(counts, Mapping):
+        return "no answer counts"
+    target = item.get("target")
+    if kind == "binary":
+        invalid = int(counts.get(INVALID_LABEL, 0))
+        passed, failed = int(counts.get("True", 0)), int(counts.get("False", 0)) + invalid
+        return [passed, failed], (0 if target is not False else 1), 0.5
+    if item.get("loss", "brier") != "brier":
+        return f"majority vote is projected for Brier loss, not {item.get('loss')}"
+    key = str(target)
+    labels = list(counts)
+    values = [int(counts[label]) for label in labels]
+    if key not in counts:
+        labels.append(key)
+        values.append(0)
+    return values, labels.index(key), 1.0
+
+
+def _rows_summary(
+    m: int,
+    errors: NDArray[np.float64],
+    variances: NDArray[np.float64] | None,
+    weights: NDArray[np.float64],
+    confidence: float,
+    note: str | None = None,
+) -> dict[str, Any]:
+    total_w = float(np.sum(weights))
+    row: dict[str, Any] = {
+        "m": m,
+        "error": float(np.sum(weights * errors)) / total_w if total_w > 0 else None,
+        "bias": None,
+        "variance": None,
+        "incoherence": None,
+        "low": None,
+        "high": None,
+        "note": note,
+    }
+    if variances is None or not total_w > 0:
+        return row
+    variance = float(np.sum(weights * variances)) / total_w
+    row["variance"] = max(variance, 0.0)
+    row["bias"] = max(float(row["error"]) - variance, 0.0)
+    error_mass = float(np.sum(weights * errors))
+    if error_mass > 0:
+        row["incoherence"] = min(max(float(np.sum(weights * variances)) / error_mass, 0.0), 1.0)
+        keep = weights > 0
+        bounds = ratio_delta_interval(variances[keep], errors[keep], weights[keep], confidence)
+        if bounds is not None:
+            row["low"] = min(max(bounds[0], 0.0), 1.0)
+            row["high"] = min(max(bounds[1], 0.0), 1.0)
+    return row
+
+
+def _empty_row(m: int, note: str) -> dict[str, Any]:
+    return {
+        "m": m,
+        "error": None,
+        "bias": None,
+        "variance": None,
+        "incoherence": None,
+        "low": None,
+        "high": None,
+        "note": note,
+    }
+
+
+def _averaging(
+    items: Sequence[Mapping[str, Any]], ms: Sequence[int], confidence: float
+) -> dict[str, Any]:
+    used, excluded = [], []
+    for item in items:
+        if item.get("loss") == "kl":
+            excluded.append({"id": str(item["id"]), "reason": "KL loss does not average"})
+        else:
+            used.append(item)
+    split = np.asarray([_unbiased_split(i) for i in used], dtype=np.float64).reshape(-1, 2)
+    bias, variance = split[:, 0], split[:, 1]
+    w = np.asarray([_weight(i) for i in used], dtype=np.float64)
+    rows = []
+    for m in ms:
+        if not used:
+            rows.append(_empty_row(m, "no item can be averaged"))
+            continue
+        rows.append(_rows_summary(m, bias + variance / m, variance / m, w, confidence))
+    return {"items": len(used), "excluded": excluded, "rows": rows}
+
+
+def _majority_row(
+    m: int,
+    counts: NDArray[np.int64],
+    target: NDArray[np.intp],
+    scale: NDArray[np.float64],
+    w: NDArray[np.float64],
+    confidence: float,
+) -> dict[str, Any]:
+    k_min = int(counts.sum(axis=1).min())
+    if k_min < m:
+        return _empty_row(m, f"needs K >= {m} for every item; smallest K is {k_min}")
+    try:
+        q = vote_probabilities(counts, m)
+        hit = q[np.arange(q.shape[0]), target]
+        errors = scale * 2.0 * (1.0 - hit)
+        if k_min < 2 * m:
+            note = f"the vote's variance needs K >= {2 * m} (smallest K is {k_min}): error only"
+            return _rows_summary(m, errors, None, w, confidence, note)
+        variances = scale * (1.0 - vote_agreement(counts, m))
+    except TooManyAnswers as exc:
+        return _empty_row(m, f"too many distinct answers to enumerate exactly ({exc})")
+    return _rows_summary(m, errors, variances, w, confidence)
+
+
+def _majority(
+    items: Sequence[Mapping[str, Any]], ms: Sequence[int], confidence: float
+) -> dict[str, Any]:
+    voters: list[tuple[list[int], int, float, float]] = []
+    excluded = []
+    for item in items:
+        found = _vote_classes(item)
+        if isinstance(found, str):
+            excluded.append({"id": str(item["id"]), "reason": found})
+        else:
+            voters.append((*found, _weight(item)))
+    if not voters:
+        rows = [_empty_row(m, "no categorical or binary item") for m in ms]
+        return {"items": 0, "excluded": excluded, "rows": rows}
+    width = max(len(v[0]) for v in voters)
+    counts = np.zeros((len(voters), width), dtype=np.int64)
+    for row, voter in enumerate(voters):
+        counts[row, : len(voter[0])] = voter[0]
+    target = np.asarray([v[1] for v in voters], dtype=np.intp)
+    scale = np.asarray([v[2] for v in voters], dtype=np.float64)
+    w = np.asarray([v[3] for v in voters], dtype=np.float64)
+    rows = [_majority_row(m, counts, target, scale, w, confidence) for m in ms]
+    return {"items": len(voters), "excluded": excluded, "rows": rows}
+
+
+def ensemble_projection(
+    items: Sequence[ItemEstimate | Mapping[str, Any]],
+    ms: Sequence[int] = ENSEMBLE_SIZES,
+    *,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Projected error, bias, variance and incoherence of m-sample ensembles, per m.
+
+    ``items`` are item estimates or items of a JSON report. Returns plain builtins:
+    ``averaging`` and ``majority``, each with ``rows`` (one per m), ``items`` and the
+    ``excluded`` items with reasons; items without a target are listed apart.
+    """
+    sizes = sorted({_check_m(m) for m in ms})
+    if not sizes:
+        raise ValueError("give at least one ensemble size")
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    records = [_record(item) for item in items]
+    targeted = [r for r in records if r.get("error") is not None and r.get("variance") is not None]
+    return {
+        "ms": sizes,
+        "confidence": float(confidence),
+        "items": len(targeted),
+        "items_without_target": [
+            str(r["id"]) for r in records if r.get("error") is None or r.get("variance") is None
+        ],
+        "averaging": _averaging(targeted, sizes, float(confidence)),
+        "majority": _majority(targeted, sizes, float(confidence)),
+    }

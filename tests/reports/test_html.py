@@ -1,0 +1,233 @@
+"""The HTML page: well formed, self-contained, escaped, with tables; charts with matplotlib."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sys
+from html.parser import HTMLParser
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pytest_hotmess.reports.html import PLOT_HINT, render_html
+from pytest_hotmess.stats.aggregate import aggregate
+from pytest_hotmess.stats.compare import compare_reports
+from pytest_hotmess.stats.decompose import estimate_item
+from pytest_hotmess.stats.ensemble import ensemble_projection
+from pytest_hotmess.stats.length import items_from_record, length_analysis
+
+NASTY = 'tests/t.py::test_<script>alert("x")</script>[$a$ & http://x.io/y.png]'
+
+_VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr", "col", "area", "base"}
+
+
+class _Page(HTMLParser):
+    """Collects tags, attributes, table rows and text; checks that every tag is closed."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.problems: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.tables: list[list[list[str]]] = []
+        self.text: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        if tag not in _VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _parse(page: str) -> _Page:
+    parser = _Page()
+    parser.feed(page)
+    parser.close()
+    assert parser.problems == []
+    assert parser.stack == []
+    return parser
+
+
+def _test_record(nodeid: str, seed: int, shift: float) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    p = np.array([0.55 - shift, 0.25, 0.1 + shift, 0.1])
+    items, estimates = [], []
+    for i in range(24):
+        outcomes = [str(x) for x in rng.choice(list("ABCD"), size=10, p=p)]
+        estimate = estimate_item(outcomes, "A", item_id=f"q<{i}>")
+        record = estimate.to_dict()
+        record["covariates"] = [{"output_tokens": int(rng.integers(50, 5000))} for _ in outcomes]
+        items.append(record)
+        estimates.append(estimate)
+    return {
+        "nodeid": nodeid,
+        "outcome": "passed",
+        "verdict": "fail" if shift else "pass",
+        "loss": "brier",
+        "estimator": "unbiased",
+        "samples": 10,
+        "thresholds": {"max_incoherence": 0.6},
+        "totals": aggregate(estimates).to_dict(),
+        "items": items,
+    }
+
+
+def _reports() -> tuple[dict[str, Any], dict[str, Any]]:
+    header = {"schema": "pytest-hotmess/1", "plugin_version": "0.1.0", "created": "2026-01-01"}
+    current = {
+        **header,
+        "tests": [_test_record(NASTY, 1, 0.1), _test_record("t.py::test_plain", 2, 0.0)],
+        "totals": {"items": 48, "error": 1.0, "bias": 0.4, "variance": 0.6, "incoherence": 0.6},
+    }
+    baseline = {
+        **header,
+        "tests": [_test_record(NASTY, 3, 0.0), _test_record("t.py::test_gone", 4, 0.0)],
+        "totals": {},
+    }
+    return current, baseline
+
+
+def _full_page() -> str:
+    current, baseline = _reports()
+    tests = current["tests"]
+    return render_html(
+        current,
+        comparison=compare_reports(current, baseline),
+        length={t["nodeid"]: length_analysis(items_from_record(t)) for t in tests},
+        ensembles={t["nodeid"]: ensemble_projection(t["items"]) for t in tests},
+    )
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import matplotlib...`` fail as if the extra were not installed."""
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def _external_references(parser: _Page, page: str) -> list[str]:
+    found = []
+    for tag, attrs in parser.tags:
+        if tag in ("script", "link", "iframe", "object", "embed"):
+            found.append(f"<{tag}>")
+        for name in ("src", "href", "srcset", "action", "poster", "data"):
+            value = attrs.get(name)
+            if value is not None and not value.startswith(("data:", "#")):
+                found.append(f"{tag} {name}={value[:60]}")
+    found.extend(re.findall(r"url\(\s*['\"]?(?!data:)[^)]*\)", page))
+    found.extend(re.findall(r"@import", page))
+    return found
+
+
+@pytest.mark.usefixtures("no_matplotlib")
+def test_page_without_matplotlib_has_tables_and_says_how_to_get_charts() -> None:
+    page = _full_page()
+    parser = _parse(page)
+    assert _external_references(parser, page) == []
+    assert not any(tag == "img" for tag, _ in parser.tags)
+    assert PLOT_HINT in "".join(parser.text)
+    assert "pip install pytest-hotmess[plot]" in PLOT_HINT
+    assert len(parser.tables) >= 1 + 1 + 2 + 4  # tests, baseline, 2 length, 2x2 ensembles
+    tests_table = parser.tables[0]
+    assert tests_table[0][:3] == ["test", "verdict", "items"]
+    assert [row[0] for row in tests_table[1:]] == [NASTY, "t.py::test_plain", "total"]
+    assert tests_table[1][1] == "fail" and tests_table[1][2] == "24"
+    baseline_table = parser.tables[1]
+    assert baseline_table[0] == ["test", "paired items", "error", "bias", "variance", "incoherence"]
+    assert baseline_table[1][0] == NASTY and baseline_table[1][1] == "24"
+    text = "".join(parser.text)
+    assert "tests only in the current run (1): t.py::test_plain" in text
+    assert "tests only in the baseline (1): t.py::test_gone" in text
+    assert "incoherence per doubling of length" in text
+    length_table = parser.tables[2]
+    assert length_table[0][:3] == ["bucket", "items", "mean length"]
+    assert [row[1] for row in length_table[1:]] == ["6", "6", "6", "6"]
+
+
+def test_text_from_the_report_is_escaped() -> None:
+    page = _full_page()
+    parser = _parse(page)
+    assert not any(tag == "script" for tag, _ in parser.tags)
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    headings = [t for t in parser.text if t.startswith("tests/t.py")]
+    assert NASTY in headings  # the parser gives back exactly the original text
+
+
+@pytest.mark.usefixtures("no_matplotlib")
+def test_item_ids_and_notes_are_escaped_too() -> None:
+    item = {"id": "<img src=x>", "error": 1.0, "bias": 0.5, "variance": 0.5}
+    current = {"tests": [{"nodeid": "t::a", "estimator": "plugin", "items": [item]}]}
+    baseline = {"tests": [{"nodeid": "t::a", "estimator": "<i>", "items": []}]}
+    page = render_html(current, comparison=compare_reports(current, baseline))
+    parser = _parse(page)
+    assert not any(tag in ("img", "i") for tag, _ in parser.tags)
+    text = "".join(parser.text)
+    assert "items only in the current run (1): <img src=x>" in text
+    assert "estimator differs: '<i>' before, 'plugin' now" in text
+
+
+def test_undefined_numbers_show_as_not_available() -> None:
+    report = {
+        "schema": "pytest-hotmess/1",
+        "tests": [
+            {
+                "nodeid": "t.py::test_all_right",
+                "verdict": "no-errors",
+                "samples": 5,
+                "totals": {"items": 3, "error": 0.0, "bias": 0.0, "variance": 0.0},
+                "items": [],
+            }
+        ],
+    }
+    parser = _parse(render_html(report))
+    row = parser.tables[0][1]
+    assert row[1] == "no-errors"
+    assert row[8] == "n/a" and row[9] == "n/a"  # incoherence and its interval
+
+
+def test_an_empty_report_still_renders_a_valid_page() -> None:
+    parser = _parse(render_html({"tests": []}))
+    assert "pytest-hotmess report" in "".join(parser.text)
+
+
+def test_page_with_matplotlib_embeds_png_charts_as_data_uris() -> None:
+    pytest.importorskip("matplotlib")
+    page = _full_page()
+    parser = _parse(page)
+    assert _external_references(parser, page) == []
+    assert "data:image/png;base64," in page
+    images = [attrs for tag, attrs in parser.tags if tag == "img"]
+    # tests chart, baseline chart, one length and one ensemble chart per test
+    assert len(images) == 1 + 1 + 2 + 2
+    for attrs in images:
+        src = attrs["src"] or ""
+        payload = base64.b64decode(src.removeprefix("data:image/png;base64,"), validate=True)
+        assert payload.startswith(b"\x89PNG\r\n\x1a\n")
+        assert attrs["alt"]
+    assert PLOT_HINT not in page
