@@ -56,6 +56,7 @@ __all__ = [
     "optional_str",
     "redact",
     "text_of_blocks",
+    "transport_name",
 ]
 
 logger = logging.getLogger("pytest_hotmess.clients")
@@ -927,3 +928,8 @@ def text_of_blocks(blocks: list[Any]) -> str:
         for block in blocks
         if isinstance(block, dict) and block.get("type") == "text"
     )
+
+
+def transport_name() -> str:
+    """The async transport model calls go through, as the JSON report's run metadata names it."""
+    return "httpx" if chosen_backend() == "httpx" else "native"
