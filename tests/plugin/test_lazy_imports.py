@@ -245,7 +245,8 @@ def test_judging_a_coherence_test_imports_scipy_for_its_t_quantiles(
     quiet_pytester: pytest.Pytester,
 ) -> None:
     # Intervals take their Student t quantiles from scipy.special.stdtrit, imported inside the
-    # functions that need one: the run pays for scipy only once a coherence test is judged.
+    # functions that need one: the run pays for scipy only once a coherence test with errors
+    # is judged (half the items here are wrong, so the interval is defined).
     quiet_pytester.makepyfile(
         textwrap.dedent(
             """
@@ -256,7 +257,7 @@ def test_judging_a_coherence_test_imports_scipy_for_its_t_quantiles(
                 resample.map(
                     lambda prompt: "a",
                     [f"q{i}" for i in range(10)],
-                    targets=["a"] * 10,
+                    targets=["a", "b"] * 5,
                 )
             """
         )
