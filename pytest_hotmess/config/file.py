@@ -54,7 +54,6 @@ __all__ = [
 
 Provider = Literal["sim", "openai", "anthropic"]
 PROVIDERS: tuple[Provider, ...] = ("sim", "openai", "anthropic")
-_LOSSES = ("brier", "kl")
 _ESTIMATORS = ("unbiased", "plugin", "jackknife")
 _SIM_PRESETS = ("coherent", "hot_mess", "scattering")
 _SECRET_NAMES = frozenset({"api_key", "apikey", "key", "authorization", "x-api-key", "token"})
@@ -274,6 +273,14 @@ def _choice(*choices: str) -> Check:
     return check
 
 
+def _loss(doc: YamlDocument, node: yaml.Node, key: str) -> str:
+    """A loss a user may name (the registry in stats.losses; it brings numpy, so read late)."""
+    from ..stats.losses import selectable_losses
+
+    name: str = _choice(*selectable_losses())(doc, node, key)
+    return name
+
+
 def _path(base_dir: Path) -> Check:
     def check(doc: YamlDocument, node: yaml.Node, key: str) -> Path:
         path = Path(_text(doc, node, key)).expanduser()
@@ -381,7 +388,7 @@ _THRESHOLD_KEYS: dict[str, Check] = {
     "max_incoherence_slope": _FINITE,
     "samples": _integer(2),
     "max_samples": _integer(2),
-    "loss": _choice(*_LOSSES),
+    "loss": _loss,
     "estimator": _choice(*_ESTIMATORS),
     "confidence": _PROBABILITY,
 }

@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config.marker import THRESHOLDS
-from ..stats.kinds import INVALID, KINDS, NOTHING, Estimator, Kind, Loss
+from ..stats.kinds import INVALID, KINDS, NOTHING, Estimator, Kind, LossName
 from ..stats.plain import plain
 from .budget import Budget
 from .completion import Completion, Sample
@@ -112,7 +112,7 @@ class TestState:
     nodeid: str
     samples: int
     concurrency: int
-    loss: Loss | None = None
+    loss: LossName | None = None
     estimator: Estimator = "unbiased"
     confidence: float = 0.95
     thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)

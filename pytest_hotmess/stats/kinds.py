@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 __all__ = [
     "INVALID",
@@ -12,7 +12,7 @@ __all__ = [
     "NOTHING",
     "Estimator",
     "Kind",
-    "Loss",
+    "LossName",
     "Verdict",
 ]
 
@@ -48,6 +48,7 @@ KINDS: Final[tuple[Kind, ...]] = (
     "vector",
     "coverage",
 )
-Loss = Literal["brier", "kl", "squared"]
+LossName: TypeAlias = str
+"""The name of a registered loss: a key of ``stats.losses.LOSSES``."""
 Estimator = Literal["unbiased", "plugin", "jackknife"]
 Verdict = Literal["pass", "fail", "inconclusive", "no-errors", "ungated"]

@@ -44,7 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from .aggregate import ratio_delta_interval
 from .compare import ratio_change
 from .decompose import ItemEstimate, estimate_item
-from .kinds import NOTHING, Estimator, Kind, Loss
+from .kinds import NOTHING, Estimator, Kind, LossName
 
 __all__ = [
     "LENGTH_COVARIATES",
@@ -96,7 +96,7 @@ class ItemInput:
     outcomes: tuple[Any, ...] | None = None
     target: Any = NOTHING
     kind: Kind | None = None
-    loss: Loss | None = None
+    loss: LossName | None = None
     estimator: Estimator = "unbiased"
 
     @classmethod

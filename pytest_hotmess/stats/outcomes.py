@@ -15,7 +15,7 @@ first valid (non-invalid) outcome, falling back to the target when every outcome
 - a ``Mapping`` label -> probability -> ``distribution``;
 - a sequence or 1-d array of bools -> ``coverage``;
 - a sequence or 1-d array of numbers -> ``vector`` (a float vector is a distribution only
-  with ``kind="distribution"`` or ``loss="kl"``);
+  with ``kind="distribution"`` or a loss that reads vectors as distributions, ``loss="kl"``);
 - every outcome invalid and no usable target -> ``categorical``.
 
 With an inferred kind every valid outcome must have that same kind (``[0.5, 1]`` mixes a
@@ -35,9 +35,8 @@ coverage (target: every check ``True``), whose pass/fail outcomes carry their ow
 distribution target is a label of its label set, an index for bare probability vectors, or
 a soft target (a mapping or a probability vector).
 
-**Losses.** ``brier`` (categorical, distribution), ``kl`` (categorical, distribution) and
-``squared`` (binary, numeric, vector, coverage); ``loss=None`` picks ``brier`` for
-categorical/distribution and ``squared`` otherwise.
+**Losses** come from the registry in ``losses``: a named loss must fit the kind, and
+``loss=None`` picks the kind's default loss (docs/statistics.md, 'Losses').
 """
 
 from __future__ import annotations
@@ -52,13 +51,12 @@ from typing import Final, cast, get_args
 import numpy as np
 from numpy.typing import NDArray
 
-from .kinds import INVALID, INVALID_LABEL, NOTHING, Estimator, Kind, Loss
+from .kinds import INVALID, INVALID_LABEL, NOTHING, Estimator, Kind, LossName
+from .losses import LOSSES, default_loss
 
 __all__ = [
-    "DEFAULT_LOSS",
     "ESTIMATORS",
     "KINDS",
-    "LOSSES",
     "PROBABILITY_TOLERANCE",
     "ItemError",
     "ItemTypeError",
@@ -72,22 +70,7 @@ __all__ = [
 ]
 
 KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
-LOSSES: Final[tuple[Loss, ...]] = get_args(Loss)
 ESTIMATORS: Final[tuple[Estimator, ...]] = get_args(Estimator)
-
-DEFAULT_LOSS: Final[dict[Kind, Loss]] = {
-    "categorical": "brier",
-    "distribution": "brier",
-    "binary": "squared",
-    "numeric": "squared",
-    "vector": "squared",
-    "coverage": "squared",
-}
-_FITTING_LOSSES: Final[dict[Loss, tuple[Kind, ...]]] = {
-    "brier": ("categorical", "distribution"),
-    "kl": ("categorical", "distribution"),
-    "squared": ("binary", "numeric", "vector", "coverage"),
-}
 
 PROBABILITY_TOLERANCE: Final = 1e-6
 """How far a probability vector's sum may stray from 1."""
@@ -132,7 +115,7 @@ class PreparedItem(_Fields):
 
     item_id: str
     kind: Kind
-    loss: Loss
+    loss: LossName
     estimator: Estimator
     weight: float
     invalid: int
@@ -257,7 +240,7 @@ def infer_kind(
     outcomes: Sequence[object],
     target: object = NOTHING,
     *,
-    loss: Loss | None = None,
+    loss: LossName | None = None,
     item_id: str = "item",
 ) -> Kind:
     """The outcome kind by the rules in the module docstring (first valid outcome, then target)."""
@@ -273,7 +256,8 @@ def infer_kind(
             kind = _value_kind(target, item_id)
         except (TypeError, ValueError):
             return "categorical"
-    if kind == "vector" and loss == "kl":
+    named = LOSSES.get(loss) if isinstance(loss, str) else None
+    if kind == "vector" and named is not None and named.vectors_are_distributions:
         return "distribution"
     return kind
 
@@ -296,20 +280,25 @@ def _check_kind(kind: object, item_id: str) -> Kind:
     return kind
 
 
-def resolve_loss(kind: Kind, loss: object, item_id: str = "item") -> Loss:
+def _check_loss_name(loss: object, item_id: str) -> LossName:
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ItemError(item_id, f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+    return loss
+
+
+def resolve_loss(kind: Kind, loss: object, item_id: str = "item") -> LossName:
     """``loss`` checked against ``kind``; ``None`` means the kind's default."""
     if loss is None:
-        return DEFAULT_LOSS[kind]
-    if loss not in LOSSES:
-        raise ItemError(item_id, f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
-    fitting = _FITTING_LOSSES[loss]
+        return default_loss(kind).name
+    name = _check_loss_name(loss, item_id)
+    fitting = LOSSES[name].kinds
     if kind not in fitting:
         hint = " (pass kind='distribution' for probability vectors)" if kind == "vector" else ""
         raise ItemError(
             item_id,
             f"loss {loss!r} does not fit {kind} outcomes; it needs {' or '.join(fitting)}{hint}",
         )
-    return loss
+    return name
 
 
 def _check_weight(weight: object, item_id: str) -> float:
@@ -785,7 +774,7 @@ def prepare_item(
     *,
     item_id: str,
     kind: Kind | None,
-    loss: Loss | None,
+    loss: LossName | None,
     estimator: Estimator,
     weight: float,
     labels: Sequence[object] | None,
@@ -808,8 +797,8 @@ def prepare_item(
     checked_weight = _check_weight(weight, item_id)
     if target is None:
         raise ItemError(item_id, "target None is not a target; omit the target for none")
-    if loss is not None and loss not in LOSSES:
-        raise ItemError(item_id, f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+    if loss is not None:
+        _check_loss_name(loss, item_id)
     resolved_kind = checked_kind or infer_kind(raw, target, loss=loss, item_id=item_id)
     resolved_loss = resolve_loss(resolved_kind, loss, item_id)
     if labels is not None and resolved_kind not in ("categorical", "distribution"):
