@@ -1,6 +1,7 @@
 """Aggregate item estimates into a suite's figures, with intervals and one-sided gates.
 
-Incoherence is a ratio of sums, sum w v / sum w e over items with a target (DESIGN §1), so
+Incoherence is a ratio of sums, sum w v / sum w e over items with a target (docs/statistics.md,
+'What is measured'), so
 its uncertainty comes from the spread of items, never of samples within an item:
 
 - ``delta``: linearise the ratio, d_i = w_i (v_i - I e_i) / mean(w e); SE = sd(d) / sqrt(N);
@@ -9,10 +10,11 @@ its uncertainty comes from the spread of items, never of samples within an item:
   are degenerate (every d_i equal, or a resample without error) it falls back to the delta
   interval and ``interval_method`` says ``"delta"``.
 
-Gates test a weighted mean against 0 one-sidedly (DESIGN §4): ``gate_incoherence`` tests
-D = weighted mean of (v_i - tau e_i), which is unbiased per item, and ``gate_mean`` the weighted
-mean of any per-item figure minus its threshold. Items with zero weight carry no information
-and are left out of every interval and gate (they still count in ``items``).
+Gates test a weighted mean against 0 one-sidedly (docs/statistics.md, 'Gates'):
+``gate_incoherence`` tests D = weighted mean of (v_i - tau e_i), which is unbiased per item,
+and ``gate_mean`` the weighted mean of any per-item figure minus its threshold. Items with
+zero weight carry no information and are left out of every interval and gate (they still
+count in ``items``).
 """
 
 from __future__ import annotations

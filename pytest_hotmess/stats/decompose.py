@@ -256,7 +256,7 @@ def estimate_item(
 
     ``labels`` optionally lists every possible answer of a categorical or distribution item
     (e.g. all options of a multiple-choice question): unobserved ones show with count 0 and
-    enter KL's smoothing. Errors name the item and the problem (see ``_outcomes``).
+    enter KL's smoothing. Errors name the item and the problem (see ``outcomes``).
     """
     item = prepare_item(
         outcomes,

@@ -26,7 +26,7 @@ as in the estimate. Exact enumeration grows with the number of distinct answers;
 ``COMPOSITION_BUDGET`` compositions a row says so instead of guessing.
 
 Aggregates follow the report: weighted means over items, incoherence as the ratio of sums
-with the delta interval of ``_uncertainty.ratio_delta_interval``; bias clipped at 0 and
+with the delta interval of ``aggregate.ratio_delta_interval``; bias clipped at 0 and
 incoherence to [0, 1] for display.
 """
 

@@ -1,8 +1,9 @@
 """Compare a test's aggregate with its thresholds and decide a verdict (no pytest import).
 
 Point gate: a figure over its threshold fails. Statistical gate (a confidence is set): the
-one-sided tests of DESIGN §4 decide pass / fail / inconclusive, and an inconclusive verdict is
-resolved by the run's ``inconclusive`` mode without hiding that it was inconclusive.
+one-sided tests of docs/statistics.md, 'Gates', decide pass / fail / inconclusive, and an
+inconclusive verdict is resolved by the run's ``inconclusive`` mode without hiding that it was
+inconclusive.
 """
 
 from __future__ import annotations

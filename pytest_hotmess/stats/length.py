@@ -10,7 +10,7 @@ Three views, all over items with a target (variance-only items are listed apart)
 
 - **buckets**: items sorted by their mean length, split into equal-size buckets (sizes differ
   by at most one); each bucket's incoherence is the ratio of sums with the delta interval of
-  ``_uncertainty.ratio_delta_interval`` (clipped to [0, 1] for display, like the report).
+  ``aggregate.ratio_delta_interval`` (clipped to [0, 1] for display, like the report).
 - **slope**: incoherence modelled as I(x) = alpha + beta (x - x0) in x = log(mean length),
   fitted by the estimating equations sum_i w_i (v_i - I(x_i) e_i) (1, x_i) = 0. That is the
   weighted least-squares fit of v_i / e_i on x_i with weights w_i e_i, so items with more error
@@ -23,7 +23,7 @@ Three views, all over items with a target (variance-only items are listed apart)
   against those at or above it; each half is re-estimated as an item with its own k (the
   ``unbiased`` estimator does not depend on k in expectation, which makes the halves
   comparable; with ``plugin`` a half with fewer samples looks less variable). The change
-  long - short is a paired ratio change over items (``_compare.ratio_change``). This needs
+  long - short is a paired ratio change over items (``compare.ratio_change``). This needs
   every sample's outcome next to its length: ``ItemInput.from_result`` keeps them; a JSON
   record keeps them only for numeric, vector, coverage and distribution items without
   invalid outcomes (categorical and binary records keep counts only, which lose the order),

@@ -1,8 +1,9 @@
 """Group-sequential gates: draw samples in rounds and stop once every threshold is decided.
 
 Re-testing a fixed-K gate after every round would spend the false-verdict rate alpha again at
-each look (DESIGN §4). This module spends it over the looks instead, with the Lan-DeMets
-O'Brien-Fleming-type spending function, applied to each one-sided direction separately:
+each look (docs/statistics.md, 'Sequential sampling'). This module spends it over the looks
+instead, with the Lan-DeMets O'Brien-Fleming-type spending function, applied to each one-sided
+direction separately:
 
     alpha(t) = 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t)),     alpha = 1 - confidence,
 
@@ -20,7 +21,7 @@ images, so the lower boundary is -c_j. Each boundary is computed as if the other
 the run ("non-binding"), which can only lower each direction's false-verdict rate.
 
 At look j the verdict of a threshold uses the fixed gate's statistic (weighted mean, SE =
-sd(d)/sqrt(N), N - 1 degrees of freedom; see ``_uncertainty.one_sided_mean_test``) at the
+sd(d)/sqrt(N), N - 1 degrees of freedom; see ``aggregate.one_sided_mean_test``) at the
 nominal one-sided level p_j = 1 - Phi(c_j): PASS when the upper bound D + t_{N-1}(1 - p_j) SE is
 below 0, FAIL when the lower bound is above 0, otherwise CONTINUE (INCONCLUSIVE at the last
 look). Converting each normal boundary to a nominal level and back to the t scale keeps every
@@ -36,7 +37,7 @@ Slepian's inequality, more correlation can only lower the chance of crossing giv
 boundaries, so planning with k_j / k_L keeps each direction's error rate at or below alpha;
 the price is caution early on when items differ a lot (then more samples per item add
 little information and a data-driven fraction would stop sooner). Two approximations remain,
-both measured in tests/test_sequential.py and benchmarks/sequential.py: the unbiased
+both measured in tests/stats/test_sequential.py and benchmarks/sequential.py: the unbiased
 categorical variance is a degree-2 U-statistic, whose variance falls slightly faster than
 1/k for small k (the earliest looks are a little less correlated than planned, where the
 boundaries are so high that it does not show), and the t test on skewed per-item terms is
@@ -44,8 +45,8 @@ itself not exactly at level alpha in each direction; the sequential gate inherit
 the fixed gate and adds nothing to it.
 
 All items get the same number of samples at a look: single items are never stopped early
-(that would bias incoherence low, DESIGN §4). Items that lost samples to failed calls simply
-enter with their own k, as in the fixed gate.
+(that would bias incoherence low; docs/statistics.md, 'Sequential sampling'). Items that lost
+samples to failed calls simply enter with their own k, as in the fixed gate.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ __all__ = [
 SequentialVerdict = Literal["pass", "fail", "continue", "inconclusive"]
 
 THRESHOLD_NAMES: Final = ("max_incoherence", "max_bias", "max_variance", "max_error")
-"""Marker keywords a sequential gate understands (DESIGN §5)."""
+"""Marker keywords a sequential gate understands (docs/statistics.md, 'Gates')."""
 
 MAX_LOOKS: Final = 100
 """More looks buy almost nothing under O'Brien-Fleming spending and cost integration time."""
@@ -310,7 +311,7 @@ def look_bounds(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Weighted mean of ``values`` over the last axis with its one-sided bounds at a look.
 
-    The vectorised twin of ``_uncertainty.one_sided_mean_test`` (same linearisation, SE =
+    The vectorised twin of ``aggregate.one_sided_mean_test`` (same linearisation, SE =
     sd(d)/sqrt(N), N - 1 degrees of freedom, same operations) at the look's nominal level, so
     that many simulated suites (rows) can be tested at once. Weights must be positive, N >= 2.
     """

@@ -74,7 +74,7 @@ PUBLIC_SOURCES = {
     ],
     "pytest_hotmess.sampling.resampler": ["ItemResult", "Resampler", "SamplingError"],
 }
-"""Where each public name is defined (the contract of DESIGN §5 plus the package's exports)."""
+"""Where each public name is defined (every name of ``pytest_hotmess.__all__``)."""
 
 _LOADED = """
 import json, sys

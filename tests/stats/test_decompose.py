@@ -20,8 +20,8 @@ from pytest_hotmess.stats.decompose import (
 from pytest_hotmess.stats.kinds import INVALID, Estimator
 from pytest_hotmess.stats.outcomes import ESTIMATORS
 
-# DESIGN §3: K = 30, counts of A, B, C, D = 12, 15, 3, 0, target A
-DESIGN_OUTCOMES = ["A"] * 12 + ["B"] * 15 + ["C"] * 3
+# docs/statistics.md, 'Estimators': K = 30, counts of A, B, C, D = 12, 15, 3, 0, target A
+WORKED_OUTCOMES = ["A"] * 12 + ["B"] * 15 + ["C"] * 3
 ABCD = ["A", "B", "C", "D"]
 NOTHING_TARGET = object()
 """Stands for "call estimate_item without a target" in the tables below."""
@@ -48,11 +48,11 @@ def assert_builtin_json(value: Any, path: str = "$") -> None:
 
 
 # ----------------------------------------------------------------------------------------
-# DESIGN §3 known values
+# the known values of docs/statistics.md, 'Estimators'
 
 
 def test_design_known_values_plugin_brier() -> None:
-    est = estimate_item(DESIGN_OUTCOMES, "A", estimator="plugin", labels=ABCD)
+    est = estimate_item(WORKED_OUTCOMES, "A", estimator="plugin", labels=ABCD)
     assert est.error == pytest.approx(1.2, abs=5e-5)
     assert est.bias == pytest.approx(0.62, abs=5e-5)
     assert est.variance == pytest.approx(0.58, abs=5e-5)
@@ -61,7 +61,7 @@ def test_design_known_values_plugin_brier() -> None:
 
 
 def test_design_known_values_unbiased_brier() -> None:
-    est = estimate_item(DESIGN_OUTCOMES, "A", labels=ABCD)
+    est = estimate_item(WORKED_OUTCOMES, "A", labels=ABCD)
     assert est.estimator == "unbiased"
     assert est.bias == pytest.approx(0.6, abs=5e-5)
     assert est.variance == pytest.approx(0.6, abs=5e-5)
@@ -71,7 +71,7 @@ def test_design_known_values_unbiased_brier() -> None:
 def test_design_known_values_kl_three_ways() -> None:
     """Counts core, estimate_item and the distribution core on one-hot samples agree."""
     e, b, v = categorical_terms([[12, 15, 3, 0]], [0], "plugin", loss="kl")
-    est = estimate_item(DESIGN_OUTCOMES, "A", loss="kl", estimator="plugin", labels=ABCD)
+    est = estimate_item(WORKED_OUTCOMES, "A", loss="kl", estimator="plugin", labels=ABCD)
     one_hot = np.eye(4)[[0] * 12 + [1] * 15 + [2] * 3]
     de, db, dv = distribution_kl_terms(one_hot[None], np.eye(4)[[0]], "plugin")
     for error, bias, variance in ((float(e[0]), float(b[0]), float(v[0])), split_of(est)):

@@ -32,7 +32,7 @@ class Colour(enum.Enum):
         ([0.5, 1.5], NOTHING, "numeric"),
         ([np.float32(0.5)], NOTHING, "numeric"),
         (["A", "B"], NOTHING, "categorical"),
-        ([1, 2], NOTHING, "categorical"),  # ints are labels (DESIGN §2)
+        ([1, 2], NOTHING, "categorical"),  # ints are labels (docs/statistics.md, 'Outcome kinds')
         ([np.int64(3)], NOTHING, "categorical"),
         ([Colour.RED], NOTHING, "categorical"),
         ([("a", "b")], NOTHING, "categorical"),  # a tuple of labels is one hashable label
