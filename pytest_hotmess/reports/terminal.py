@@ -147,7 +147,10 @@ def render_details(records: Sequence[TestRecord]) -> list[str]:
                     interval = f" [{slope.low:+.3f}, {slope.high:+.3f}]"
                 lines.append(f"  slope per doubling of length: {slope.slope:+.3f}{interval}")
         if ensembles:
-            for method, block in (("averaging", ensembles.averaging), ("majority", ensembles.majority)):
+            for method, block in (
+                ("averaging", ensembles.averaging),
+                ("majority", ensembles.majority),
+            ):
                 text = ", ".join(
                     f"m={row.m}: err {_num(row.error)} inc {_num(row.incoherence)}"
                     for row in block.rows

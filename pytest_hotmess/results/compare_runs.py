@@ -40,7 +40,11 @@ def _figures(item: ItemRecord) -> ItemFigures:
 
 
 def _changes(
-    pairs: Sequence[Pair], confidence: float, method: str, n_resamples: int, rng: np.random.Generator
+    pairs: Sequence[Pair],
+    confidence: float,
+    method: str,
+    n_resamples: int,
+    rng: np.random.Generator,
 ) -> dict[str, Change]:
     found = figure_changes(
         pairs, confidence=confidence, method=method, n_resamples=n_resamples, rng=rng
@@ -168,4 +172,3 @@ def find_regressions(
             if figure.low is not None and figure.low > rule.tolerance:
                 found.append(_violation(scope, rule, figure, comparison.confidence))
     return found
-

@@ -194,7 +194,10 @@ def test_record_then_replay_gives_byte_identical_reports_without_a_server(
     )
     replayed.assert_outcomes(passed=4)
     recorded_json = (pytester.path / "recorded.json").read_bytes()
-    report, again = json.loads(recorded_json), json.loads((pytester.path / "replayed.json").read_bytes())
+    report, again = (
+        json.loads(recorded_json),
+        json.loads((pytester.path / "replayed.json").read_bytes()),
+    )
     # the run metadata says which of record and replay was on; everything else is identical
     assert (report.pop("run")["record"], again.pop("run")["replay"]) == ("rec.jsonl", "rec.jsonl")
     assert json.dumps(report) == json.dumps(again)
