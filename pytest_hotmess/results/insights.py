@@ -48,7 +48,8 @@ def length_for(
     )
     if analysis.get("covariate") is None:
         return None
-    return LengthAnalysis.from_plain(plain(analysis))
+    found: LengthAnalysis = LengthAnalysis.from_plain(plain(analysis))
+    return found
 
 
 def ensembles_for(
@@ -59,9 +60,9 @@ def ensembles_for(
     sizes = [m for m in ms if m <= k_max]
     if not sizes:
         return None
-    return EnsembleAnalysis.from_plain(
-        plain(ensemble_projection(estimates, sizes, confidence=confidence))
-    )
+    projection = plain(ensemble_projection(estimates, sizes, confidence=confidence))
+    found: EnsembleAnalysis = EnsembleAnalysis.from_plain(projection)
+    return found
 
 
 def slope_verdict(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, TypeVar
 
 from ..stats.plain import plain
 
 __all__ = ["PlainRecord", "to_plain_value"]
 
 Shape = Literal["one", "list", "dict"]
+R = TypeVar("R", bound="PlainRecord")
 
 
 def to_plain_value(value: object) -> Any:
@@ -48,7 +49,7 @@ class PlainRecord:
         return out
 
     @classmethod
-    def from_plain(cls, data: Mapping[str, Any]) -> Self:
+    def from_plain(cls: type[R], data: Mapping[str, Any]) -> R:
         """Rebuild from ``to_plain`` output; absent optional keys take their defaults."""
         if not isinstance(data, Mapping):
             raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")

@@ -60,6 +60,7 @@ class ItemRecord(PlainRecord):
         return self.kind is not None
 
     def to_plain(self) -> dict[str, Any]:
+        order: tuple[str, ...]
         if self.estimated:
             head = ("id", "kind", "loss", "estimator", "k", "invalid", "weight")
             order = (*head, "error", "bias", "variance", "target", "counts", "outcomes")
@@ -241,7 +242,8 @@ class RunRecord(PlainRecord):
         tests = data.get("tests")
         if not isinstance(tests, list):
             raise ValueError("the report has no 'tests' list")
-        return super().from_plain(data)
+        run: RunRecord = super().from_plain(data)
+        return run
 
     def test(self, nodeid: str) -> TestRecord | None:
         return next((t for t in self.tests if t.nodeid == nodeid), None)
