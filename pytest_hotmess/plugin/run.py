@@ -1,17 +1,51 @@
-"""The run's results: one record per coherence test, gathered from (possibly remote) reports."""
+"""The run object behind the hooks: settings, models, per-test records and the reports.
+
+``HotmessRun`` is built at configure time and stashed once on the config; every hook hands off
+to it. Per-item state lives in one ``ItemState`` per test item. Heavy modules (numpy, scipy,
+HTTP clients, YAML) are imported inside the methods that need them, on first use.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-__all__ = ["HotmessSession"]
+from .. import __version__
+from ..config.marker import DEFAULT_CONFIDENCE, CoherenceSpec, MarkerError, parse_marker_kwargs
+from ..config.settings import Settings
+from ..models.registry import ModelRegistry
+from ..reports.baseline import BaselineError, baseline_path, load_baseline
+from ..reports.progress import LiveProgress
+from ..sampling.budget import Budget, Prices
+from .options import read_settings
+
+if TYPE_CHECKING:
+    from ..config.file import HotmessConfig
+    from ..models.recording import Recording
+    from ..results.comparison import Comparison, Regression
+    from ..results.judge import Judgement
+    from ..results.records import RunRecord, TestRecord
+    from ..sampling.resampler import TestState
+
+__all__ = [
+    "ITEM_KEY",
+    "MARKER_ERROR_PREFIX",
+    "RUN_KEY",
+    "HotmessRun",
+    "ItemState",
+    "final_outcome",
+    "hotmess_run",
+    "item_state",
+]
+
+MARKER_ERROR_PREFIX = "pytest-hotmess: bad coherence marker"
 
 
-def _final_outcome(previous: str | None, report: pytest.TestReport) -> str:
+def final_outcome(previous: str | None, report: pytest.TestReport) -> str:
     """The test's outcome as a user reads it: passed, failed, skipped, xfailed, xpassed, error."""
     if report.when in ("setup", "teardown") and report.failed:
         return "error"
@@ -25,28 +59,430 @@ def _final_outcome(previous: str | None, report: pytest.TestReport) -> str:
 
 
 @dataclasses.dataclass
-class HotmessSession:
-    """Owns the run's per-test records; reports are built from it at the end."""
+class ItemState:
+    """One test item: its effective spec, what it sampled, and how it was judged."""
 
-    confidence: float = 0.95
-    records: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    outcomes: dict[str, str] = dataclasses.field(default_factory=dict)
+    spec: CoherenceSpec | None = None
+    marked: bool = False
+    state: TestState | None = None
+    judgement: Judgement | None = None
+
+
+RUN_KEY = pytest.StashKey["HotmessRun"]()
+ITEM_KEY = pytest.StashKey[ItemState]()
+
+
+def hotmess_run(config: pytest.Config) -> HotmessRun:
+    return config.stash[RUN_KEY]
+
+
+def item_state(item: pytest.Item) -> ItemState:
+    """The item's one state object, made on first use."""
+    entry = item.stash.get(ITEM_KEY, None)
+    if entry is None:
+        entry = item.stash[ITEM_KEY] = ItemState()
+    return entry
+
+
+def _usage_error(message: str) -> pytest.UsageError:
+    return pytest.UsageError(f"pytest-hotmess: {message}")
+
+
+class HotmessRun:
+    """Everything one pytest run does for pytest-hotmess, in the order the hooks call it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.is_worker = hasattr(config, "workerinput")
+        self.file_config = self._load_file_config(read_settings(config).config)
+        values = self.file_config.file_values() if self.file_config else None
+        self.settings: Settings = read_settings(config, values)
+        self.registry = self._model_registry()
+        self.budget = self._run_budget()
+        self.baseline: tuple[Path, RunRecord] | None = None
+        self.records: dict[str, TestRecord] = {}
+        self.outcomes: dict[str, str] = {}
+        self.record_parts: list[str] = []
+        self.write_errors: list[str] = []
+        self.marker_error = False
+        self.result: RunRecord | None = None
+        self._check_baselines()
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def baseline_dir(self) -> Path:
+        folder = self.settings.baseline_dir
+        return Path(folder) if folder else self.config.rootpath / ".hotmess"
+
+    def _load_file_config(self, path: str | None) -> HotmessConfig | None:
+        """``--hotmess-config``/``hotmess_config``, else ``hotmess.yaml`` at the rootdir."""
+        if path is None:
+            default = self.config.rootpath / "hotmess.yaml"
+            if not default.is_file():
+                return None
+            path = str(default)
+        elif not Path(path).is_file():
+            raise _usage_error(f"configuration file not found: {path}")
+        from ..config.file import ConfigError, load_config  # YAML: only with a file to read
+
+        try:
+            return load_config(path)
+        except ConfigError as exc:
+            raise _usage_error(str(exc)) from None
+
+    def _model_registry(self) -> ModelRegistry:
+        settings, sources = self.settings, self.settings.sources
+        if settings.record and settings.replay:
+            raise _usage_error(
+                "--hotmess-record and --hotmess-replay cannot be used together "
+                f"(record from {sources['record']}, replay from {sources['replay']})"
+            )
+        record: Recording | None = None
+        replay: Recording | None = None
+        if settings.record:
+            from ..models.recording import Recording
+
+            record = Recording()
+        elif settings.replay:
+            from ..models.recording import Recording, RecordingFormatError
+
+            try:
+                replay = Recording.load(settings.replay)
+            except FileNotFoundError:
+                raise _usage_error(f"recording to replay not found: {settings.replay}") from None
+            except RecordingFormatError as exc:
+                raise _usage_error(str(exc)) from None
+        registry = ModelRegistry(self.file_config, seed=settings.seed, record=record, replay=replay)
+        if settings.model is not None and settings.model not in registry.names():
+            raise _usage_error(
+                f"{sources['model']}: unknown model {settings.model!r}; "
+                f"known models: {', '.join(registry.names())}"
+            )
+        return registry
+
+    def _run_budget(self) -> Budget:
+        """The run's call and cost budget; under xdist each worker gets an equal share."""
+        settings, model = self.settings, self.settings.model
+        workers = int(getattr(self.config, "workerinput", {}).get("workercount", 1))
+        entry = self.file_config.models.get(model) if self.file_config and model else None
+        prices = None
+        if entry is not None and entry.prices:
+            prices = Prices(
+                entry.prices.get("input_price", 0.0), entry.prices.get("output_price", 0.0)
+            )
+        if settings.max_cost is not None and prices is None:
+            raise _usage_error(
+                f"{settings.sources['max_cost']}: a cost budget needs token prices; add "
+                f"input_price/output_price to the model entry {model or 'sim'!r} in hotmess.yaml"
+            )
+        calls = settings.max_run_calls
+        return Budget(
+            # an equal share per worker, rounded up so that no worker gets nothing
+            max_calls=None if calls is None else -(-calls // workers),
+            max_cost=None if settings.max_cost is None else settings.max_cost / workers,
+            prices=prices,
+            label="run",
+        )
+
+    def _check_baselines(self) -> None:
+        settings = self.settings
+        try:
+            if settings.compare and not self.is_worker:
+                self.baseline = load_baseline(settings.compare, self.baseline_dir)
+        except BaselineError as exc:
+            raise _usage_error(f"{settings.sources['compare']}: {exc}") from None
+        try:
+            if settings.save:
+                baseline_path(settings.save, self.baseline_dir)
+        except BaselineError as exc:
+            raise _usage_error(f"{settings.sources['save']}: {exc}") from None
+        if settings.compare_fail and not settings.compare:
+            raise _usage_error("--hotmess-compare-fail needs a baseline (--hotmess-compare NAME)")
+
+    # -- collection --------------------------------------------------------------------------
+
+    def _marker_spec(self, item: pytest.Item) -> CoherenceSpec | None:
+        """Merge every ``coherence`` marker on the item, the closest one winning per argument."""
+        spec: CoherenceSpec | None = None
+        for marker in item.iter_markers("coherence"):  # closest first
+            parsed = parse_marker_kwargs(marker.args, marker.kwargs)
+            spec = parsed if spec is None else spec.merged_over(parsed)
+        return spec
+
+    def effective_spec(self, item: pytest.Item) -> CoherenceSpec | None:
+        """Marker > command line/ini > the config file's rules for this node id > file defaults."""
+        marker = self._marker_spec(item)
+        file_config = self.file_config
+        rules = file_config.thresholds_for(item.nodeid) if file_config is not None else {}
+        if marker is None and not rules:
+            return None
+        try:
+            from_file = parse_marker_kwargs((), rules)
+        except MarkerError as exc:
+            raise MarkerError(f"hotmess.yaml thresholds for this test: {exc}") from None
+        spec = (marker or CoherenceSpec()).merged_over(from_file)
+        overrides = {}
+        for name in ("samples", "confidence", "max_samples"):
+            # a run option given explicitly beats a per-test rule of the file, not the marker
+            explicit = name in self.settings.explicit
+            if explicit and (marker is None or getattr(marker, name) is None):
+                overrides[name] = getattr(self.settings, name)
+        spec = dataclasses.replace(spec, **overrides) if overrides else spec
+        spec.check()  # the merged spec must still make sense (e.g. max_samples >= samples)
+        return spec
+
+    def collect(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        problems = []
+        for item in items:
+            entry = item_state(item)
+            entry.marked = item.get_closest_marker("coherence") is not None
+            try:
+                entry.spec = self.effective_spec(item)
+            except MarkerError as exc:
+                where = "@pytest.mark.coherence: " if entry.marked else ""
+                problems.append(f"{item.nodeid}: {where}{exc}")
+        if not problems:
+            return
+        message = MARKER_ERROR_PREFIX + "\n" + "\n".join(problems)
+        if self.is_worker:
+            # An exception here would crash the xdist worker after it announced its items;
+            # stop the session cleanly instead, and the controller reports the message.
+            session.shouldstop = message
+            items[:] = []
+            return
+        raise pytest.UsageError(message)
+
+    # -- one test ----------------------------------------------------------------------------
+
+    def test_state(self, item: pytest.Item, entry: ItemState) -> TestState:
+        """The item's sampling state, made on first use (by the fixture or the gate)."""
+        if entry.state is None:
+            from ..sampling.resampler import TestState
+
+            settings, spec = self.settings, entry.spec or CoherenceSpec()
+            entry.state = TestState(
+                nodeid=item.nodeid,
+                samples=spec.samples or settings.samples,
+                concurrency=settings.concurrency,
+                loss=spec.loss,
+                estimator=spec.estimator or "unbiased",
+                confidence=spec.confidence or settings.confidence or DEFAULT_CONFIDENCE,
+                thresholds=spec.thresholds(),
+                max_samples=spec.max_samples or settings.max_samples,
+                budget=Budget(
+                    max_calls=settings.max_calls,
+                    prices=self.budget.prices,
+                    parent=self.budget,
+                    label="test",
+                ),
+                progress=self._progress_factory(item),
+            )
+        return entry.state
+
+    def _progress_factory(self, item: pytest.Item) -> Callable[[int], LiveProgress] | None:
+        """A live progress line on an interactive, non-quiet, non-worker terminal; else none."""
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if terminal is None or self.is_worker or self.config.get_verbosity() < 0:
+            return None
+        if not getattr(terminal, "isatty", False):
+            return None
+
+        def write(text: str) -> None:
+            if capture is not None:
+                with capture.global_and_fixture_disabled():
+                    terminal.write(text, flush=True)
+            else:
+                terminal.write(text, flush=True)
+
+        return lambda planned: LiveProgress(item.name, planned, write)
+
+    def finish_test(self, item: pytest.Item, entry: ItemState, body_raised: bool) -> str | None:
+        """Judge the test; return a failure message when the gate (or usage) fails it.
+
+        When the body raised (failed, skipped, xfailed) its own outcome stands: a record is
+        kept only for what was sampled, and an empty test is not called a failure.
+        """
+        state = entry.state
+        if entry.spec is None and (state is None or not state.used):
+            return None
+        note = override = None
+        if state is None or not state.items:
+            if body_raised or not entry.marked:
+                return None
+            state = self.test_state(item, entry)  # an empty record still shows in every report
+            exhausted = state.budget.exhausted if state.budget is not None else None
+            note = (
+                f"coherence test recorded no samples: {exhausted} before it drew any"
+                if exhausted
+                else "coherence test recorded no samples: call the `resample` fixture "
+                "(resample(...), resample.map(...) or resample.record(...)) in the test"
+            )
+            override = "fail"
+        from ..reports.junit import testcase_properties
+        from ..results.judge import judge_test
+
+        spec = entry.spec or CoherenceSpec()
+        entry.judgement = judge_test(
+            item.nodeid, spec, state, self.settings, note=note, verdict_override=override
+        )
+        kept = [(k, v) for k, v in item.user_properties if not str(k).startswith("hotmess.")]
+        item.user_properties[:] = [*kept, *testcase_properties(entry.judgement.record)]
+        return note if override else entry.judgement.message
 
     def observe(self, report: pytest.TestReport) -> None:
+        """Every test report (on the controller, also those replayed from xdist workers)."""
         payload = getattr(report, "hotmess", None)
         if isinstance(payload, Mapping):
-            self.records[report.nodeid] = dict(payload)
-        if report.nodeid in self.records or payload is not None:
-            self.outcomes[report.nodeid] = _final_outcome(self.outcomes.get(report.nodeid), report)
+            from ..results.records import TestRecord
 
-    def tests(self) -> list[dict[str, Any]]:
+            self.records[report.nodeid] = TestRecord.from_plain(payload)
+        if report.nodeid in self.records or payload is not None:
+            previous = self.outcomes.get(report.nodeid)
+            self.outcomes[report.nodeid] = final_outcome(previous, report)
+
+    # -- end of run --------------------------------------------------------------------------
+
+    def tests(self) -> list[TestRecord]:
         """Records in a stable order (by node id), each with its final outcome."""
         return [
-            {**self.records[nodeid], "outcome": self.outcomes.get(nodeid)}
+            self.records[nodeid].with_outcome(self.outcomes.get(nodeid))
             for nodeid in sorted(self.records)
         ]
 
-    def totals(self) -> dict[str, Any]:
-        from ..results.record import pooled_totals  # numpy: only once there is something to total
+    def finish(self, session: pytest.Session) -> None:
+        """Save the recording, then total, compare and write the reports (controller only)."""
+        self._save_recording()
+        if self.is_worker:
+            return
+        if self.marker_error:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR  # an xdist worker found a bad marker
+        if not self.records and not self.settings.json:
+            return  # nothing was gated and no report was asked for
+        self.result = run = self._run_record()
+        if self.records:
+            from ..reports.junit import suite_properties
 
-        return pooled_totals(self.tests(), confidence=self.confidence)
+            self._add_junit_suite_properties(suite_properties(run.totals))
+        if run.regressions and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.result = run = dataclasses.replace(run, exitstatus=int(session.exitstatus))
+        from ..reports.writers import planned_writes
+
+        for writer, target in planned_writes(
+            self.settings, self.baseline_dir, has_records=bool(self.records)
+        ):
+            try:
+                writer.write(target, run)
+            except OSError as exc:
+                self.write_errors.append(f"pytest-hotmess: could not write {target}: {exc}")
+        if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _run_record(self) -> RunRecord:
+        from ..reports.json_report import created_now
+        from ..results.record import pooled_totals
+        from ..results.records import RunInfo, RunRecord
+
+        settings, tests = self.settings, self.tests()
+        confidence = settings.confidence or DEFAULT_CONFIDENCE
+        comparison, found = self._compare(tests)
+        info = RunInfo(
+            plugin_version=__version__,
+            transport=self.registry.transport,
+            model=settings.model or "sim",
+            seed=settings.seed,
+            record=settings.record,
+            replay=settings.replay,
+        )
+        return RunRecord(
+            plugin_version=__version__,
+            created=created_now(),
+            run=info,
+            tests=tests,
+            totals=pooled_totals(tests, confidence=confidence),
+            comparison=comparison,
+            regressions=found,
+        )
+
+    def _compare(
+        self, tests: list[TestRecord]
+    ) -> tuple[Comparison | None, list[Regression] | None]:
+        if self.baseline is None or not tests:
+            return None, None
+        from ..results.compare_runs import compare_runs, find_regressions
+        from ..results.records import RunRecord
+        from ..stats.compare import parse_fail_rules
+
+        path, before = self.baseline
+        comparison = compare_runs(
+            RunRecord(tests=tests), before, seed=self.settings.seed, baseline_path=str(path)
+        )
+        rules = parse_fail_rules(list(self.settings.compare_fail))
+        return comparison, find_regressions(comparison, rules)
+
+    def _add_junit_suite_properties(self, props: list[tuple[str, str]]) -> None:
+        """Suite-level properties go to the junitxml plugin object of this (controller) process."""
+        for plugin in self.config.pluginmanager.get_plugins():
+            add = getattr(plugin, "add_global_property", None)
+            if add is not None and callable(add):
+                for name, value in props:
+                    add(name, value)
+
+    def _save_recording(self) -> None:
+        """Workers save a part file and announce it; the controller merges the parts."""
+        recording, path = self.registry.record, self.settings.record
+        if recording is None or path is None:
+            return
+        from ..models.recording import Recording
+
+        if self.is_worker:
+            worker = self.config.workerinput["workerid"]  # type: ignore[attr-defined]
+            saved = recording.save(f"{path}.{worker}.part")
+            self.config.workeroutput["hotmess_record_part"] = str(saved)  # type: ignore[attr-defined]
+            return
+        merged = Recording()
+        parts = self.record_parts
+        conflicts = merged.merge([recording, *(Recording.load(part) for part in parts)])
+        merged.save(path)
+        for part_path in parts:
+            Path(part_path).unlink(missing_ok=True)
+        if conflicts:
+            self.config.issue_config_time_warning(
+                pytest.PytestWarning(
+                    f"pytest-hotmess: {len(conflicts)} sample(s) were recorded twice with "
+                    f"different answers; kept one of each: {'; '.join(conflicts[:3])}"
+                ),
+                stacklevel=2,
+            )
+
+    def summary(self, terminal: Any) -> None:
+        """The terminal summary: write problems, the table, details and the comparison."""
+        if self.is_worker:
+            return
+        for problem in self.write_errors:
+            terminal.write_line(problem, red=True)
+        run = self.result
+        if run is None or not run.tests:
+            return
+        from ..reports.terminal import render_comparison, render_details, render_table
+
+        terminal.write_sep("=", "hotmess coherence")
+        for line in render_table(run):
+            terminal.write_line(line)
+        settings = self.settings
+        if settings.details:
+            terminal.write_sep("-", "hotmess details")
+            for line in render_details(run.tests):
+                terminal.write_line(line)
+        if run.comparison is not None:
+            terminal.write_sep("-", "hotmess baseline comparison")
+            for line in render_comparison(run.comparison, run.regressions or []):
+                terminal.write_line(line, red=line.startswith("REGRESSION"))
+        for label, where in (("JSON report", settings.json), ("HTML report", settings.html)):
+            if where:
+                terminal.write_line(f"{label}: {where}")
+        if settings.save:
+            saved = baseline_path(settings.save, self.baseline_dir)
+            terminal.write_line(f"baseline saved: {saved}")

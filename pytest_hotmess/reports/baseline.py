@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .json_report import SCHEMA
+if TYPE_CHECKING:  # the records pull in numpy: imported when a baseline is read
+    from ..results.records import RunRecord
 
 __all__ = ["BaselineError", "baseline_path", "load_baseline"]
 
@@ -30,7 +31,10 @@ def baseline_path(name_or_path: str, folder: Path) -> Path:
     return folder / f"{name_or_path}.json"
 
 
-def load_baseline(name_or_path: str, folder: Path) -> tuple[Path, dict[str, Any]]:
+def load_baseline(name_or_path: str, folder: Path) -> tuple[Path, RunRecord]:
+    """The saved run, read back into a ``RunRecord``; BaselineError naming the file if not."""
+    from ..results.records import SCHEMA, RunRecord
+
     path = baseline_path(name_or_path, folder)
     if not path.is_file():
         saved = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
@@ -42,4 +46,7 @@ def load_baseline(name_or_path: str, folder: Path) -> tuple[Path, dict[str, Any]
         raise BaselineError(f"baseline {path} is not a readable JSON report: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise BaselineError(f"baseline {path} is not a pytest-hotmess report (schema {SCHEMA})")
-    return path, data
+    try:
+        return path, RunRecord.from_plain(data)
+    except (ValueError, TypeError) as exc:
+        raise BaselineError(f"baseline {path} is not a readable report: {exc}") from None

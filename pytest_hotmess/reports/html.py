@@ -17,6 +17,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ..results.records import RunRecord
+
 __all__ = ["PLOT_HINT", "render_html"]
 
 PLOT_HINT: Final = "Charts need matplotlib: pip install pytest-hotmess[plot]"
@@ -506,19 +508,25 @@ def _ensemble_section(ensembles: Mapping[str, Mapping[str, Any]], charts: _Chart
     return "".join(parts)
 
 
-def render_html(
+def render_html(run: RunRecord) -> str:
+    """The run as one self-contained HTML page: the same data as its JSON report."""
+    report = run.to_plain()  # the page walks the JSON form, the one format users also read
+    tests = report["tests"]
+    return _page(
+        report,
+        comparison=report.get("comparison"),
+        length={t["nodeid"]: t["length"] for t in tests if t.get("length")},
+        ensembles={t["nodeid"]: t["ensembles"] for t in tests if t.get("ensembles")},
+    )
+
+
+def _page(
     report: Mapping[str, Any],
     *,
-    comparison: Mapping[str, Any] | None = None,
-    length: Mapping[str, Mapping[str, Any]] | None = None,
-    ensembles: Mapping[str, Mapping[str, Any]] | None = None,
+    comparison: Mapping[str, Any] | None,
+    length: Mapping[str, Mapping[str, Any]],
+    ensembles: Mapping[str, Mapping[str, Any]],
 ) -> str:
-    """The report as one self-contained HTML page.
-
-    ``report`` is the JSON report (schema ``pytest-hotmess/1``); ``comparison`` a
-    ``compare_reports`` result; ``length`` and ``ensembles`` map node ids to
-    ``length_analysis`` and ``ensemble_projection`` results.
-    """
     charts = _Charts()
     meta = ", ".join(
         f"{label} {_text(report[key])}"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from ..results.records import RunTotals, TestRecord
 
 __all__ = ["suite_properties", "testcase_properties"]
 
 _TOTALS = ("error", "bias", "variance", "incoherence", "incoherence_low", "incoherence_high")
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, float):
@@ -18,30 +17,27 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def testcase_properties(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+def testcase_properties(record: TestRecord) -> list[tuple[str, str]]:
     """``hotmess.*`` properties of one test case, in a stable order."""
-    totals = record["totals"]
+    totals = record.totals
     props = [
-        ("hotmess.items", _text(totals.get("items"))),
-        ("hotmess.samples", _text(record.get("samples"))),
-        ("hotmess.loss", _text(record.get("loss"))),
-        ("hotmess.estimator", _text(record.get("estimator"))),
+        ("hotmess.items", _text(totals.items)),
+        ("hotmess.samples", _text(record.samples)),
+        ("hotmess.loss", _text(record.loss)),
+        ("hotmess.estimator", _text(record.estimator)),
     ]
-    props += [(f"hotmess.{name}", _text(totals.get(name))) for name in _TOTALS]
-    props.append(("hotmess.verdict", _text(record.get("verdict"))))
-    props += [(f"hotmess.{name}", _text(value)) for name, value in record["thresholds"].items()]
-    if record.get("confidence") is not None:
-        props.append(("hotmess.confidence", _text(record["confidence"])))
+    props += [(f"hotmess.{name}", _text(getattr(totals, name))) for name in _TOTALS]
+    props.append(("hotmess.verdict", _text(record.verdict)))
+    props += [(f"hotmess.{name}", _text(value)) for name, value in record.thresholds.items()]
+    if record.confidence is not None:
+        props.append(("hotmess.confidence", _text(record.confidence)))
     return props
 
 
-def suite_properties(totals: Mapping[str, Any]) -> list[tuple[str, str]]:
+def suite_properties(totals: RunTotals) -> list[tuple[str, str]]:
     """The run's pooled ``hotmess.*`` totals for the test suite element."""
-    props = [
-        ("hotmess.tests", _text(totals.get("tests"))),
-        ("hotmess.items", _text(totals.get("items"))),
-    ]
-    props += [(f"hotmess.{name}", _text(totals.get(name))) for name in _TOTALS]
-    for verdict, count in sorted(totals.get("verdicts", {}).items()):
+    props = [("hotmess.tests", _text(totals.tests)), ("hotmess.items", _text(totals.items))]
+    props += [(f"hotmess.{name}", _text(getattr(totals, name))) for name in _TOTALS]
+    for verdict, count in sorted(totals.verdicts.items()):
         props.append((f"hotmess.verdict.{verdict}", str(count)))
     return props

@@ -1,13 +1,14 @@
-"""The terminal summary table (pure: records in, lines out)."""
+"""The terminal summary: table, details and baseline comparison (pure: records in, lines out)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from ..results.comparison import Comparison, Regression
+from ..results.records import RunRecord, TestRecord, Totals
 from ..stats.plain import format_k
 
-__all__ = ["render_table"]
+__all__ = ["render_comparison", "render_details", "render_table"]
 
 _SHORT = {
     "max_incoherence": "inc",
@@ -18,44 +19,45 @@ _SHORT = {
 }
 
 
-def _num(value: Any) -> str:
+def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _interval(totals: Mapping[str, Any]) -> str:
-    if len(totals.get("losses", ())) > 1:
+def _interval(totals: Totals) -> str:
+    if len(totals.losses) > 1:
         return "mixed losses"
-    if totals.get("incoherence") is None:
+    if totals.incoherence is None:
         return "undefined"
-    text = _num(totals["incoherence"])
-    if totals.get("incoherence_low") is not None:
-        text += f" [{_num(totals['incoherence_low'])}, {_num(totals['incoherence_high'])}]"
+    text = _num(totals.incoherence)
+    if totals.incoherence_low is not None:
+        text += f" [{_num(totals.incoherence_low)}, {_num(totals.incoherence_high)}]"
     return text
 
 
-def _thresholds(record: Mapping[str, Any]) -> str:
-    parts = [f"{_SHORT[name]}<={value:g}" for name, value in record["thresholds"].items()]
-    if record.get("confidence") is not None and parts:
-        parts.append(f"@{record['confidence']:.0%}")
+def _thresholds(record: TestRecord) -> str:
+    parts = [f"{_SHORT[name]}<={value:g}" for name, value in record.thresholds.items()]
+    if record.confidence is not None and parts:
+        parts.append(f"@{record.confidence:.0%}")
     return " ".join(parts) or "-"
 
 
-def _row(name: str, totals: Mapping[str, Any], k: str, thresholds: str, verdict: str) -> list[str]:
+def _row(name: str, totals: Totals, k: str, thresholds: str, verdict: str) -> list[str]:
     return [
         name,
-        str(totals.get("items", 0)),
+        str(totals.items),
         k,
-        _num(totals.get("error")),
-        _num(totals.get("bias")),
-        _num(totals.get("variance")),
+        _num(totals.error),
+        _num(totals.bias),
+        _num(totals.variance),
         _interval(totals),
         thresholds,
         verdict,
     ]
 
 
-def render_table(records: Sequence[Mapping[str, Any]], totals: Mapping[str, Any]) -> list[str]:
+def render_table(run: RunRecord) -> list[str]:
     """One row per coherence test and a total row, columns aligned."""
+    records, totals = run.tests, run.totals
     header = [
         "test",
         "items",
@@ -69,25 +71,25 @@ def render_table(records: Sequence[Mapping[str, Any]], totals: Mapping[str, Any]
     ]
     rows = [
         _row(
-            r["nodeid"],
-            r["totals"],
-            format_k(r["totals"].get("k_min"), r["totals"].get("k_max")),
+            r.nodeid,
+            r.totals,
+            format_k(r.totals.k_min, r.totals.k_max),
             _thresholds(r),
-            r["verdict"],
+            r.verdict,
         )
         for r in records
     ]
-    counts = ", ".join(f"{n} {v}" for v, n in sorted(totals.get("verdicts", {}).items()))
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(totals.verdicts.items()))
     rows.append(
         _row(
             f"TOTAL ({len(records)} tests)",
             totals,
-            format_k(totals.get("k_min"), totals.get("k_max")),
+            format_k(totals.k_min, totals.k_max),
             "",
             counts,
         )
     )
-    level = totals.get("confidence")
+    level = totals.confidence
     if level is not None:
         header[6] = f"incoherence [{level:.0%} CI]"
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -104,63 +106,55 @@ def render_table(records: Sequence[Mapping[str, Any]], totals: Mapping[str, Any]
     return [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
 
 
-def render_comparison(
-    comparison: Mapping[str, Any], regressions: Sequence[Mapping[str, Any]]
-) -> list[str]:
+def render_comparison(comparison: Comparison, regressions: Sequence[Regression]) -> list[str]:
     """Per test, the change of each figure against the baseline with its interval."""
-    lines = [f"baseline: {comparison.get('baseline_path', '?')}"]
-    for test in comparison["tests"]:
+    lines = [f"baseline: {comparison.baseline_path or '?'}"]
+    for test in comparison.tests:
         parts = []
         for figure in ("error", "bias", "variance", "incoherence"):
-            data = test["figures"][figure]
-            if data.get("change") is None:
+            data = test.figures[figure]
+            if data.change is None:
                 parts.append(f"{figure} -")
                 continue
-            text = f"{figure} {data['change']:+.3f}"
-            if data.get("low") is not None:
-                text += f" [{data['low']:+.3f}, {data['high']:+.3f}]"
+            text = f"{figure} {data.change:+.3f}"
+            if data.low is not None and data.high is not None:
+                text += f" [{data.low:+.3f}, {data.high:+.3f}]"
             parts.append(text)
-        missing = len(test["items_only_current"]) + len(test["items_only_baseline"])
+        missing = len(test.items_only_current) + len(test.items_only_baseline)
         suffix = f"  ({missing} unpaired items)" if missing else ""
-        lines.append(f"{test['nodeid']}: " + ", ".join(parts) + suffix)
-    for side in ("tests_only_current", "tests_only_baseline"):
-        for nodeid in comparison.get(side, []):
-            where = "this run" if side == "tests_only_current" else "the baseline"
-            lines.append(f"{nodeid}: only in {where}")
-    lines += [f"REGRESSION {r['message']}" for r in regressions]
+        lines.append(f"{test.nodeid}: " + ", ".join(parts) + suffix)
+    lines += [f"{nodeid}: only in this run" for nodeid in comparison.tests_only_current]
+    lines += [f"{nodeid}: only in the baseline" for nodeid in comparison.tests_only_baseline]
+    lines += [f"REGRESSION {r.message}" for r in regressions]
     return lines
 
 
-def render_details(records: Sequence[Mapping[str, Any]]) -> list[str]:
+def render_details(records: Sequence[TestRecord]) -> list[str]:
     """Incoherence by length bucket, its slope, and ensemble projections, per test."""
     lines: list[str] = []
     for record in records:
-        length, ensembles = record.get("length"), record.get("ensembles")
+        length, ensembles = record.length, record.ensembles
         if not length and not ensembles:
             continue
-        lines.append(record["nodeid"])
+        lines.append(record.nodeid)
         if length:
-            buckets = ", ".join(
-                f"~{b['length']:.0f}: {_num(b.get('incoherence'))}"
-                for b in length.get("buckets", [])
-            )
-            lines.append(f"  incoherence by {length['covariate']}: {buckets or '-'}")
-            slope = length.get("slope") or {}
-            if slope.get("slope") is not None:
+            buckets = ", ".join(f"~{b.length:.0f}: {_num(b.incoherence)}" for b in length.buckets)
+            lines.append(f"  incoherence by {length.covariate}: {buckets or '-'}")
+            slope = length.slope
+            if slope is not None and slope.slope is not None:
                 interval = ""
-                if slope.get("low") is not None:
-                    interval = f" [{slope['low']:+.3f}, {slope['high']:+.3f}]"
-                lines.append(f"  slope per doubling of length: {slope['slope']:+.3f}{interval}")
+                if slope.low is not None and slope.high is not None:
+                    interval = f" [{slope.low:+.3f}, {slope.high:+.3f}]"
+                lines.append(f"  slope per doubling of length: {slope.slope:+.3f}{interval}")
         if ensembles:
-            for method in ("averaging", "majority"):
-                rows = [
-                    row
-                    for row in ensembles.get(method, {}).get("rows", [])
-                    if row.get("error") is not None  # majority vote: categorical items only
-                ]
+            for method, block in (
+                ("averaging", ensembles.averaging),
+                ("majority", ensembles.majority),
+            ):
                 text = ", ".join(
-                    f"m={row['m']}: err {_num(row.get('error'))} inc {_num(row.get('incoherence'))}"
-                    for row in rows
+                    f"m={row.m}: err {_num(row.error)} inc {_num(row.incoherence)}"
+                    for row in block.rows
+                    if row.error is not None  # majority vote: categorical items only
                 )
                 if text:
                     lines.append(f"  ensembles ({method}): {text}")

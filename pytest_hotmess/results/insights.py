@@ -1,19 +1,20 @@
 """Per-test analyses beyond pass/fail: incoherence against reasoning length, and ensembles.
 
 Both are computed where the samples are (on the xdist worker that ran the test) and travel in
-the test's record as plain data, so the JSON, the terminal details and the HTML page agree.
+the test's record as typed analyses, so the JSON, the terminal details and the HTML page agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..sampling.resampler import ItemResult
 from ..stats.decompose import ItemEstimate
 from ..stats.ensemble import ENSEMBLE_SIZES, ensemble_projection
 from ..stats.length import LENGTH_COVARIATES, length_analysis
 from ..stats.length import items_from_results as _length_inputs
+from ..stats.plain import plain
+from .analyses import EnsembleAnalysis, LengthAnalysis
 
 __all__ = ["USER_LENGTH_COVARIATE", "ensembles_for", "length_for", "slope_verdict"]
 
@@ -37,7 +38,7 @@ def length_for(
     confidence: float,
     buckets: int = 4,
     covariate: str | None = None,
-) -> dict[str, Any] | None:
+) -> LengthAnalysis | None:
     """Incoherence by length bucket, its slope and the overthinking split; None without lengths."""
     if not any(row for item in items for row in item.covariates):
         return None
@@ -45,31 +46,36 @@ def length_for(
     analysis = length_analysis(
         inputs, buckets, confidence, covariate=_covariate_name(items, covariate)
     )
-    return analysis if analysis.get("covariate") is not None else None
+    if analysis.get("covariate") is None:
+        return None
+    found: LengthAnalysis = LengthAnalysis.from_plain(plain(analysis))
+    return found
 
 
 def ensembles_for(
     estimates: Sequence[ItemEstimate], *, confidence: float, ms: Sequence[int] = ENSEMBLE_SIZES
-) -> dict[str, Any] | None:
+) -> EnsembleAnalysis | None:
     """Projected error and incoherence of m-sample ensembles, for the m that K allows."""
     k_max = max((e.k for e in estimates if e.has_target), default=0)
     sizes = [m for m in ms if m <= k_max]
     if not sizes:
         return None
-    return ensemble_projection(estimates, sizes, confidence=confidence)
+    projection = plain(ensemble_projection(estimates, sizes, confidence=confidence))
+    found: EnsembleAnalysis = EnsembleAnalysis.from_plain(projection)
+    return found
 
 
 def slope_verdict(
-    length: dict[str, Any] | None, threshold: float, *, statistical: bool
+    length: LengthAnalysis | None, threshold: float, *, statistical: bool
 ) -> tuple[str, float | None, str | None]:
     """Judge ``max_incoherence_slope``: (verdict, slope, problem).
 
     Point gate: the slope per doubling of length against the threshold. Statistical gate:
     pass when the interval lies below it, fail when above, else inconclusive.
     """
-    slope = (length or {}).get("slope") or {}
-    value = slope.get("slope")
-    if length is None or value is None:
+    slope = length.slope if length is not None else None
+    value = slope.slope if slope is not None else None
+    if slope is None or value is None:
         return (
             "fail",
             None,
@@ -81,7 +87,7 @@ def slope_verdict(
         )
     if not statistical:
         return ("fail" if value > threshold else "pass"), value, None
-    low, high = slope.get("low"), slope.get("high")
+    low, high = slope.low, slope.high
     if low is not None and low > threshold:
         return "fail", value, None
     if high is not None and high < threshold:

@@ -1,21 +1,39 @@
 """Judge one test: gate its aggregate against its thresholds and gather its analyses.
 
 No pytest hooks here: the plugin hands over the test's spec, sampled state and the run's settings,
-and gets back the plain-data record that every report is built from.
+and gets back a ``Judgement``: the typed record every report is built from, and whether (and
+why) the test must fail.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Sequence
 
 from ..config.marker import DEFAULT_CONFIDENCE, THRESHOLDS, CoherenceSpec
 from ..config.settings import Settings
 from ..sampling.resampler import TestState
+from ..stats.aggregate import Aggregate
+from ..stats.decompose import ItemEstimate
 from ..stats.gate import Check, evaluate, resolve_inconclusive
+from .analyses import LengthAnalysis
 from .insights import ensembles_for, length_for, slope_verdict
-from .record import build_record
+from .record import build_record, item_record
+from .records import CallStats, SequentialRecord, TestRecord
 
-__all__ = ["DEFAULT_CONFIDENCE", "judge_test"]  # DEFAULT_CONFIDENCE lives in the light _marker
+__all__ = ["DEFAULT_CONFIDENCE", "Judgement", "judge_test"]  # DEFAULT_CONFIDENCE: config.marker
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """One test judged: its record, and the message it fails with (None when it passes)."""
+
+    record: TestRecord
+    message: str | None
+
+    @property
+    def fails(self) -> bool:
+        return self.message is not None
 
 
 def judge_test(
@@ -26,10 +44,10 @@ def judge_test(
     *,
     note: str | None = None,
     verdict_override: str | None = None,
-) -> dict[str, Any]:
-    """The test's record: its gate verdict, figures, items and analyses, as plain data.
+) -> Judgement:
+    """The test's record (gate verdict, figures, items, analyses) and whether it fails.
 
-    ``record["fails"]`` says whether the test must fail, with ``record["message"]`` as why.
+    ``verdict_override`` replaces the gate's verdict ("fail" also fails the test).
     """
     estimates = state.estimates()
     agg, losses = state.aggregate_with_losses()
@@ -80,8 +98,7 @@ def judge_test(
         estimator=state.estimator,
         confidence=confidence,
         thresholds=spec.thresholds(),
-        estimates=estimates,
-        items=[i.to_dict() for i in state.items],
+        items=[item_record(i) for i in state.items],
         agg=agg,
         losses=losses,
         gate=gate,
@@ -91,22 +108,19 @@ def judge_test(
         note=note,
         length=length,
         ensembles=ensembles,
+        verdict="fail" if usage is not None else verdict_override,
+        message=None if usage is None else usage + ("\n" + gate.message if gate.message else ""),
     )
-    if usage is not None:
-        record["verdict"] = "fail"
-        record["message"] = usage + ("\n" + gate.message if gate.message else "")
-    elif verdict_override is not None:
-        record["verdict"] = verdict_override
-    record["fails"] = gate.fails_test or usage is not None or verdict_override == "fail"
-    return record
+    fails = gate.fails_test or usage is not None or verdict_override == "fail"
+    return Judgement(record, record.message if fails else None)
 
 
 def _usage_problem(
     nodeid: str,
     spec: CoherenceSpec,
-    estimates: list[Any],
-    agg: Any,
-    losses: list[str],
+    estimates: Sequence[ItemEstimate],
+    agg: Aggregate,
+    losses: Sequence[str],
 ) -> str | None:
     """Thresholds this test's items cannot be measured against (a usage error, not a verdict)."""
     if spec.thresholds() and len(losses) > 1:
@@ -124,10 +138,10 @@ def _usage_problem(
 
 
 def _slope_check(
-    length: dict[str, Any] | None, threshold: float, confidence: float | None, settings: Settings
+    length: LengthAnalysis | None, threshold: float, confidence: float | None, settings: Settings
 ) -> Check:
     verdict, value, problem = slope_verdict(length, threshold, statistical=confidence is not None)
-    slope = (length or {}).get("slope") or {}
+    slope = length.slope if length is not None else None
     if verdict == "inconclusive":
         point_fails = value is not None and value > threshold
         fails = resolve_inconclusive(point_fails, settings.inconclusive)
@@ -139,38 +153,35 @@ def _slope_check(
         value,
         verdict,  # type: ignore[arg-type]
         fails,
-        low=slope.get("low"),
-        high=slope.get("high"),
+        low=slope.low if slope is not None else None,
+        high=slope.high if slope is not None else None,
         problem=problem,
     )
 
 
-def _calls_summary(state: TestState) -> dict[str, Any]:
+def _calls_summary(state: TestState) -> CallStats:
+    calls = CallStats(made=state.calls, failed=state.failed_calls, saved=state.calls_saved)
     usage = state.budget.usage if state.budget is not None else None
-    summary: dict[str, Any] = {
-        "made": state.calls,
-        "failed": state.failed_calls,
-        "saved": state.calls_saved,
-    }
-    if usage is not None:
-        summary.update(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            cost=usage.cost if state.budget is not None and state.budget.prices else None,
-        )
-    return summary
+    if usage is None:
+        return calls
+    return dataclasses.replace(
+        calls,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        cost=usage.cost if state.budget is not None and state.budget.prices else None,
+    )
 
 
-def _sequential_summary(state: TestState) -> dict[str, Any] | None:
+def _sequential_summary(state: TestState) -> SequentialRecord | None:
     decision = state.sequential
     if decision is None:
         return None
     plan = state.sequential_plan()
-    return {
-        "max_samples": state.max_samples,
-        "looks": list(plan.looks) if plan is not None else None,
-        "stopped_at_look": decision.look_index,
-        "samples_per_item": decision.samples,
-        "verdicts": decision.verdicts,
-    }
+    return SequentialRecord(
+        max_samples=state.max_samples,
+        looks=list(plan.looks) if plan is not None else None,
+        stopped_at_look=decision.look_index,
+        samples_per_item=decision.samples,
+        verdicts={str(k): str(v) for k, v in decision.verdicts.items()},
+    )

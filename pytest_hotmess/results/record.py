@@ -1,40 +1,79 @@
-"""One test's result as plain builtins: what crosses xdist and what every report is built from."""
+"""Builders of the typed records: one test's record from its gate and figures, and run totals."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..sampling.resampler import ItemResult
 from ..stats.aggregate import Aggregate, aggregate_one_loss
-from ..stats.decompose import ItemEstimate
 from ..stats.gate import GateOutcome
+from ..stats.kinds import NOTHING
 from ..stats.plain import plain
-
-__all__ = ["TOTAL_FIELDS", "build_record", "pooled_totals"]
-
-TOTAL_FIELDS = (
-    "items",
-    "error",
-    "bias",
-    "variance",
-    "incoherence",
-    "incoherence_low",
-    "incoherence_high",
-    "confidence",
+from .analyses import EnsembleAnalysis, LengthAnalysis
+from .records import (
+    CallStats,
+    ItemRecord,
+    RunTotals,
+    SequentialRecord,
+    TestRecord,
+    Totals,
+    verdict_counts,
 )
 
+__all__ = ["build_record", "item_record", "pooled_totals", "totals_from"]
 
-_ESTIMATE_FIELDS = tuple(field.name for field in dataclasses.fields(ItemEstimate))
+
+def item_record(result: ItemResult) -> ItemRecord:
+    """One sampled item as a record (what ``ItemResult.to_dict`` reports, typed)."""
+    covariates = [{str(k): plain(v) for k, v in row.items()} for row in result.covariates]
+    estimate = result.estimate
+    if estimate is None:
+        return ItemRecord(
+            id=result.id,
+            target=None if result.target is NOTHING else plain(result.target),
+            k=result.k,
+            outcomes=plain(result.outcomes),
+            invalid=result.invalid,
+            covariates=covariates,
+            problem=result.problem,
+        )
+    return ItemRecord(
+        id=estimate.id,
+        kind=estimate.kind,
+        loss=estimate.loss,
+        estimator=estimate.estimator,
+        k=estimate.k,
+        invalid=result.invalid,
+        weight=plain(estimate.weight),
+        error=plain(estimate.error),
+        bias=plain(estimate.bias),
+        variance=plain(estimate.variance),
+        target=plain(estimate.target),
+        counts=None if estimate.counts is None else dict(estimate.counts),
+        outcomes=None if estimate.outcomes is None else plain(estimate.outcomes),
+        covariates=covariates,
+        problem=result.problem,
+    )
 
 
-def totals_dict(agg: Aggregate, losses: Sequence[str]) -> dict[str, Any]:
-    data = agg.to_dict()
-    out = {name: data.get(name) for name in TOTAL_FIELDS}
-    for extra in ("targeted_items", "k_min", "k_max", "invalid", "interval_method"):
-        out[extra] = data.get(extra)
-    out["losses"] = list(losses)
-    return plain(out)  # type: ignore[no-any-return]
+def totals_from(agg: Aggregate, losses: Sequence[str]) -> Totals:
+    return Totals(
+        items=agg.items,
+        error=agg.error,
+        bias=agg.bias,
+        variance=agg.variance,
+        incoherence=agg.incoherence,
+        incoherence_low=agg.incoherence_low,
+        incoherence_high=agg.incoherence_high,
+        confidence=agg.confidence,
+        targeted_items=agg.targeted_items,
+        k_min=agg.k_min,
+        k_max=agg.k_max,
+        invalid=agg.invalid,
+        interval_method=agg.interval_method,
+        losses=list(losses),
+    )
 
 
 def build_record(
@@ -45,42 +84,45 @@ def build_record(
     estimator: str,
     confidence: float | None,
     thresholds: Mapping[str, float],
-    estimates: Sequence[ItemEstimate],
-    items: Sequence[Mapping[str, Any]],
+    items: Sequence[ItemRecord],
     agg: Aggregate,
     losses: Sequence[str],
     gate: GateOutcome,
-    calls: Mapping[str, Any],
-    sequential: Mapping[str, Any] | None = None,
+    calls: CallStats,
+    sequential: SequentialRecord | None = None,
     stopped_by: str | None = None,
     note: str | None = None,
-    length: Mapping[str, Any] | None = None,
-    ensembles: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The per-test payload: everything the terminal, JUnit and JSON reports need."""
+    length: LengthAnalysis | None = None,
+    ensembles: EnsembleAnalysis | None = None,
+    verdict: str | None = None,
+    message: str | None = None,
+) -> TestRecord:
+    """The per-test record: everything the terminal, JUnit, JSON and HTML reports need.
+
+    ``verdict`` and ``message`` replace the gate's when given (a usage problem, an empty test).
+    """
     used_loss = losses[0] if len(losses) == 1 else ("mixed" if losses else loss)
-    record = {
-        "nodeid": nodeid,
-        "verdict": gate.verdict,
-        "message": "\n".join(m for m in (gate.message, note) if m) or None,
-        "loss": used_loss,
-        "estimator": estimator,
-        "samples": samples,
-        "confidence": confidence,
-        "thresholds": dict(thresholds),
-        "checks": [dataclasses.asdict(check) for check in gate.checks],
-        "totals": totals_dict(agg, losses),
-        "calls": dict(calls),
-        "sequential": None if sequential is None else dict(sequential),
-        "stopped_by": stopped_by,
-        "length": None if length is None else dict(length),
-        "ensembles": None if ensembles is None else dict(ensembles),
-        "items": [dict(item) for item in items],
-    }
-    return plain(record)  # type: ignore[no-any-return]
+    return TestRecord(
+        nodeid=nodeid,
+        verdict=verdict or gate.verdict,
+        message=message or "\n".join(m for m in (gate.message, note) if m) or None,
+        loss=used_loss,
+        estimator=estimator,
+        samples=samples,
+        confidence=confidence,
+        thresholds=dict(thresholds),
+        checks=list(gate.checks),
+        calls=calls,
+        sequential=sequential,
+        stopped_by=stopped_by,
+        length=length,
+        ensembles=ensembles,
+        totals=totals_from(agg, losses),
+        items=list(items),
+    )
 
 
-def pooled_totals(records: Sequence[Mapping[str, Any]], confidence: float = 0.95) -> dict[str, Any]:
+def pooled_totals(records: Sequence[TestRecord], confidence: float = 0.95) -> RunTotals:
     """Totals over every estimated item of every coherence test: the run's own aggregate.
 
     Error, bias and variance are in the units of their loss (Brier, KL in nats, squared
@@ -88,15 +130,11 @@ def pooled_totals(records: Sequence[Mapping[str, Any]], confidence: float = 0.95
     figures are undefined and ``losses`` says why.
     """
     estimates = [
-        ItemEstimate.from_dict({name: item.get(name) for name in _ESTIMATE_FIELDS})
+        estimate
         for record in records
-        for item in record["items"]
-        if item.get("variance") is not None
+        for item in record.items
+        if (estimate := item.estimate()) is not None
     ]
-    totals = totals_dict(*aggregate_one_loss(estimates, confidence=confidence))
-    totals["tests"] = len(records)
-    verdicts: dict[str, int] = {}
-    for record in records:
-        verdicts[record["verdict"]] = verdicts.get(record["verdict"], 0) + 1
-    totals["verdicts"] = verdicts
-    return totals
+    totals = totals_from(*aggregate_one_loss(estimates, confidence=confidence))
+    fields: dict[str, Any] = {name: getattr(totals, name) for name in totals.__dataclass_fields__}
+    return RunTotals(**fields, tests=len(records), verdicts=verdict_counts(records))

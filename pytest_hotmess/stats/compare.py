@@ -1,6 +1,7 @@
-"""Compare a run's JSON report with a baseline report, with paired intervals on every change.
+"""Paired changes of error, bias, variance and incoherence between two runs, with intervals.
 
-Tests are paired by ``nodeid`` and items by ``id``. Only items present and estimated on both
+``results.compare_runs`` pairs tests by ``nodeid`` and items by ``id``; this module holds the
+math over the paired items. Only items present and estimated on both
 sides enter a figure, so every change is a *paired* difference: the item-to-item spread (most
 of the noise) cancels. Each figure is a ratio of sums over the paired items, with each side's
 own item weights w:
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -43,19 +44,17 @@ __all__ = [
     "COMPARE_METHODS",
     "FIGURES",
     "REPORT_SCHEMA",
+    "ItemFigures",
     "Rule",
-    "compare_reports",
+    "check_options",
+    "figure_changes",
     "parse_fail_rules",
     "ratio_change",
-    "regressions",
 ]
 
 REPORT_SCHEMA: Final = "pytest-hotmess/1"
 FIGURES: Final = ("error", "bias", "variance", "incoherence")
 COMPARE_METHODS: Final = ("delta", "bootstrap")
-
-Record = Mapping[str, Any]
-
 
 # ----------------------------------------------------------------------------------------
 # the paired change of a ratio of sums
@@ -164,49 +163,27 @@ def ratio_change(
 
 
 # ----------------------------------------------------------------------------------------
-# reports
+# paired items
 
 
-def _tests_by_nodeid(report: Record, side: str) -> dict[str, Record]:
-    schema = report.get("schema")
-    if schema is not None and schema != REPORT_SCHEMA:
-        raise ValueError(f"the {side} report has schema {schema!r}; expected {REPORT_SCHEMA!r}")
-    tests = report.get("tests")
-    if not isinstance(tests, Sequence) or isinstance(tests, str):
-        raise ValueError(f"the {side} report has no 'tests' list")
-    out: dict[str, Record] = {}
-    for test in tests:
-        nodeid = str(test["nodeid"])
-        if nodeid in out:
-            raise ValueError(f"the {side} report lists test {nodeid!r} twice")
-        out[nodeid] = test
-    return out
+@dataclasses.dataclass(frozen=True)
+class ItemFigures:
+    """One item's figures on one side of a comparison (None where undefined)."""
+
+    error: float | None
+    bias: float | None
+    variance: float | None
+    weight: float = 1.0
 
 
-def _items_by_id(test: Record, side: str) -> dict[str, Record]:
-    out: dict[str, Record] = {}
-    for item in test.get("items") or ():
-        item_id = str(item["id"])
-        if item_id in out:
-            raise ValueError(f"the {side} report lists item {item_id!r} twice in {test['nodeid']}")
-        out[item_id] = item
-    return out
+Pair = tuple[ItemFigures, ItemFigures]
 
 
-def _number(item: Record, name: str) -> float | None:
-    value = item.get(name)
+def _finite(value: float | None) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _weight(item: Record) -> float:
-    weight = _number(item, "weight")
-    return 1.0 if weight is None else weight
-
-
-Pair = tuple[Record, Record]
 
 
 def _figure_columns(pairs: Sequence[Pair], figure: str) -> tuple[NDArray[np.float64], ...]:
@@ -215,13 +192,15 @@ def _figure_columns(pairs: Sequence[Pair], figure: str) -> tuple[NDArray[np.floa
     needs_target = figure != "variance"
     rows: list[tuple[float, float, float, float]] = []
     for now, before in pairs:
-        x_now, x_before = _number(now, value), _number(before, value)
-        e_now, e_before = _number(now, "error"), _number(before, "error")
+        x_now, x_before = _finite(getattr(now, value)), _finite(getattr(before, value))
+        e_now, e_before = _finite(now.error), _finite(before.error)
         if x_now is None or x_before is None:
             continue
         if needs_target and (e_now is None or e_before is None):
             continue
-        w_now, w_before = _weight(now), _weight(before)
+        w_now, w_before = _finite(now.weight), _finite(before.weight)
+        w_now = 1.0 if w_now is None else w_now
+        w_before = 1.0 if w_before is None else w_before
         if w_now == 0 and w_before == 0:
             continue
         if figure == "incoherence":
@@ -233,105 +212,32 @@ def _figure_columns(pairs: Sequence[Pair], figure: str) -> tuple[NDArray[np.floa
     return tuple(table[:, j] for j in range(4))
 
 
-def _figures(
+def check_options(confidence: float, method: str) -> float:
+    """The confidence as a float; ValueError for a bad confidence or method."""
+    if method not in COMPARE_METHODS:
+        raise ValueError(f"method must be one of {', '.join(COMPARE_METHODS)}, got {method!r}")
+    return _check_confidence(confidence)
+
+
+def figure_changes(
     pairs: Sequence[Pair],
-    confidence: float,
-    method: str,
-    n_resamples: int,
-    rng: np.random.Generator,
-) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for figure in FIGURES:
-        columns = _figure_columns(pairs, figure)
-        change = ratio_change(
-            *columns, confidence=confidence, method=method, n_resamples=n_resamples, rng=rng
-        )
-        out[figure] = change
-    return out
-
-
-def _settings_warnings(now: Record, before: Record) -> list[str]:
-    notes = []
-    for name in ("loss", "estimator"):
-        if now.get(name) != before.get(name):
-            notes.append(f"{name} differs: {before.get(name)!r} before, {now.get(name)!r} now")
-    return notes
-
-
-def _compare_test(
-    nodeid: str,
-    now: Record,
-    before: Record,
-    confidence: float,
-    method: str,
-    n_resamples: int,
-    rng: np.random.Generator,
-) -> tuple[dict[str, Any], list[Pair]]:
-    items_now, items_before = _items_by_id(now, "current"), _items_by_id(before, "baseline")
-    common = [i for i in items_now if i in items_before]
-    pairs = [(items_now[i], items_before[i]) for i in common]
-    unestimated = [
-        i
-        for i in common
-        if _number(items_now[i], "variance") is None or _number(items_before[i], "variance") is None
-    ]
-    entry = {
-        "nodeid": nodeid,
-        "verdict": {"current": now.get("verdict"), "baseline": before.get("verdict")},
-        "items_current": len(items_now),
-        "items_baseline": len(items_before),
-        "items_paired": len(common),
-        "items_only_current": [i for i in items_now if i not in items_before],
-        "items_only_baseline": [i for i in items_before if i not in items_now],
-        "items_unestimated": unestimated,
-        "warnings": _settings_warnings(now, before),
-        "figures": _figures(pairs, confidence, method, n_resamples, rng),
-    }
-    return entry, pairs
-
-
-def compare_reports(
-    current: Record,
-    baseline: Record,
     *,
     confidence: float = 0.95,
     method: str = "delta",
-    seed: int | None = None,
     n_resamples: int = 2000,
-) -> dict[str, Any]:
-    """Per-test changes (current - baseline) in error, bias, variance and incoherence.
-
-    Returns plain builtins: ``tests`` (one entry per test on both sides, in the current
-    report's order, with ``figures`` and the item ids missing on either side),
-    ``tests_only_current``, ``tests_only_baseline`` and ``total`` (all paired items of all
-    paired tests pooled). Deterministic for a given ``seed``.
-    """
-    confidence = _check_confidence(confidence)
-    if method not in COMPARE_METHODS:
-        raise ValueError(f"method must be one of {', '.join(COMPARE_METHODS)}, got {method!r}")
-    tests_now = _tests_by_nodeid(current, "current")
-    tests_before = _tests_by_nodeid(baseline, "baseline")
-    rng = np.random.default_rng(seed)
-    entries: list[dict[str, Any]] = []
-    all_pairs: list[Pair] = []
-    for nodeid, now in tests_now.items():
-        if nodeid not in tests_before:
-            continue
-        entry, pairs = _compare_test(
-            nodeid, now, tests_before[nodeid], confidence, method, n_resamples, rng
-        )
-        entries.append(entry)
-        all_pairs.extend(pairs)
+    rng: np.random.Generator | None = None,
+) -> dict[str, dict[str, Any]]:
+    """``ratio_change`` of each figure in ``FIGURES`` over the same paired items."""
+    generator = rng if rng is not None else np.random.default_rng()
     return {
-        "confidence": confidence,
-        "method": method,
-        "tests": entries,
-        "tests_only_current": [t for t in tests_now if t not in tests_before],
-        "tests_only_baseline": [t for t in tests_before if t not in tests_now],
-        "total": {
-            "items_paired": len(all_pairs),
-            "figures": _figures(all_pairs, confidence, method, n_resamples, rng),
-        },
+        figure: ratio_change(
+            *_figure_columns(pairs, figure),
+            confidence=confidence,
+            method=method,
+            n_resamples=n_resamples,
+            rng=generator,
+        )
+        for figure in FIGURES
     }
 
 
@@ -385,51 +291,3 @@ def parse_fail_rules(specs: str | Iterable[str]) -> list[Rule]:
             raise ValueError(f"bad fail rule {text!r}: it is empty")
         rules.extend(_parse_rule(part) for part in parts if part)
     return rules
-
-
-def _violation(
-    scope: str, rule: Rule, figure: Mapping[str, Any], confidence: float
-) -> dict[str, Any]:
-    change, low, high = float(figure["change"]), float(figure["low"]), float(figure["high"])
-    percent = f"{100 * confidence:g}%"
-    message = (
-        f"{scope}: {rule.figure} rose by {change:.4g} ({percent} interval {low:.4g} to "
-        f"{high:.4g}; baseline {figure['baseline']:.4g}, now {figure['current']:.4g}): "
-        f"even the lower bound exceeds the tolerance {rule.tolerance:g}"
-    )
-    return {
-        "nodeid": scope,
-        "figure": rule.figure,
-        "tolerance": rule.tolerance,
-        "change": change,
-        "low": low,
-        "high": high,
-        "current": figure["current"],
-        "baseline": figure["baseline"],
-        "message": message,
-    }
-
-
-def regressions(
-    comparison: Mapping[str, Any], rules: Sequence[Rule], *, include_total: bool = False
-) -> list[dict[str, Any]]:
-    """Violations of ``rules`` in a ``compare_reports`` result, each with a message.
-
-    A rule is violated when the lower bound of the figure's increase is above its tolerance;
-    figures without an interval (too few items, undefined incoherence) never violate. With
-    ``include_total`` the pooled total is checked too, under the scope ``"<total>"``.
-    """
-    confidence = float(comparison["confidence"])
-    scopes: list[tuple[str, Mapping[str, Any]]] = [
-        (str(test["nodeid"]), test["figures"]) for test in comparison["tests"]
-    ]
-    if include_total:
-        scopes.append(("<total>", comparison["total"]["figures"]))
-    found = []
-    for scope, figures in scopes:
-        for rule in rules:
-            figure = figures[rule.figure]
-            low = figure.get("low")
-            if low is not None and low > rule.tolerance:
-                found.append(_violation(scope, rule, figure, confidence))
-    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import sys
 from html.parser import HTMLParser
@@ -11,9 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_hotmess.reports.html import PLOT_HINT, render_html
+from pytest_hotmess.reports.html import PLOT_HINT
+from pytest_hotmess.reports.html import render_html as _render_run
+from pytest_hotmess.results.compare_runs import compare_runs
+from pytest_hotmess.results.records import RunRecord
 from pytest_hotmess.stats.aggregate import aggregate
-from pytest_hotmess.stats.compare import compare_reports
 from pytest_hotmess.stats.decompose import estimate_item
 from pytest_hotmess.stats.ensemble import ensemble_projection
 from pytest_hotmess.stats.length import items_from_record, length_analysis
@@ -109,15 +112,21 @@ def _reports() -> tuple[dict[str, Any], dict[str, Any]]:
     return current, baseline
 
 
+def render_html(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    """The page of a JSON-shaped report, compared with ``baseline`` when given."""
+    run = RunRecord.from_plain(report)
+    if baseline is not None:
+        comparison = compare_runs(run, RunRecord.from_plain(baseline))
+        run = dataclasses.replace(run, comparison=comparison)
+    return _render_run(run)
+
+
 def _full_page() -> str:
     current, baseline = _reports()
-    tests = current["tests"]
-    return render_html(
-        current,
-        comparison=compare_reports(current, baseline),
-        length={t["nodeid"]: length_analysis(items_from_record(t)) for t in tests},
-        ensembles={t["nodeid"]: ensemble_projection(t["items"]) for t in tests},
-    )
+    for test in current["tests"]:
+        test["length"] = length_analysis(items_from_record(test))
+        test["ensembles"] = ensemble_projection(test["items"])
+    return render_html(current, baseline)
 
 
 @pytest.fixture
@@ -184,7 +193,7 @@ def test_item_ids_and_notes_are_escaped_too() -> None:
     item = {"id": "<img src=x>", "error": 1.0, "bias": 0.5, "variance": 0.5}
     current = {"tests": [{"nodeid": "t::a", "estimator": "plugin", "items": [item]}]}
     baseline = {"tests": [{"nodeid": "t::a", "estimator": "<i>", "items": []}]}
-    page = render_html(current, comparison=compare_reports(current, baseline))
+    page = render_html(current, baseline)
     parser = _parse(page)
     assert not any(tag in ("img", "i") for tag, _ in parser.tags)
     text = "".join(parser.text)

@@ -1,0 +1,43 @@
+"""The plugin's fixtures: ``resample`` (a small callable object), the seed and the chosen model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ..models.registry import UnknownModelError
+from .run import hotmess_run, item_state
+
+if TYPE_CHECKING:
+    from ..sampling.completion import Model
+    from ..sampling.resampler import Resampler
+
+__all__ = ["hotmess_model", "hotmess_seed", "resample"]
+
+
+@pytest.fixture
+def resample(request: pytest.FixtureRequest) -> Resampler:
+    """Sample a model K times per item; gated when the test has a ``coherence`` marker."""
+    from ..sampling.resampler import Resampler
+
+    item = request.node
+    return Resampler(hotmess_run(request.config).test_state(item, item_state(item)))
+
+
+@pytest.fixture
+def hotmess_seed(request: pytest.FixtureRequest) -> int:
+    """The run's seed (``--hotmess-seed``), for seeding simulated models of your own."""
+    return hotmess_run(request.config).settings.seed
+
+
+@pytest.fixture
+def hotmess_model(request: pytest.FixtureRequest) -> Model:
+    """The model chosen by ``--hotmess-model``: built once per run, simulated by default."""
+    run = hotmess_run(request.config)
+    name = run.settings.model
+    try:
+        return run.registry.get(name)
+    except (UnknownModelError, ValueError) as exc:  # a ModelConfigError is a ValueError
+        problem = str(exc)
+    pytest.fail(f"pytest-hotmess: cannot build model {name or 'sim'!r}: {problem}", pytrace=False)

@@ -1,0 +1,79 @@
+"""The one conversion between typed records and JSON-ready builtins, shared by every record.
+
+A record's ``to_plain()`` walks its fields in declaration order (the JSON report's key order);
+``from_plain()`` rebuilds it from such data, converting the nested records each class names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, TypeVar
+
+from ..stats.plain import plain
+
+__all__ = ["PlainRecord", "to_plain_value"]
+
+Shape = Literal["one", "list", "dict"]
+R = TypeVar("R", bound="PlainRecord")
+
+
+def to_plain_value(value: object) -> Any:
+    """A field's value as builtins: nested records by their ``to_plain``, the rest by ``plain``."""
+    if isinstance(value, PlainRecord):
+        return value.to_plain()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, (list, tuple)):
+        return [to_plain_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): to_plain_value(v) for k, v in value.items()}
+    return plain(value)
+
+
+class PlainRecord:
+    """Mixin for record dataclasses: ``to_plain`` and a ``from_plain`` that checks the shape."""
+
+    NESTED: ClassVar[Mapping[str, tuple[Shape, Any]]] = {}
+    """Fields holding records: name -> (one, list of, or dict of) and the record class."""
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset()
+    """Fields left out of the plain form when None (keys the JSON report shows only if set)."""
+
+    def to_plain(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if value is None and field.name in self.OMIT_NONE:
+                continue
+            out[field.name] = to_plain_value(value)
+        return out
+
+    @classmethod
+    def from_plain(cls: type[R], data: Mapping[str, Any]) -> R:
+        """Rebuild from ``to_plain`` output; absent optional keys take their defaults."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        kwargs: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if field.name not in data:
+                has_default = (
+                    field.default is not dataclasses.MISSING
+                    or field.default_factory is not dataclasses.MISSING
+                )
+                if not has_default:
+                    raise ValueError(f"{cls.__name__}: missing {field.name!r}")
+                continue
+            kwargs[field.name] = _nested(cls.NESTED.get(field.name), data[field.name])
+        return cls(**kwargs)
+
+
+def _nested(spec: tuple[Shape, Any] | None, value: Any) -> Any:
+    if spec is None or value is None:
+        return value
+    shape, kind = spec
+    build = kind.from_plain if hasattr(kind, "from_plain") else (lambda v: kind(**v))
+    if shape == "one":
+        return build(value)
+    if shape == "list":
+        return [build(v) for v in value]
+    return {str(k): build(v) for k, v in value.items()}

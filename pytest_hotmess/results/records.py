@@ -1,0 +1,256 @@
+"""Typed results: one item, one test, one run; what every report reads and xdist carries.
+
+Each record's ``to_plain()`` is the JSON report's shape (``data/report.schema.json``), field for
+field and in the same order; ``from_plain()`` reads it back (an xdist report, a baseline file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from ..stats.decompose import ItemEstimate
+from ..stats.gate import Check
+from .analyses import EnsembleAnalysis, LengthAnalysis
+from .comparison import Comparison, Regression
+from .plain_record import PlainRecord, Shape, to_plain_value
+
+__all__ = [
+    "SCHEMA",
+    "CallStats",
+    "ItemRecord",
+    "RunInfo",
+    "RunRecord",
+    "RunTotals",
+    "SequentialRecord",
+    "TestRecord",
+    "Totals",
+]
+
+SCHEMA = "pytest-hotmess/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemRecord(PlainRecord):
+    """One item of one test: its split of error and the samples' covariates.
+
+    An estimated item carries ``kind``, ``loss``, ``estimator`` and ``weight``; ``counts`` or
+    ``outcomes`` (whichever applies) and ``problem`` appear only when set.
+    """
+
+    id: str
+    k: int = 0
+    invalid: int = 0
+    error: float | None = None
+    bias: float | None = None
+    variance: float | None = None
+    target: object = None
+    covariates: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    kind: str | None = None
+    loss: str | None = None
+    estimator: str | None = None
+    weight: float | None = None
+    counts: dict[str, int] | None = None
+    outcomes: list[object] | None = None
+    problem: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.kind is not None
+
+    def to_plain(self) -> dict[str, Any]:
+        order: tuple[str, ...]
+        if self.estimated:
+            head = ("id", "kind", "loss", "estimator", "k", "invalid", "weight")
+            order = (*head, "error", "bias", "variance", "target", "counts", "outcomes")
+        else:
+            order = ("id", "target", "k", "error", "bias", "variance", "outcomes", "invalid")
+        out: dict[str, Any] = {}
+        for name in (*order, "invalid", "covariates", "problem"):
+            value = getattr(self, name)
+            if value is None and name in ("counts", "outcomes", "problem"):
+                continue
+            out[name] = to_plain_value(value)
+        return out
+
+    def estimate(self) -> ItemEstimate | None:
+        """The item's estimate, for pooling; None when it was not estimated."""
+        if self.variance is None:
+            return None
+        return ItemEstimate(
+            id=self.id,
+            kind=self.kind,  # type: ignore[arg-type]
+            loss=self.loss,  # type: ignore[arg-type]
+            estimator=self.estimator,  # type: ignore[arg-type]
+            k=self.k,
+            invalid=self.invalid,
+            weight=1.0 if self.weight is None else self.weight,
+            error=self.error,
+            bias=self.bias,
+            variance=self.variance,
+            target=self.target,
+            counts=self.counts,
+            outcomes=self.outcomes,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CallStats(PlainRecord):
+    """Model calls of one test; token figures only when a budget counted them."""
+
+    made: int = 0
+    failed: int = 0
+    saved: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost: float | None = None
+
+    def to_plain(self) -> dict[str, Any]:
+        out = super().to_plain()
+        if self.input_tokens is None:
+            for name in ("input_tokens", "output_tokens", "reasoning_tokens", "cost"):
+                del out[name]
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class SequentialRecord(PlainRecord):
+    """How sequential sampling went: the planned looks and where it stopped."""
+
+    max_samples: int | None
+    looks: list[int] | None
+    stopped_at_look: int | None
+    samples_per_item: int | None
+    verdicts: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Totals(PlainRecord):
+    """Aggregate figures over a set of items (one test's, or the run's pooled)."""
+
+    items: int = 0
+    error: float | None = None
+    bias: float | None = None
+    variance: float | None = None
+    incoherence: float | None = None
+    incoherence_low: float | None = None
+    incoherence_high: float | None = None
+    confidence: float | None = None
+    targeted_items: int | None = None
+    k_min: int | None = None
+    k_max: int | None = None
+    invalid: int | None = None
+    interval_method: str | None = None
+    losses: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunTotals(Totals):
+    """The run's pooled totals, with the number of tests and their verdicts."""
+
+    tests: int = 0
+    verdicts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class TestRecord(PlainRecord):
+    """One coherence test: its verdict, figures, items and analyses, and pytest's outcome."""
+
+    __test__: ClassVar[bool] = False  # not a pytest test class
+    NESTED: ClassVar[dict[str, tuple[Shape, Any]]] = {
+        "checks": ("list", Check),
+        "calls": ("one", CallStats),
+        "sequential": ("one", SequentialRecord),
+        "length": ("one", LengthAnalysis),
+        "ensembles": ("one", EnsembleAnalysis),
+        "totals": ("one", Totals),
+        "items": ("list", ItemRecord),
+    }
+
+    nodeid: str
+    outcome: str | None = None
+    verdict: str = "ungated"
+    message: str | None = None
+    loss: str | None = None
+    estimator: str | None = None
+    samples: int | None = None
+    confidence: float | None = None
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    checks: list[Check] = dataclasses.field(default_factory=list)
+    calls: CallStats | None = None
+    sequential: SequentialRecord | None = None
+    stopped_by: str | None = None
+    length: LengthAnalysis | None = None
+    ensembles: EnsembleAnalysis | None = None
+    totals: Totals = dataclasses.field(default_factory=Totals)
+    items: list[ItemRecord] = dataclasses.field(default_factory=list)
+
+    def with_outcome(self, outcome: str | None) -> TestRecord:
+        return dataclasses.replace(self, outcome=outcome)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo(PlainRecord):
+    """How the run was made: plugin, transport, model, seed, and record/replay paths (no keys)."""
+
+    plugin_version: str
+    transport: str | None
+    model: str
+    seed: int | None
+    record: str | None = None
+    replay: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord(PlainRecord):
+    """The whole run: what the terminal, JUnit, JSON and HTML reports and baselines read."""
+
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"run", "comparison", "regressions"})
+    NESTED: ClassVar[dict[str, tuple[Shape, Any]]] = {
+        "run": ("one", RunInfo),
+        "tests": ("list", TestRecord),
+        "totals": ("one", RunTotals),
+        "comparison": ("one", Comparison),
+        "regressions": ("list", Regression),
+    }
+
+    plugin_version: str = ""
+    created: str = ""
+    exitstatus: int | None = None
+    run: RunInfo | None = None
+    tests: list[TestRecord] = dataclasses.field(default_factory=list)
+    totals: RunTotals = dataclasses.field(default_factory=RunTotals)
+    comparison: Comparison | None = None
+    regressions: list[Regression] | None = None
+    schema: str = SCHEMA
+
+    def to_plain(self) -> dict[str, Any]:
+        body = super().to_plain()
+        schema = body.pop("schema")
+        return {"schema": schema, **body}
+
+    @classmethod
+    def from_plain(cls, data: Mapping[str, Any]) -> RunRecord:
+        """A JSON report (this run's, or a baseline file) read back; ValueError if it is not."""
+        if not isinstance(data, Mapping):
+            raise ValueError("a report is a JSON object")
+        schema = data.get("schema")
+        if schema is not None and schema != SCHEMA:
+            raise ValueError(f"the report has schema {schema!r}; expected {SCHEMA!r}")
+        tests = data.get("tests")
+        if not isinstance(tests, list):
+            raise ValueError("the report has no 'tests' list")
+        run: RunRecord = super().from_plain(data)
+        return run
+
+    def test(self, nodeid: str) -> TestRecord | None:
+        return next((t for t in self.tests if t.nodeid == nodeid), None)
+
+
+def verdict_counts(tests: Sequence[TestRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for test in tests:
+        counts[test.verdict] = counts.get(test.verdict, 0) + 1
+    return counts
