@@ -324,7 +324,7 @@ def test_the_pooled_total_is_checked_only_on_request() -> None:
 # A simulated multiple-choice model: item i answers right with probability r_i; its wrong
 # mass goes to one fixed wrong letter, spreading evenly over all three wrong letters as the
 # spread s_i grows from 0 to 1. Error 2(1 - r_i) does not depend on s_i; variance grows with
-# it, so s shifts incoherence alone. Population values are exact (DESIGN section 2).
+# it, so s shifts incoherence alone. Population values are exact (docs/statistics.md, 'Losses').
 
 _N, _K = 100, 10
 
