@@ -131,9 +131,10 @@ def _load_file_config(config: pytest.Config, path: str | None) -> HotmessConfig 
     elif not Path(path).is_file():
         raise pytest.UsageError(f"pytest-hotmess: configuration file not found: {path}")
     from ..config.file import ConfigError, load_config  # YAML: only when there is a file to read
+    from ..models.providers import provider_names
 
     try:
-        return load_config(path)
+        return load_config(path, providers=provider_names())
     except ConfigError as exc:
         raise pytest.UsageError(f"pytest-hotmess: {exc}") from None
 
@@ -161,7 +162,19 @@ def _model_registry(settings: Settings, file_config: HotmessConfig | None) -> Mo
             ) from None
         except RecordingFormatError as exc:
             raise pytest.UsageError(f"pytest-hotmess: {exc}") from None
-    registry = ModelRegistry(file_config, seed=settings.seed, record=record, replay=replay)
+    from ..config.settings import SettingsError
+
+    try:
+        registry = ModelRegistry(
+            file_config,
+            seed=settings.seed,
+            record=record,
+            replay=replay,
+            transport=settings.transport,
+            transport_source=settings.sources.get("transport", "transport"),
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(f"pytest-hotmess: {exc}") from None
     if settings.model is not None and settings.model not in registry.names():
         raise pytest.UsageError(
             f"pytest-hotmess: {settings.sources['model']}: unknown model {settings.model!r}; "
