@@ -114,13 +114,31 @@ def new_async_client(
     return httpx.AsyncClient(transport=chosen, **_options(connections, **options))
 
 
+def _error_name(exc: Exception) -> str:
+    """The exception's name, except where httpx-aiohttp labels what happened wrongly.
+
+    httpx-aiohttp maps every aiohttp connection error to ``ConnectTimeout``: a refused
+    connection, or a server that hung up, then reads as a timeout. Named from the cause instead,
+    as httpx's own transport names them. (The failure stays retryable either way.)
+    """
+    cause = exc.__cause__
+    if (
+        isinstance(exc, httpx.ConnectTimeout)
+        and cause is not None
+        and type(cause).__module__.startswith("aiohttp")
+        and not isinstance(cause, TimeoutError)
+    ):
+        return "ConnectError" if isinstance(cause, OSError) else "ReadError"
+    return type(exc).__name__
+
+
 def judge_exception(exc: Exception, secret: Secret | None, url: str) -> Failure:
     """Timeouts and broken connections are transient; bad URLs and protocol misuse are not.
 
     Anything else a transport raised (a socket blocked by pytest-socket, a route respx does not
     know) is final and named with the endpoint, so the user sees which call was refused.
     """
-    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    text = f"{_error_name(exc)}: {exc}".rstrip(": ")
     if isinstance(exc, httpx.HTTPError):
         retryable = isinstance(
             exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
