@@ -13,10 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from _fake_llm_server import FakeLLMServer
-
-import httpx
 
 from pytest_hotmess.models.http import ChatModelBase
 from pytest_hotmess.models.transport import aiohttp_installed

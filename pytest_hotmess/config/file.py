@@ -36,9 +36,8 @@ import os
 import re
 import types
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from collections.abc import Collection
 from typing import Any, NoReturn
 
 import yaml

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from .errors import ModelConfigError, where
 from .http import ChatModelBase
 
-__all__ = ["ModelConfigError", "chat_model_from_spec"]
+__all__ = ["chat_model_from_spec"]
 
 _SETTINGS = {
     "provider",
@@ -29,14 +30,6 @@ _SETTINGS = {
 ChatT = TypeVar("ChatT", bound=ChatModelBase)
 
 _SECRET_KEYS = {"api_key", "apikey", "key", "authorization", "x-api-key", "token"}
-
-
-class ModelConfigError(ValueError):
-    """A ``models:`` entry that cannot become a client; the message names the entry and key."""
-
-
-def where(entry: str | None) -> str:
-    return f"model entry {entry!r}" if entry is not None else "model entry"
 
 
 def chat_model_from_spec(

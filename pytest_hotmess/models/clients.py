@@ -13,10 +13,9 @@ from typing import Any
 
 from ..sampling.completion import Model
 from .anthropic import AnthropicMessagesModel
-from .chat_spec import ModelConfigError, where
-from .errors import ModelAPIError
+from .errors import ModelAPIError, ModelConfigError
 from .openai import OpenAIChatModel
-from .providers import BuildContext, get_provider, provider_names
+from .providers import BuildContext, build_model
 
 __all__ = [
     "AnthropicMessagesModel",
@@ -50,23 +49,7 @@ def model_from_spec(
     by provider name; ``seed`` seeds a simulated model; ``http_transport`` is the async
     transport of HTTP clients (``auto``, ``httpx``, ``aiohttp``).
     """
-    place = where(entry)
-    if not isinstance(spec, Mapping):
-        raise ModelConfigError(f"{place}: expected a mapping, got {type(spec).__name__}")
-    name = spec.get("provider")
-    extra = dict(providers or {})
-    if isinstance(name, str) and name in extra:
-        return extra[name](spec)
-    provider = get_provider(name)
-    if provider is None:
-        known = ", ".join(dict.fromkeys([*provider_names(), *extra]))
-        raise ModelConfigError(f"{place}: unknown provider {name!r}; expected one of: {known}")
     context = BuildContext(entry=entry, environ=environ, seed=seed, http_transport=http_transport)
-    try:
-        model = provider.build(spec, context)
-    except ModelConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ModelConfigError(f"{place}: {exc}") from None
+    model = build_model(spec, context, providers)
     assert isinstance(model, Model)
     return model

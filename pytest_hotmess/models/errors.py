@@ -9,7 +9,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["REDACTED", "Failure", "ModelAPIError", "Secret", "excerpt", "redact"]
+__all__ = [
+    "REDACTED",
+    "Failure",
+    "ModelAPIError",
+    "ModelConfigError",
+    "Secret",
+    "excerpt",
+    "redact",
+    "where",
+]
 
 REDACTED = "[REDACTED]"
 _EXCERPT_CHARS = 300
@@ -45,6 +54,15 @@ def excerpt(text: str) -> str:
     """``text`` on one line, cut to a length that fits an error message."""
     text = " ".join(text.split())
     return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
+
+
+class ModelConfigError(ValueError):
+    """A ``models:`` entry that cannot become a client; the message names the entry and key."""
+
+
+def where(entry: str | None) -> str:
+    """How messages name a config entry."""
+    return f"model entry {entry!r}" if entry is not None else "model entry"
 
 
 class ModelAPIError(RuntimeError):

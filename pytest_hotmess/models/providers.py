@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..sampling.completion import Model
 
-__all__ = ["BuildContext", "Provider", "ProviderBuilder", "get_provider", "provider_names"]
+from .errors import ModelConfigError, where
+
+__all__ = [
+    "BuildContext",
+    "Provider",
+    "ProviderBuilder",
+    "build_model",
+    "get_provider",
+    "provider_names",
+    "register",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +69,34 @@ def provider_names() -> tuple[str, ...]:
 
 def get_provider(name: object) -> Provider | None:
     return _PROVIDERS.get(name) if isinstance(name, str) else None
+
+
+def build_model(
+    spec: Mapping[str, Any],
+    context: BuildContext,
+    extra: Mapping[str, Callable[[Mapping[str, Any]], Model]] | None = None,
+) -> Model:
+    """The model of one config entry, by its ``provider``; ``extra`` adds factories by name.
+
+    Every problem is a :class:`ModelConfigError` that names the entry.
+    """
+    place = where(context.entry)
+    if not isinstance(spec, Mapping):
+        raise ModelConfigError(f"{place}: expected a mapping, got {type(spec).__name__}")
+    name = spec.get("provider")
+    extra = extra or {}
+    if isinstance(name, str) and name in extra:
+        return extra[name](spec)
+    provider = get_provider(name)
+    if provider is None:
+        known = ", ".join(dict.fromkeys([*provider_names(), *extra]))
+        raise ModelConfigError(f"{place}: unknown provider {name!r}; expected one of: {known}")
+    try:
+        return provider.build(spec, context)
+    except ModelConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ModelConfigError(f"{place}: {exc}") from None
 
 
 def _sim(spec: Mapping[str, Any], context: BuildContext) -> Model:

@@ -107,15 +107,12 @@ class ModelRegistry:
         return inner
 
     def _client(self, name: str, spec: Mapping[str, Any]) -> Model:
-        from .clients import model_from_spec
+        from .providers import BuildContext, build_model
 
-        return model_from_spec(
-            spec,
-            entry=name,
-            environ=self._environ,
-            seed=self._seed,
-            http_transport=self._transport,
+        context = BuildContext(
+            entry=name, environ=self._environ, seed=self._seed, http_transport=self._transport
         )
+        return build_model(spec, context)
 
     def close(self) -> None:
         with self._lock:

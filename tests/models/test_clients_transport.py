@@ -200,7 +200,7 @@ def test_proxies_from_the_environment_and_no_proxy(
     model = _model(server, http_transport=transport, max_attempts=1)
     for call in (lambda: model("q"), lambda: run(model.acall("q"))):
         if proxied:
-            with pytest.raises(ModelAPIError, match="Connect|Proxy"):
+            with pytest.raises(ModelAPIError, match=r"Connect|Proxy"):
                 call()
         else:
             assert call().text
