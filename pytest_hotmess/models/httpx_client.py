@@ -114,6 +114,15 @@ def new_async_client(
     return httpx.AsyncClient(transport=chosen, **_options(connections, **options))
 
 
+def _single_cause(exc: Exception) -> Exception:
+    """The one exception inside (nested) exception groups of one; anyio's connect raises those."""
+    inner: object = getattr(exc, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], Exception):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc
+
+
 def _error_name(exc: Exception) -> str:
     """The exception's name, except where httpx-aiohttp labels what happened wrongly.
 
@@ -138,6 +147,7 @@ def judge_exception(exc: Exception, secret: Secret | None, url: str) -> Failure:
     Anything else a transport raised (a socket blocked by pytest-socket, a route respx does not
     know) is final and named with the endpoint, so the user sees which call was refused.
     """
+    exc = _single_cause(exc)
     text = f"{_error_name(exc)}: {exc}".rstrip(": ")
     if isinstance(exc, httpx.HTTPError):
         retryable = isinstance(
