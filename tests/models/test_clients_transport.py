@@ -246,3 +246,51 @@ def test_aiohttp_installed_reports_the_environment() -> None:
 
     expected = importlib.util.find_spec("httpx_aiohttp") is not None
     assert aiohttp_installed() is expected, AIOHTTP_MISSING
+
+
+# -- the setting, through the plugin ---------------------------------------------------------
+
+_NO_AIOHTTP_CONFTEST = """
+import pytest_hotmess.models.transport as transport
+
+transport.aiohttp_installed = lambda: False  # as if pytest-hotmess[aiohttp] were not installed
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "yaml", "source"),
+    [
+        (["--hotmess-transport", "aiohttp"], "", "", "--hotmess-transport"),
+        ([], "hotmess_transport = aiohttp\n", "", "hotmess_transport"),
+        ([], "", "defaults: {transport: aiohttp}\n", "hotmess.yaml:1: defaults.transport"),
+    ],
+)
+def test_asking_for_a_missing_aiohttp_is_a_usage_error_naming_the_source(
+    pytester: pytest.Pytester, args: list[str], ini: str, yaml: str, source: str
+) -> None:
+    pytester.makeconftest(_NO_AIOHTTP_CONFTEST)
+    pytester.makeini("[pytest]\n" + ini)
+    if yaml:
+        pytester.makefile(".yaml", hotmess=yaml)
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    error = result.stderr.str()
+    assert source in error and "pip install 'pytest-hotmess[aiohttp]'" in error
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_the_registry_names_the_resolved_transport(transport: str) -> None:
+    from pytest_hotmess.models.registry import ModelRegistry
+
+    needs_transport(transport)
+    assert ModelRegistry(None, seed=0, transport=transport).transport == transport
+    expected = "aiohttp" if aiohttp_installed() else "httpx"
+    assert ModelRegistry(None, seed=0).transport == expected
+
+
+def test_a_bad_transport_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("--hotmess-transport", "native")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--hotmess-transport" in result.stderr.str()
