@@ -7,14 +7,15 @@ faster, and a client that needs more CPU per call than ``latency / C`` cannot re
 
 Measured:
 
-- inside the process, one row per transport and pool layout (the choice the clients make is
-  ``pytest_hotmess.models.http.ASYNC_BACKEND``), plus loops without the plugin for scale: the bare
-  native pool (this machine's floor for the plugin), bare aiohttp when it is installed
-  (``pip install -e '.[bench]'``) and a bare ``httpx.AsyncClient``;
+- inside the process, one row per async transport (``http_transport``: httpx's own, in split
+  pools, or aiohttp's through httpx-aiohttp) and pool layout, plus loops without the plugin for
+  scale: bare aiohttp (the reference) and a bare ``httpx.AsyncClient``;
 - sequential calling (one sync call after another; a sample of calls, extrapolated);
-- the whole ``python -m pytest`` process on a generated test file, and its start-up alone, with
-  bytecode caches in place (as after ``pip install``, which compiles them; one untimed run
-  writes them for an editable checkout).
+- whole processes: ``python -m pytest`` on a generated test file (``hotmess.yaml`` +
+  ``hotmess_model`` + ``resample.map``) once per transport (``defaults.transport``), a bare
+  aiohttp script doing the same calls, and pytest's start-up alone, with bytecode caches in
+  place (as after ``pip install``, which compiles them; one untimed run writes them for an
+  editable checkout).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import argparse
 import asyncio
 import dataclasses
 import importlib.util
-import json
 import os
 import statistics
 import sys
@@ -47,7 +47,6 @@ from benchmarks._common import (
 )
 from benchmarks._server import LatencyServer
 from pytest_hotmess.models import http as _http
-from pytest_hotmess.models.h1 import H1Pool, Origin, encode_head
 from pytest_hotmess.models.openai import OpenAIChatModel
 from pytest_hotmess.sampling.resampler import Resampler, TestState
 
@@ -160,37 +159,11 @@ def _bare_httpx(url: str, config: ThroughputConfig) -> Callable[[], int]:
     return lambda: asyncio.run(loop())
 
 
-def _bare_native(url: str, config: ThroughputConfig) -> Callable[[], int]:
-    async def loop() -> int:
-        origin, target = Origin.parse(f"{url}/chat/completions")
-        head = encode_head(
-            "POST", target, [("Host", origin.host_header), ("Content-Type", "application/json")]
-        )
-        gate = asyncio.Semaphore(config.concurrency)
-        pool = H1Pool(max_connections=config.concurrency)
-
-        async def one(index: int) -> str:
-            body = {"model": "bench", "messages": [{"role": "user", "content": str(index)}]}
-            async with gate:
-                answer = await pool.request(origin, head, json.dumps(body).encode())
-            return str(json.loads(answer.body)["choices"][0]["message"]["content"])
-
-        try:
-            answers = await asyncio.gather(*(one(i % config.items) for i in range(config.calls)))
-        finally:
-            await pool.aclose()
-        assert all(a in LETTERS for a in answers)
-        return len(answers)
-
-    return lambda: asyncio.run(loop())
-
-
 @dataclasses.dataclass(frozen=True)
 class _Variant:
     name: str
     what: str
     make: Callable[[str, ThroughputConfig], Callable[[], int]]
-    backend: _http.AsyncBackend = "auto"
     per_pool: int = _http.CONNECTIONS_PER_POOL
     slow: bool = False
     needs: str | None = None
@@ -200,39 +173,31 @@ class _Variant:
 def _variants() -> list[_Variant]:
     return [
         _Variant(
-            "native",
-            "resample.map, the native HTTP/1.1 pool (the default)",
-            _resample_map,
-            backend="native",
+            "aiohttp-transport",
+            "resample.map, httpx.AsyncClient over httpx-aiohttp's AiohttpTransport",
+            lambda url, config: _resample_map(url, config, http_transport="aiohttp"),
+            needs="httpx_aiohttp",
         ),
         _Variant(
             "httpx-split-pools",
-            f"resample.map, httpx pools of {_http.CONNECTIONS_PER_POOL} (the default with a proxy)",
-            _resample_map,
-            backend="httpx",
+            f"resample.map, httpx's transport in pools of {_http.CONNECTIONS_PER_POOL}",
+            lambda url, config: _resample_map(url, config, http_transport="httpx"),
         ),
         _Variant(
             "threads-sync-httpx",
             "resample.map, sync calls in the thread pool, httpx.Client pools",
             lambda url, config: _resample_map(url, config, threads=True),
-            backend="httpx",
         ),
         _Variant(
             "httpx-one-pool",
-            "resample.map, one httpx pool of 64 connections",
-            _resample_map,
-            backend="httpx",
+            "resample.map, httpx's transport in one pool of 64 connections",
+            lambda url, config: _resample_map(url, config, http_transport="httpx"),
             per_pool=64,
             slow=True,
         ),
         _Variant(
-            "bare-native-loop",
-            "no plugin: asyncio.gather over the native pool (the floor)",
-            _bare_native,
-        ),
-        _Variant(
             "bare-aiohttp-loop",
-            "no plugin: asyncio.gather over aiohttp",
+            "no plugin: asyncio.gather over aiohttp (the reference)",
             _bare_aiohttp,
             needs="aiohttp",
         ),
@@ -253,10 +218,7 @@ def _in_process(url: str, config: ThroughputConfig) -> list[dict[str, Any]]:
         if variant.needs is not None and importlib.util.find_spec(variant.needs) is None:
             continue
         once = variant.make(url, config)
-        with (
-            swapped(_http, "ASYNC_BACKEND", variant.backend),
-            swapped(_http, "CONNECTIONS_PER_POOL", variant.per_pool),
-        ):
+        with swapped(_http, "CONNECTIONS_PER_POOL", variant.per_pool):
             timing, served = time_call(once, 1 if variant.slow else config.repeats)
         rows.append(
             {
@@ -310,21 +272,51 @@ def test_throughput(resample, hotmess_model):
 """
 
 
-def _write_suite(folder: Path, url: str, config: ThroughputConfig, backend: str) -> None:
-    """A rootdir with the test, its hotmess.yaml and (to force a layout) a conftest.py."""
+_BARE_AIOHTTP_SCRIPT = """\
+import asyncio
+
+import aiohttp
+
+URL = {url!r}
+
+
+async def main():
+    gate = asyncio.Semaphore({concurrency})
+    connector = aiohttp.TCPConnector(limit={concurrency})
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(index):
+            body = {{"model": "bench", "messages": [{{"role": "user", "content": str(index)}}]}}
+            async with gate, session.post(URL, json=body) as answer:
+                data = await answer.json()
+            return data["choices"][0]["message"]["content"]
+
+        answers = await asyncio.gather(*(one(i % {items}) for i in range({calls})))
+    assert len(answers) == {calls} and all(a in "ABCD" for a in answers)
+
+
+asyncio.run(main())
+"""
+
+
+def _write_suite(folder: Path, url: str, config: ThroughputConfig, transport: str) -> None:
+    """A rootdir with the test and its hotmess.yaml (which names the transport)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pytest.ini").write_text(pytest_ini())
     (folder / "hotmess.yaml").write_text(
-        f"defaults: {{concurrency: {config.concurrency}, model: bench}}\n"
+        f"defaults: {{concurrency: {config.concurrency}, model: bench, transport: {transport}}}\n"
         f"models:\n  bench: {{provider: openai, base_url: '{url}', model: bench}}\n"
     )
-    if backend != "auto":
-        (folder / "conftest.py").write_text(
-            "import pytest_hotmess.models.http\n\n"
-            f"pytest_hotmess.models.http.ASYNC_BACKEND = {backend!r}  # the layout under test\n"
-        )
     (folder / "test_throughput.py").write_text(
         _TEST_FILE.format(items=config.items, samples=config.samples)
+    )
+    (folder / "bare_aiohttp.py").write_text(
+        _BARE_AIOHTTP_SCRIPT.format(
+            url=f"{url}/chat/completions",
+            concurrency=config.concurrency,
+            items=config.items,
+            calls=config.calls,
+        )
     )
 
 
@@ -340,41 +332,59 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _best_pytest_wall(folder: Path, args: list[str], runs: int, env: dict[str, str]) -> list[float]:
-    walls = []
-    for attempt in range(max(1, runs) + 1):
-        wall, done = run_python(
-            ["-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=folder, env=env
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"the generated pytest run failed:\n{done.stdout}{done.stderr}")
-        if attempt:  # the first run writes the caches the others read: not timed
-            walls.append(wall)
-    return walls
+def _process_wall(folder: Path, args: list[str], env: dict[str, str]) -> float:
+    wall, done = run_python(args, cwd=folder, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"the generated run failed:\n{done.stdout}{done.stderr}")
+    return wall
 
 
 def _pytest_process(url: str, config: ThroughputConfig, workdir: Path) -> list[dict[str, Any]]:
-    """Whole ``python -m pytest`` processes: the default layout, the httpx one, start-up alone."""
-    runs: list[tuple[str, str, list[str]]] = [
-        ("pytest run (native pool)", "auto", []),
-        ("pytest run, httpx split pools", "httpx", []),
-        ("pytest --collect-only (start-up)", "auto", ["--collect-only"]),
-        ("pytest --collect-only -p no:hotmess", "auto", ["--collect-only", "-p", "no:hotmess"]),
+    """Whole processes, interleaved per round so that drift on the machine hits all alike:
+    pytest on each transport, the bare aiohttp script (the reference), pytest's start-up."""
+    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    runs: list[tuple[str, str, list[str], bool]] = []
+    if importlib.util.find_spec("httpx_aiohttp") is not None:
+        runs.append(("pytest run, aiohttp transport", "aiohttp", pytest_args, False))
+    runs.append(("pytest run, httpx transport", "httpx", pytest_args, False))
+    if importlib.util.find_spec("aiohttp") is not None:
+        runs.append(("bare aiohttp script (reference)", "httpx", ["bare_aiohttp.py"], False))
+    runs += [
+        ("pytest --collect-only (start-up)", "httpx", [*pytest_args, "--collect-only"], True),
+        (
+            "pytest --collect-only -p no:hotmess",
+            "httpx",
+            [*pytest_args, "--collect-only", "-p", "no:hotmess"],
+            True,
+        ),
     ]
+    env = _child_env()
+    walls: dict[str, list[float]] = {label: [] for label, *_ in runs}
+    for transport in {transport for _, transport, _, _ in runs}:
+        _write_suite(workdir / f"pytest-throughput-{transport}", url, config, transport)
+    for _label, transport, args, _ in runs:  # untimed: writes the bytecode caches
+        _process_wall(workdir / f"pytest-throughput-{transport}", args, env)
+    for _ in range(max(1, config.pytest_runs)):
+        for label, transport, args, _ in runs:
+            walls[label].append(
+                _process_wall(workdir / f"pytest-throughput-{transport}", args, env)
+            )
     rows = []
-    for label, backend, args in runs:
-        folder = workdir / f"pytest-throughput-{backend}"
-        _write_suite(folder, url, config, backend)
-        walls = _best_pytest_wall(folder, args, config.pytest_runs, _child_env())
+    for label, _, _, startup in runs:
+        row_walls = walls[label]
         rows.append(
             {
                 "variant": label,
-                "wall_s": round(min(walls), 4),
-                "median_s": round(statistics.median(walls), 4),
-                "walls_s": [round(w, 4) for w in walls],
-                "ideal_s": None if "--collect-only" in args else config.ideal_s,
+                "wall_s": round(min(row_walls), 4),
+                "median_s": round(statistics.median(row_walls), 4),
+                "walls_s": [round(w, 4) for w in row_walls],
+                "ideal_s": None if startup else config.ideal_s,
             }
         )
+    reference = next((row for row in rows if row["variant"].startswith("bare aiohttp")), None)
+    for row in rows:
+        if reference is not None and row["ideal_s"] is not None:
+            row["vs_bare_aiohttp"] = round(row["median_s"] / reference["median_s"], 3)
     return rows
 
 
@@ -435,12 +445,13 @@ def table(result: dict[str, Any]) -> str:
         whole = f"whole-process runs FAILED: {process['error']}"
     else:
         whole = markdown_table(
-            ["whole process", "wall s (best)", "median", "runs"],
+            ["whole process", "wall s (best)", "median", "median / bare aiohttp", "runs"],
             [
                 [
                     row["variant"],
                     f"{row['wall_s']:.3f}",
                     f"{row['median_s']:.3f}",
+                    f"{row['vs_bare_aiohttp']:.2f}x" if "vs_bare_aiohttp" in row else "",
                     ", ".join(f"{w:.2f}" for w in row["walls_s"]),
                 ]
                 for row in process

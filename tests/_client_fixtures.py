@@ -1,7 +1,7 @@
 """Set-up shared by the HTTP client tests: a local server, tracked clients, loops and fd counts.
 
 ``tests/conftest.py`` re-exports the two fixtures (``close_models``, ``server``); test modules
-import the plain helpers from here, and ``async_backend`` where a test takes the async path.
+import the plain helpers from here, and ``async_transport`` where a test takes the async path.
 """
 
 from __future__ import annotations
@@ -13,18 +13,22 @@ import time
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from _fake_llm_server import FakeLLMServer
 
-from pytest_hotmess.models import http as _http
-from pytest_hotmess.models.http import ChatModelBase, JSONEndpoint
+from pytest_hotmess.models.http import ChatModelBase
+from pytest_hotmess.models.transport import aiohttp_installed
 
 __all__ = [
-    "ASYNC_BACKENDS",
+    "AIOHTTP_MISSING",
+    "CHOSEN",
     "MADE",
-    "async_backend",
+    "TRANSPORTS",
+    "async_transport",
     "close_models",
     "make_client",
+    "needs_transport",
     "open_fds",
     "run",
     "server",
@@ -56,38 +60,54 @@ def server() -> Iterator[FakeLLMServer]:
         yield running
 
 
-ASYNC_BACKENDS = ("native", "httpx")
+TRANSPORTS = ("httpx", "aiohttp")
+CHOSEN = {"transport": "auto"}
+"""The ``http_transport`` that :func:`make_client` passes; ``async_transport`` sets it."""
+
+AIOHTTP_MISSING = "httpx-aiohttp is not installed (pip install 'pytest-hotmess[aiohttp]')"
 
 
-@pytest.fixture(params=ASYNC_BACKENDS)
-def async_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run the test once per async backend (``_http.ASYNC_BACKEND``), and check afterwards that
-    its async calls really went through that backend: the native pool's are ``_anative`` calls.
+def needs_transport(name: str) -> None:
+    """Skip the test when ``name`` is the aiohttp transport and it is not installed."""
+    if name == "aiohttp" and not aiohttp_installed():
+        pytest.skip(AIOHTTP_MISSING)
 
-    Only tests that call ``acall`` on a default-transport client need this; the rest of the
-    suite runs once, on the default backend.
+
+@pytest.fixture(params=TRANSPORTS)
+def async_transport(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Run the test once per async transport (clients from :func:`make_client` use it), and
+    check afterwards that its async calls really went through that transport.
+
+    Only tests that call ``acall`` need this; the rest of the suite runs once, on ``auto``.
     """
-    backend: str = request.param
-    monkeypatch.setattr(_http, "ASYNC_BACKEND", backend)  # read when a client is made
+    name: str = request.param
+    needs_transport(name)
+    monkeypatch.setitem(CHOSEN, "transport", name)
     # list.append is atomic: some tests call from several threads at once
-    attempts: dict[str, list[None]] = {"all": [], "native": []}
-    attempt, native = JSONEndpoint._aattempt, JSONEndpoint._anative
+    seen: dict[str, list[None]] = {"httpx": [], "aiohttp": []}
+    classes: dict[str, type[Any]] = {"httpx": httpx.AsyncHTTPTransport}
+    if aiohttp_installed():
+        from httpx_aiohttp import AiohttpTransport
 
-    async def counted_attempt(self: JSONEndpoint, body: Any) -> Any:
-        attempts["all"].append(None)
-        return await attempt(self, body)
+        classes["aiohttp"] = AiohttpTransport
+    for label, cls in classes.items():
+        monkeypatch.setattr(cls, "handle_async_request", _counted(cls, seen[label]))
+    yield name
+    other = "aiohttp" if name == "httpx" else "httpx"
+    assert seen[name], f"the test made no request through {name!r}: it needs no transports"
+    assert not seen[other], f"{len(seen[other])} requests went through {other!r}, not {name!r}"
 
-    async def counted_native(self: JSONEndpoint, pool: Any, body: Any) -> Any:
-        attempts["native"].append(None)
-        return await native(self, pool, body)
 
-    monkeypatch.setattr(JSONEndpoint, "_aattempt", counted_attempt)
-    monkeypatch.setattr(JSONEndpoint, "_anative", counted_native)
-    yield backend
-    made, native_made = len(attempts["all"]), len(attempts["native"])
-    assert made > 0, "the test made no async attempt: it does not need both backends"
-    expected = made if backend == "native" else 0
-    assert native_made == expected, f"{native_made} of {made} attempts native on {backend!r}"
+def _counted(cls: type[Any], seen: list[None]) -> Any:
+    original = cls.handle_async_request
+
+    async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
+        seen.append(None)
+        return await original(self, request)  # type: ignore[no-any-return]
+
+    return handle_async_request
 
 
 def make_client(cls: type[ModelT], **settings: Any) -> ModelT:
@@ -99,6 +119,7 @@ def make_client(cls: type[ModelT], **settings: Any) -> ModelT:
         "backoff_base": 0.001,
         "backoff_max": 0.01,
     }
+    fast["http_transport"] = CHOSEN["transport"]
     return track(cls(**fast | settings))
 
 

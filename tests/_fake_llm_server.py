@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -80,7 +81,9 @@ def _word_count(body: Mapping[str, Any]) -> int:
 class FakeLLMServer:
     """Start with ``with FakeLLMServer() as server:``; it stops on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve https with this server-side context (tests/data/tls holds a cert)."""
+        self._tls = tls
         self._lock = threading.Lock()
         self._script: deque[tuple[str | None, Reply]] = deque()
         self._requests: list[SeenRequest] = []
@@ -93,6 +96,8 @@ class FakeLLMServer:
     def start(self) -> FakeLLMServer:
         handler = _make_handler(self)
         httpd = _Server(("127.0.0.1", 0), handler)
+        if self._tls is not None:
+            httpd.socket = self._tls.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True
@@ -119,7 +124,7 @@ class FakeLLMServer:
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self._tls is not None else 'http'}://{host!s}:{port}"
 
     @property
     def openai_base_url(self) -> str:

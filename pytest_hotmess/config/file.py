@@ -7,15 +7,21 @@ every value keeps the line it was written on. The YAML helpers here (``YamlDocum
 Schema (every section optional; relative paths are relative to the file's directory)::
 
     defaults:   {samples: int >= 2, concurrency: int >= 1, seed: int,
-                 confidence: float in (0, 1), json: path, model: NAME of a models entry}
+                 confidence: float in (0, 1), json: path, model: NAME of a models entry,
+                 transport: auto | httpx | aiohttp}
     thresholds:                        # a list; every entry whose glob matches applies,
       - match: "tests/test_llm.py::*"  # in file order, and a later entry overrides an
         max_incoherence: 0.4           # earlier one key by key
         samples: 20
     models:
-      NAME: {provider: sim | openai | anthropic, ...}   # see MODEL_SETTINGS / SIM_KEYS
+      NAME: {provider: PROVIDER, ...}   # see MODEL_SETTINGS / SIM_KEYS
     record: path
     replay: path
+
+Provider names are not listed here (config sits below the models that define them): the
+caller passes the known names (``providers=``); without them any name is accepted here and
+left to the model registry to refuse. ``sim`` entries take ``SIM_KEYS``, every other provider
+the HTTP client's ``MODEL_SETTINGS``.
 
 API keys never live in the file (nor in ``HotmessConfig``): a model names the environment
 variable that holds its key with ``api_key_env``.
@@ -30,16 +36,17 @@ import os
 import re
 import types
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 
 import yaml
+
+from .settings import TRANSPORTS
 
 __all__ = [
     "MODEL_PARAMS",
     "MODEL_SETTINGS",
-    "PROVIDERS",
     "SIM_KEYS",
     "ConfigError",
     "Defaults",
@@ -52,8 +59,7 @@ __all__ = [
     "parse_config",
 ]
 
-Provider = Literal["sim", "openai", "anthropic"]
-PROVIDERS: tuple[Provider, ...] = ("sim", "openai", "anthropic")
+SIM_PROVIDER = "sim"
 _ESTIMATORS = ("unbiased", "plugin", "jackknife")
 _SIM_PRESETS = ("coherent", "hot_mess", "scattering")
 _SECRET_NAMES = frozenset({"api_key", "apikey", "key", "authorization", "x-api-key", "token"})
@@ -461,6 +467,8 @@ class Defaults:
     json: Path | None = None
     model: str | None = None
     """Which ``models:`` entry the ``hotmess_model`` fixture uses."""
+    transport: str | None = None
+    """The async transport of HTTP model clients (``auto``, ``httpx`` or ``aiohttp``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -481,7 +489,7 @@ class ModelConfig:
     """One ``models:`` entry. Holds the NAME of the key's environment variable, never a key."""
 
     name: str
-    provider: Provider
+    provider: str
     settings: Mapping[str, Any]
     """Connection settings (openai/anthropic) or simulator settings (sim)."""
     params: Mapping[str, Any]
@@ -535,6 +543,7 @@ class HotmessConfig:
             "confidence": (self.defaults.confidence, "defaults.confidence"),
             "json": (self.defaults.json, "defaults.json"),
             "model": (self.defaults.model, "defaults.model"),
+            "transport": (self.defaults.transport, "defaults.transport"),
             "record": (self.record, "record"),
             "replay": (self.replay, "replay"),
         }
@@ -548,27 +557,38 @@ class HotmessConfig:
 # -- parsing -----------------------------------------------------------------------------------
 
 
-def load_config(path: str | os.PathLike[str]) -> HotmessConfig:
-    """Read and validate a ``hotmess.yaml``; any problem is a ``ConfigError`` with its line."""
+def load_config(
+    path: str | os.PathLike[str], *, providers: Collection[str] | None = None
+) -> HotmessConfig:
+    """Read and validate a ``hotmess.yaml``; any problem is a ``ConfigError`` with its line.
+
+    ``providers`` are the known provider names (the plugin passes the model registry's).
+    """
     doc = YamlDocument.read(path, ConfigError)
-    return _parse(doc, Path(path).resolve().parent, Path(path))
+    return _parse(doc, Path(path).resolve().parent, Path(path), providers)
 
 
 def parse_config(
-    text: str, *, file: str = "<string>", base_dir: str | os.PathLike[str] = "."
+    text: str,
+    *,
+    file: str = "<string>",
+    base_dir: str | os.PathLike[str] = ".",
+    providers: Collection[str] | None = None,
 ) -> HotmessConfig:
     """Validate YAML text; relative paths resolve against ``base_dir``."""
     doc = YamlDocument(text, file, ConfigError)
-    return _parse(doc, Path(base_dir).resolve(), None)
+    return _parse(doc, Path(base_dir).resolve(), None, providers)
 
 
-def _parse(doc: YamlDocument, base_dir: Path, path: Path | None) -> HotmessConfig:
+def _parse(
+    doc: YamlDocument, base_dir: Path, path: Path | None, providers: Collection[str] | None
+) -> HotmessConfig:
     if doc.root is None:
         return HotmessConfig(path=path, source=doc.file)
     sections: dict[str, Callable[[yaml.Node, str], Any]] = {
         "defaults": lambda node, key: _defaults(doc, node, key, base_dir, lines),
         "thresholds": lambda node, key: _thresholds(doc, node, key),
-        "models": lambda node, key: _models(doc, node, key, base_dir),
+        "models": lambda node, key: _models(doc, node, key, base_dir, providers),
         "record": lambda node, key: _optional(_path(base_dir))(doc, node, key),
         "replay": lambda node, key: _optional(_path(base_dir))(doc, node, key),
     }
@@ -609,6 +629,7 @@ def _defaults(
         "confidence": _PROBABILITY,
         "json": _path(base_dir),
         "model": _text,
+        "transport": _choice(*TRANSPORTS),
     }
     values = _checked_mapping(doc, node, key, checks)
     for name, key_node, _ in doc.mapping(node, key):
@@ -647,23 +668,36 @@ def _thresholds(doc: YamlDocument, node: yaml.Node, key: str) -> tuple[Threshold
 
 
 def _models(
-    doc: YamlDocument, node: yaml.Node, key: str, base_dir: Path
+    doc: YamlDocument,
+    node: yaml.Node,
+    key: str,
+    base_dir: Path,
+    providers: Collection[str] | None,
 ) -> dict[str, ModelConfig] | None:
     if isinstance(node, yaml.ScalarNode) and doc.value(node, key) is None:
         return None
     return {
-        name: _model(doc, value_node, _join(key, name), name, base_dir)
+        name: _model(doc, value_node, _join(key, name), name, base_dir, providers)
         for name, _, value_node in doc.mapping(node, key)
     }
 
 
-def _model(doc: YamlDocument, node: yaml.Node, key: str, name: str, base_dir: Path) -> ModelConfig:
+def _model(
+    doc: YamlDocument,
+    node: yaml.Node,
+    key: str,
+    name: str,
+    base_dir: Path,
+    providers: Collection[str] | None,
+) -> ModelConfig:
     entries = doc.mapping(node, key)
     provider_node = next((value for entry, _, value in entries if entry == "provider"), None)
     if provider_node is None:
-        doc.fail(node, key, f"missing 'provider' (one of {', '.join(PROVIDERS)})")
-    provider: Provider = _choice(*PROVIDERS)(doc, provider_node, _join(key, "provider"))
-    if provider == "sim":
+        known = f" (one of {', '.join(providers)})" if providers else ""
+        doc.fail(node, key, f"missing 'provider'{known}")
+    check = _choice(*providers) if providers else _text
+    provider: str = check(doc, provider_node, _join(key, "provider"))
+    if provider == SIM_PROVIDER:
         checks: dict[str, Check] = {
             **SIM_KEYS,
             **MODEL_PRICES,
@@ -695,11 +729,11 @@ def _model(doc: YamlDocument, node: yaml.Node, key: str, name: str, base_dir: Pa
             prices[entry] = float(value)
         elif entry == "params":
             params.update(value)
-        elif provider != "sim" and entry in MODEL_PARAMS:
+        elif provider != SIM_PROVIDER and entry in MODEL_PARAMS:
             params[entry] = value
         else:
             settings[entry] = value
-    if provider != "sim" and "model" not in settings:
+    if provider != SIM_PROVIDER and "model" not in settings:
         doc.fail(node, key, f"provider {provider} needs 'model' (the provider's model id)")
     return ModelConfig(
         name=name,

@@ -12,7 +12,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPTIONS", "Option", "RawOptions", "Settings", "SettingsError", "resolve_settings"]
+__all__ = [
+    "OPTIONS",
+    "TRANSPORTS",
+    "Option",
+    "RawOptions",
+    "Settings",
+    "SettingsError",
+    "resolve_settings",
+]
+
+TRANSPORTS = ("auto", "httpx", "aiohttp")
+"""Values of the ``transport`` option (resolved in ``pytest_hotmess.models.transport``)."""
 
 
 class SettingsError(ValueError):
@@ -240,6 +251,15 @@ OPTIONS: tuple[Option, ...] = (
         "point",
         "MODE",
     ),
+    Option(
+        "transport",
+        "how async model calls reach HTTP endpoints, always through httpx: auto (default: the "
+        "aiohttp transport when pytest-hotmess[aiohttp] is installed, else httpx's own), httpx "
+        "or aiohttp",
+        _choice(*TRANSPORTS),
+        "auto",
+        "NAME",
+    ),
 )
 
 
@@ -268,6 +288,7 @@ class Settings:
     length_covariate: str | None = None
     details: bool = False
     inconclusive: str = "point"
+    transport: str = "auto"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
     explicit: frozenset[str] = frozenset()
     """Names set on the command line, in the environment or in the ini file: these win over

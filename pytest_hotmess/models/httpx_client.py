@@ -1,24 +1,24 @@
-"""The part of the HTTP layer that needs httpx: the key's auth flow, clients, their failures.
+"""httpx clients for one endpoint: the key's auth flow, timeouts, limits, TLS, and their failures.
 
-:mod:`pytest_hotmess._http` imports this module on first use. Importing httpx costs about
-80 ms, which a run whose async calls all go through the native pool (:mod:`._h1`) never pays;
-sync calls, injected transports, proxies and https certificate loading come here.
+Sync calls use ``httpx.Client``; async calls ``httpx.AsyncClient`` over httpx's own transport or,
+when chosen, ``httpx_aiohttp``'s (see :mod:`.transport`). Both honour the environment the way
+httpx does (``trust_env``: ``HTTP(S)_PROXY``/``ALL_PROXY`` with ``NO_PROXY``, ``SSL_CERT_FILE``
+and ``SSL_CERT_DIR`` for custom certificate authorities).
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
 
 import httpx
 
-from .http import Failure, Secret, redact
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .http import AsyncTransportFactory
+from .errors import Failure, Secret, redact
+from .transport import TransportName
 
 __all__ = [
+    "AsyncTransportFactory",
     "HTTPError",
     "KeyAuth",
     "create_ssl_context",
@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 HTTPError = httpx.HTTPError
+AsyncTransportFactory = Callable[[], httpx.AsyncBaseTransport]
 
 
 class KeyAuth(httpx.Auth):
@@ -51,8 +52,8 @@ class KeyAuth(httpx.Auth):
 
 
 def create_ssl_context() -> ssl.SSLContext:
-    """httpx's default verification (certifi's CA bundle), for its clients and the native pool."""
-    return httpx.create_ssl_context()
+    """httpx's verification: certifi's CA bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set."""
+    return httpx.create_ssl_context(trust_env=True)
 
 
 def _options(
@@ -73,6 +74,7 @@ def _options(
         "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         "verify": ssl_context,
         "follow_redirects": False,
+        "trust_env": True,
     }
 
 
@@ -92,8 +94,10 @@ def new_async_client(
     *,
     transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
     transport_factory: AsyncTransportFactory | None,
+    transport_name: TransportName,
     **options: Any,
 ) -> httpx.AsyncClient:
+    """An async client; an injected transport (or factory) wins over ``transport_name``."""
     chosen: httpx.AsyncBaseTransport | None
     if transport_factory is not None:
         chosen = transport_factory()
@@ -101,12 +105,54 @@ def new_async_client(
         chosen = transport
     else:
         raise TypeError("the injected transport does not support async calls")
+    if chosen is None and transport_name == "aiohttp":
+        # httpx_aiohttp's client builds an AiohttpTransport for the direct route and for every
+        # proxy route httpx derives from the environment, so NO_PROXY keeps working.
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        return HttpxAiohttpClient(**_options(connections, **options))
     return httpx.AsyncClient(transport=chosen, **_options(connections, **options))
 
 
-def judge_exception(exc: httpx.HTTPError, secret: Secret | None) -> Failure:
-    """Timeouts and broken connections are transient; bad URLs and protocol misuse are not."""
-    description = redact(f"{type(exc).__name__}: {exc}".rstrip(": "), secret)
-    retryable = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError))
-    retryable = retryable or isinstance(exc, httpx.RemoteProtocolError)
-    return Failure(retryable, None, None, description)
+def _single_cause(exc: Exception) -> Exception:
+    """The one exception inside (nested) exception groups of one; anyio's connect raises those."""
+    inner: object = getattr(exc, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], Exception):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc
+
+
+def _error_name(exc: Exception) -> str:
+    """The exception's name, except where httpx-aiohttp labels what happened wrongly.
+
+    httpx-aiohttp maps every aiohttp connection error to ``ConnectTimeout``: a refused
+    connection, or a server that hung up, then reads as a timeout. Named from the cause instead,
+    as httpx's own transport names them. (The failure stays retryable either way.)
+    """
+    cause = exc.__cause__
+    if (
+        isinstance(exc, httpx.ConnectTimeout)
+        and cause is not None
+        and type(cause).__module__.startswith("aiohttp")
+        and not isinstance(cause, TimeoutError)
+    ):
+        return "ConnectError" if isinstance(cause, OSError) else "ReadError"
+    return type(exc).__name__
+
+
+def judge_exception(exc: Exception, secret: Secret | None, url: str) -> Failure:
+    """Timeouts and broken connections are transient; bad URLs and protocol misuse are not.
+
+    Anything else a transport raised (a socket blocked by pytest-socket, a route respx does not
+    know) is final and named with the endpoint, so the user sees which call was refused.
+    """
+    exc = _single_cause(exc)
+    text = f"{_error_name(exc)}: {exc}".rstrip(": ")
+    if isinstance(exc, httpx.HTTPError):
+        retryable = isinstance(
+            exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+        )
+        return Failure(retryable, None, None, redact(f"{text} (POST {url})", secret))
+    detail = f"could not send POST {url}: {text}"
+    return Failure(False, None, None, redact(detail, secret))

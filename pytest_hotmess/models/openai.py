@@ -113,6 +113,7 @@ class OpenAIChatModel(ChatModelBase):
     """
 
     provider = "openai"
+    batches_samples = True
     default_base_url = DEFAULT_OPENAI_BASE_URL
     endpoint_path = "/chat/completions"
 

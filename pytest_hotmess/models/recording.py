@@ -21,7 +21,7 @@ from typing import Any
 from ..config.atomic import write_atomic
 from ..sampling.completion import Completion, Model, Prompt
 from ..sampling.context import current_sample
-from .http import messages_from_prompt
+from .messages import messages_from_prompt
 
 __all__ = [
     "RecordedSample",

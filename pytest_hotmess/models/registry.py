@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 # The registry is built at every run's configure; the clients (HTTP stacks), the simulator
 # (numpy) and the recording wrappers are imported only when a model is first requested.
+from .transport import TransportName, resolve_transport
+
 if TYPE_CHECKING:
     from ..config.file import HotmessConfig
     from ..sampling.completion import Model
@@ -40,7 +42,14 @@ class ModelRegistry:
         record: Recording | None = None,
         replay: Recording | None = None,
         environ: Mapping[str, str] | None = None,
+        transport: str = "auto",
+        transport_source: str = "transport",
     ) -> None:
+        """``transport`` (``auto``, ``httpx`` or ``aiohttp``) is the async transport of every
+        HTTP client; ``transport_source`` names where it was set, for the error raised here
+        (:class:`~.transport.TransportUnavailableError`) when aiohttp is asked for but missing.
+        """
+        self._transport: TransportName = resolve_transport(transport, transport_source)
         self._config = config
         self._seed = seed
         self.record = record
@@ -48,6 +57,11 @@ class ModelRegistry:
         self._environ = os.environ if environ is None else environ
         self._models: dict[str, Model] = {}
         self._lock = threading.Lock()
+
+    @property
+    def transport(self) -> TransportName:
+        """The async transport model calls use, resolved: ``"httpx"`` or ``"aiohttp"``."""
+        return self._transport
 
     def names(self) -> list[str]:
         configured = list(self._config.models) if self._config is not None else []
@@ -93,18 +107,12 @@ class ModelRegistry:
         return inner
 
     def _client(self, name: str, spec: Mapping[str, Any]) -> Model:
-        if spec.get("provider") == "sim":
-            from .sim import sim_model_from_spec
+        from .providers import BuildContext, build_model
 
-            return sim_model_from_spec(spec, name=name, seed=self._seed)
-        from .clients import ModelConfigError, model_from_spec
-
-        try:
-            return model_from_spec(spec, entry=name, environ=self._environ)
-        except ModelConfigError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise ModelConfigError(f"model entry {name!r}: {exc}") from None
+        context = BuildContext(
+            entry=name, environ=self._environ, seed=self._seed, http_transport=self._transport
+        )
+        return build_model(spec, context)
 
     @property
     def transport(self) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from .. import __version__
 from ..config.marker import DEFAULT_CONFIDENCE, CoherenceSpec, MarkerError, parse_marker_kwargs
-from ..config.settings import Settings
+from ..config.settings import Settings, SettingsError
 from ..models.registry import ModelRegistry
 from ..reports.baseline import BaselineError, baseline_path, load_baseline
 from ..reports.progress import LiveProgress
@@ -125,9 +125,10 @@ class HotmessRun:
         elif not Path(path).is_file():
             raise _usage_error(f"configuration file not found: {path}")
         from ..config.file import ConfigError, load_config  # YAML: only with a file to read
+        from ..models.providers import provider_names
 
         try:
-            return load_config(path)
+            return load_config(path, providers=provider_names())
         except ConfigError as exc:
             raise _usage_error(str(exc)) from None
 
@@ -153,7 +154,17 @@ class HotmessRun:
                 raise _usage_error(f"recording to replay not found: {settings.replay}") from None
             except RecordingFormatError as exc:
                 raise _usage_error(str(exc)) from None
-        registry = ModelRegistry(self.file_config, seed=settings.seed, record=record, replay=replay)
+        try:
+            registry = ModelRegistry(
+                self.file_config,
+                seed=settings.seed,
+                record=record,
+                replay=replay,
+                transport=settings.transport,
+                transport_source=settings.sources.get("transport", "transport"),
+            )
+        except SettingsError as exc:
+            raise _usage_error(str(exc)) from None
         if settings.model is not None and settings.model not in registry.names():
             raise _usage_error(
                 f"{sources['model']}: unknown model {settings.model!r}; "

@@ -10,6 +10,7 @@ import pytest
 from _yaml_errors import assert_points_at, model_x, rule
 
 from pytest_hotmess.config.file import ConfigError, HotmessConfig, load_config, parse_config
+from pytest_hotmess.models.providers import provider_names
 from pytest_hotmess.sim import MultipleChoiceSim, sim_model_from_spec
 
 FULL = """\
@@ -236,7 +237,7 @@ def test_errors_name_file_line_key_and_problem(
 ) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
-        load_config(path)
+        load_config(path, providers=provider_names())
     error = info.value
     assert_points_at(error, path, line, key, problem)
     assert (error.file, error.line, error.key) == (str(path), line, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _client_fixtures import async_backend, make_client, run  # noqa: F401 (a fixture)
+from _client_fixtures import async_transport, make_client, run  # noqa: F401 (a fixture)
 from _fake_llm_server import ANTHROPIC_PATH, FakeLLMServer, Reply, answer_text
 
 from pytest_hotmess.models.clients import AnthropicMessagesModel, ModelAPIError
@@ -49,7 +49,7 @@ def test_maps_parameters_headers_and_answer(server: FakeLLMServer) -> None:
     model.close()
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_thinking_budget_and_text_without_thinking_blocks(server: FakeLLMServer) -> None:
     model = make_model(server)
     completion = run(model.acall("Think first.", thinking=2048))
@@ -104,7 +104,7 @@ def test_overloaded_529_is_retried(server: FakeLLMServer) -> None:
     assert server.count() == 3
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_invalid_request_is_reported_with_the_provider_message(server: FakeLLMServer) -> None:
     error_body = {
         "type": "error",

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _client_fixtures import async_backend, make_client, open_fds, run, settled_fds  # noqa: F401 (a fixture)
+from _client_fixtures import async_transport, make_client, open_fds, run, settled_fds  # noqa: F401 (a fixture)
 from _fake_llm_server import OPENAI_PATH, FakeLLMServer, Reply, answer_text
 
 from pytest_hotmess.models.clients import ModelAPIError, OpenAIChatModel
@@ -102,7 +102,7 @@ def test_bad_prompts_and_n_are_rejected_before_any_request(server: FakeLLMServer
     assert server.requests == []
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_async_call_matches_sync_call(server: FakeLLMServer) -> None:
     model = make_model(server)
     sync = model("same question")
@@ -148,7 +148,7 @@ def test_429_with_retry_after_is_waited_out(server: FakeLLMServer) -> None:
     model.close()
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_a_long_retry_after_is_capped_by_backoff_max(server: FakeLLMServer) -> None:
     model = make_model(server, backoff_max=0.05)
     server.script(Reply(429, headers={"Retry-After": "100"}))
@@ -158,7 +158,7 @@ def test_a_long_retry_after_is_capped_by_backoff_max(server: FakeLLMServer) -> N
     assert server.count() == 2
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_5xx_are_retried_sync_and_async(server: FakeLLMServer) -> None:
     model = make_model(server, max_attempts=3)
     server.script(Reply(500), Reply(503))
@@ -188,7 +188,7 @@ def test_exhausted_retries_raise_a_clear_error(server: FakeLLMServer) -> None:
     assert error.__cause__ is None and error.__context__ is None
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_async_exhausted_retries(server: FakeLLMServer) -> None:
     model = make_model(server, max_attempts=2)
     server.script(Reply(429, headers={"Retry-After": "0"}), Reply(429))
@@ -230,7 +230,7 @@ def test_slow_answer_times_out_and_is_retried(server: FakeLLMServer) -> None:
     model.close()
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_timeouts_exhausted_raise_without_hanging(server: FakeLLMServer) -> None:
     model = make_model(server, timeout=0.2, max_attempts=2)
     server.script(Reply(delay_s=0.6), Reply(delay_s=0.6))
@@ -267,7 +267,7 @@ def test_malformed_json_on_200_is_a_clear_error_without_retry(server: FakeLLMSer
     assert server.count() == 1
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_wrong_content_type_on_200_is_a_clear_error_without_retry(server: FakeLLMServer) -> None:
     server.script(Reply(raw=b"<html>login</html>", content_type="text/html"))
     with pytest.raises(ModelAPIError, match=r"content-type 'text/html'.*base_url.*<html>"):
@@ -291,7 +291,7 @@ def test_redirect_is_not_followed(server: FakeLLMServer) -> None:
 # -- event loops and pools ---------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_one_model_serves_many_event_loops(server: FakeLLMServer) -> None:
     model = make_model(server)
     before = open_fds()
@@ -319,7 +319,7 @@ def test_one_model_serves_many_event_loops(server: FakeLLMServer) -> None:
     model.close()
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_a_loop_that_outlived_its_pool_gets_a_new_one(server: FakeLLMServer) -> None:
     model = make_model(server)
 
@@ -333,7 +333,7 @@ def test_a_loop_that_outlived_its_pool_gets_a_new_one(server: FakeLLMServer) -> 
     assert run(twice()) == ["a#0", "b#0"]
 
 
-@pytest.mark.usefixtures("async_backend")
+@pytest.mark.usefixtures("async_transport")
 def test_context_managers_close_pools(server: FakeLLMServer) -> None:
     before = open_fds()
     with make_model(server) as model:

@@ -9,7 +9,7 @@ import traceback
 from typing import Any
 
 import pytest
-from _client_fixtures import make_client
+from _client_fixtures import make_client, needs_transport
 from _fake_llm_server import FakeLLMServer, Reply
 
 from pytest_hotmess.models.clients import (
@@ -174,14 +174,28 @@ def test_recordings_hold_no_key(server: FakeLLMServer, tmp_path: Any) -> None:
     assert PLANTED not in repr(store)
 
 
-@pytest.mark.parametrize("backend", ["native", "httpx"])
+@pytest.mark.parametrize(
+    "transport",
+    [
+        "httpx",
+        pytest.param(
+            "aiohttp",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known gap: aiohttp's ClientSession._request frame holds the request "
+                "headers as a CIMultiDict, whose repr (shown by pytest -l) includes the key",
+            ),
+        ),
+    ],
+)
 def test_tracebacks_with_local_variables_hold_no_key(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     # `pytest -l` prints every local of every frame of a failure: a call cancelled while its
-    # request is in flight has the request's head and payload among them.
+    # request is in flight has the request and its headers among them.
+    needs_transport(transport)
     monkeypatch.setenv("PLANTED_KEY", PLANTED)
-    monkeypatch.setenv("HOTMESS_ASYNC_BACKEND", backend)
+    monkeypatch.setenv("TRANSPORT", transport)
     pytester.makepyfile(
         """
         import asyncio
@@ -195,7 +209,7 @@ def test_tracebacks_with_local_variables_hold_no_key(
             port = listener.getsockname()[1]
             model = OpenAIChatModel(
                 model="m", base_url=f"http://127.0.0.1:{port}/v1",
-                api_key=os.environ["PLANTED_KEY"],
+                api_key=os.environ["PLANTED_KEY"], http_transport=os.environ["TRANSPORT"],
             )
             try:
                 asyncio.run(asyncio.wait_for(model.acall("hi"), 0.3))
@@ -207,6 +221,5 @@ def test_tracebacks_with_local_variables_hold_no_key(
     result.assert_outcomes(failed=1)
     output = result.stdout.str() + result.stderr.str()
     assert "TimeoutError" in output and re.search(r"\bport\s+= \d+", output)  # locals shown
-    if backend == "native":
-        assert "head       = <request bytes" in output  # the frames holding the key's bytes
+    assert "request    = <Request('POST'" in output  # the frames holding the request
     assert PLANTED not in output

@@ -88,7 +88,7 @@ def test_missing_env_var_names_the_variable_and_the_entry() -> None:
     [
         ({"provider": "gemini", "model": "x"}, r"entry 'e': unknown provider 'gemini'"),
         ({"model": "x"}, "unknown provider None"),
-        ({"provider": "sim"}, "simulated model is built by the plugin"),
+        ({"provider": "sim", "preset": "chaos"}, "unknown sim preset 'chaos'"),
         ({"provider": "openai"}, "'model'.*required"),
         ({"provider": "openai", "model": "x", "api_key": "sk-1"}, "api_key_env"),
         ({"provider": "openai", "model": "x", "timeout": "slow"}, "'timeout' must be"),

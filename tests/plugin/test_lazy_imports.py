@@ -169,7 +169,11 @@ def pytest_unconfigure(config):
         json.dump(loaded, out)
 """
 
-_ISOLATED = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:asyncio", "-p", "no:anyio")
+# Other installed plugins are switched off: respx imports httpx, pytest-socket asyncio.
+_ISOLATED = (
+    *("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:asyncio", "-p", "no:anyio"),
+    *("-p", "no:respx", "-p", "no:socket"),
+)
 
 
 def _run_and_probe(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, set[str]]:
