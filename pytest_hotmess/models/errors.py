@@ -7,6 +7,7 @@ other to describe a failure.
 from __future__ import annotations
 
 import dataclasses
+import traceback
 from typing import Any
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "ModelConfigError",
     "Secret",
     "excerpt",
+    "forget_transport_locals",
     "redact",
     "where",
 ]
@@ -136,3 +138,23 @@ class Failure:
     provider_message: str | None
     detail: str | None
     retry_after: float | None = None
+
+
+def forget_transport_locals(exc: BaseException) -> None:
+    """Clear the local variables of the finished frames an interruption passed through.
+
+    A call cancelled or interrupted while its request is in flight (``asyncio.wait_for``,
+    Ctrl-C) carries a traceback through the HTTP library's frames, and some of those hold the
+    request headers, key included, as locals (aiohttp's ``ClientSession._request``); ``pytest
+    -l`` would print them. The frames have returned by now, so their locals are only evidence.
+    Frames still running (ours, the caller's) cannot be cleared and are left as they are.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        pending.extend((current.__context__, current.__cause__))

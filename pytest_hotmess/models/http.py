@@ -25,7 +25,7 @@ import httpx
 
 from .. import __version__
 from ..sampling.context import current_item
-from .errors import Failure, ModelAPIError, Secret, excerpt, redact
+from .errors import Failure, ModelAPIError, Secret, excerpt, forget_transport_locals, redact
 from .httpx_client import (
     AsyncTransportFactory,
     KeyAuth,
@@ -424,6 +424,9 @@ class JSONEndpoint:
             latency_s = time.perf_counter() - start
         except Exception as exc:  # every transport failure becomes a Failure (judge_exception)
             return judge_exception(exc, self._secret, self._shown_url)
+        except BaseException as exc:  # interrupted mid-request: the transport's frames hold the key
+            forget_transport_locals(exc)
+            raise
         finally:
             pools.release(index)
         return self._reply(response.status_code, response.headers, response.content, latency_s)
@@ -437,6 +440,9 @@ class JSONEndpoint:
             latency_s = time.perf_counter() - start
         except Exception as exc:  # every transport failure becomes a Failure (judge_exception)
             return judge_exception(exc, self._secret, self._shown_url)
+        except BaseException as exc:  # cancelled mid-request: the transport's frames hold the key
+            forget_transport_locals(exc)
+            raise
         finally:
             pools.release(index)
         return self._reply(response.status_code, response.headers, response.content, latency_s)

@@ -114,13 +114,6 @@ class ModelRegistry:
         )
         return build_model(spec, context)
 
-    @property
-    def transport(self) -> str:
-        """The transport model calls go through (named in the JSON report's run metadata)."""
-        from .http import transport_name  # the HTTP layer: only when the report asks
-
-        return transport_name()
-
     def close(self) -> None:
         with self._lock:
             models, self._models = list(self._models.values()), {}
