@@ -243,23 +243,29 @@ class Recording:
             self._add(RecordedSample(plain, sample, entry.completion, name))
         return entry.completion
 
-    def merge(self, others: Iterable[Recording], *, replace: bool = False) -> list[str]:
+    def merge(self, others: Iterable[Recording], *, prefer: str = "sorted") -> list[str]:
         """Add the samples of ``others``; returns the conflicts found.
 
-        A conflict is one (request, sample) held with two different answers. By default the
-        answer whose line sorts first is kept, so the result does not depend on merge order;
-        with ``replace`` the incoming answer wins and no conflict is reported.
+        A conflict is one (request, sample) held with two different answers. ``prefer`` says
+        which is kept: ``sorted`` (the default) the answer whose line sorts first, so the result
+        does not depend on merge order; ``held`` the one held here; ``incoming`` the new one
+        (then no conflict is reported: it is an overwrite).
         """
+        if prefer not in ("sorted", "held", "incoming"):
+            raise ValueError(f"prefer must be sorted, held or incoming, got {prefer!r}")
         conflicts: list[str] = []
         incoming = list(itertools.chain.from_iterable(list(other) for other in others))
         with self._lock:
             for entry in incoming:
                 held = self._entries.get(entry.key)
-                if held is None or (replace and held != entry):
+                if held is None:
                     self._add(entry)
+                elif prefer == "incoming":
+                    if held != entry:
+                        self._add(entry)
                 elif held.completion != entry.completion:
                     conflicts.append(describe_request(entry.request, entry.sample))
-                    if entry.line() < held.line():
+                    if prefer == "sorted" and entry.line() < held.line():
                         self._add(entry)
         return conflicts
 
@@ -345,11 +351,21 @@ class Recording:
     def read_part(cls, path: str | os.PathLike[str]) -> PartRead:
         """Read a worker's part file leniently: a line cut short by a crash, or otherwise
         unreadable, is listed in ``damaged`` (file:line and what it holds) instead of raised."""
+        return cls.read_lines(Path(path).read_bytes().splitlines(), str(path), path)
+
+    @classmethod
+    def read_lines(
+        cls,
+        lines: Iterable[bytes],
+        source: str,
+        path: str | os.PathLike[str] | None = None,
+    ) -> PartRead:
+        """Journal lines (a part file's, or those a worker could not write) read leniently."""
         recording, damaged = cls(path), []
-        for number, raw in enumerate(Path(path).read_bytes().splitlines(), start=1):
+        for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
-            where = f"{path}:{number}"
+            where = f"{source}:{number}"
             try:
                 data = _json_line(raw, where)
                 if isinstance(data, dict) and "format" in data:

@@ -148,14 +148,19 @@ def test_re_recording_against_a_fresh_server_is_byte_identical(tmp_path: Path) -
         with FakeLLMServer() as server:
             store = Recording()
             sample_all(RecordingModel(local_client(server), store))
-            outputs.append(store.save(tmp_path / f"{run}.jsonl").read_bytes())
+            saved = store.save(tmp_path / f"{run}.jsonl").read_bytes()
+            # each fresh server has its own port, and the base URL is part of the key
+            outputs.append(saved.replace(server.openai_base_url.encode(), b"BASE_URL"))
     assert outputs[0] == outputs[1]
     lines = outputs[0].decode().splitlines()
-    assert json.loads(lines[0]) == {"format": "pytest-hotmess-recording", "version": 1}
+    assert json.loads(lines[0]) == {"format": "pytest-hotmess-recording", "version": 2}
     assert len(lines) == 1 + len(ITEMS) * K
     first = json.loads(lines[1])
-    assert list(first) == ["request", "sample", "completion"]
+    assert list(first) == ["request", "sample", "name", "completion"]
+    assert first["name"] == "local"  # who recorded it: not part of the key
     assert first["request"]["params"] == {"temperature": 1.0}  # the client's defaults count
+    assert (first["request"]["provider"], first["request"]["model"]) == ("openai", "gpt-test")
+    assert first["request"]["base_url"] == "BASE_URL"
     assert "latency_s" not in first["completion"]  # wall time would change every run
 
 
@@ -258,7 +263,7 @@ def good_file(tmp_path: Path) -> tuple[Path, list[str]]:
     [
         (lambda lines: [*lines[:2], "{not json", *lines[2:]], 3, "not a JSON object"),
         (lambda lines: lines[1:], 1, "missing header"),
-        (lambda lines: [lines[0].replace("1", "9"), *lines[1:]], 1, "format version 9"),
+        (lambda lines: [lines[0].replace("2", "9"), *lines[1:]], 1, "format version 9"),
         (lambda lines: [*lines, lines[1]], 4, "duplicate of line 2"),
         (lambda lines: [*lines, '{"request": {}, "sample": 0}'], 4, "'request', 'sample'"),
         (lambda lines: [lines[0], lines[1].replace('"sample": 0', '"sample": -1')], 2, "sample"),
