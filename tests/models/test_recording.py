@@ -400,3 +400,12 @@ def test_a_repeated_request_in_one_run_gets_the_recorded_answer() -> None:
     replay = ReplayModel(store, name="counting")
     with sample_scope("x", 0):
         assert replay("same prompt") == first
+
+
+def test_the_v2_key_holds_the_base_url_without_credentials() -> None:
+    from pytest_hotmess.models.record_key import public_base_url
+
+    url = "https://user:sk-secret@api.example.com:8443/v1?api-version=2&key=sk-q&token=t"
+    assert public_base_url(url) == "https://api.example.com:8443/v1?api-version=2"
+    request = canonical_request("m", "hi", {}, provider="openai", base_url=url)
+    assert "sk-" not in request_key(request) and request["provider"] == "openai"
