@@ -16,6 +16,7 @@ Schema (every section optional; relative paths are relative to the file's direct
     models:
       NAME: {provider: PROVIDER, ...}   # see MODEL_SETTINGS / SIM_KEYS
     record: path
+    record_mode: merge | overwrite
     replay: path
 
 Provider names are not listed here (config sits below the models that define them): the
@@ -42,7 +43,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from .settings import TRANSPORTS
+from .settings import RECORD_MODES, TRANSPORTS
 
 __all__ = [
     "MODEL_PARAMS",
@@ -518,6 +519,7 @@ class HotmessConfig:
         default_factory=lambda: types.MappingProxyType({})
     )
     record: Path | None = None
+    record_mode: str | None = None
     replay: Path | None = None
     lines: Mapping[str, int] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     """Line of every top-level and ``defaults`` key that was set, by key path."""
@@ -545,6 +547,7 @@ class HotmessConfig:
             "model": (self.defaults.model, "defaults.model"),
             "transport": (self.defaults.transport, "defaults.transport"),
             "record": (self.record, "record"),
+            "record_mode": (self.record_mode, "record_mode"),
             "replay": (self.replay, "replay"),
         }
         for name, (value, key) in candidates.items():
@@ -590,6 +593,7 @@ def _parse(
         "thresholds": lambda node, key: _thresholds(doc, node, key),
         "models": lambda node, key: _models(doc, node, key, base_dir, providers),
         "record": lambda node, key: _optional(_path(base_dir))(doc, node, key),
+        "record_mode": lambda node, key: _optional(_choice(*RECORD_MODES))(doc, node, key),
         "replay": lambda node, key: _optional(_path(base_dir))(doc, node, key),
     }
     lines: dict[str, int] = {}
@@ -612,6 +616,7 @@ def _parse(
         thresholds=fields.get("thresholds") or (),
         models=types.MappingProxyType(models),
         record=fields.get("record"),
+        record_mode=fields.get("record_mode"),
         replay=fields.get("replay"),
         lines=types.MappingProxyType(lines),
     )

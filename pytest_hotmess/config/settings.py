@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "OPTIONS",
+    "RECORD_MODES",
     "TRANSPORTS",
     "Option",
     "RawOptions",
@@ -21,6 +22,9 @@ __all__ = [
     "SettingsError",
     "resolve_settings",
 ]
+
+RECORD_MODES = ("merge", "overwrite")
+"""Values of the ``record_mode`` option."""
 
 TRANSPORTS = ("auto", "httpx", "aiohttp")
 """Values of the ``transport`` option (resolved in ``pytest_hotmess.models.transport``)."""
@@ -159,6 +163,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("record", "record every model sample to PATH", _text, None, "PATH"),
     Option(
+        "record_mode",
+        "how --hotmess-record treats answers PATH already holds: merge (default: reuse them, "
+        "add new ones) or overwrite (ask the model again and replace the answers it gives; "
+        "answers to requests this run does not send are kept)",
+        _choice(*RECORD_MODES),
+        "merge",
+        "MODE",
+    ),
+    Option(
         "replay",
         "answer model calls from the recording at PATH instead of the model",
         _text,
@@ -274,6 +287,7 @@ class Settings:
     config: str | None = None
     model: str | None = None
     record: str | None = None
+    record_mode: str = "merge"
     replay: str | None = None
     confidence: float | None = None
     max_samples: int | None = None

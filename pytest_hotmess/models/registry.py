@@ -19,6 +19,7 @@ from .transport import TransportName, resolve_transport
 if TYPE_CHECKING:
     from ..config.file import HotmessConfig
     from ..sampling.completion import Model
+    from .record_key import ModelIdentity
     from .recording import Recording
 
 __all__ = ["BUILTIN_MODEL", "ModelRegistry", "UnknownModelError"]
@@ -96,15 +97,37 @@ class ModelRegistry:
             from .recording import ReplayModel
 
             params = getattr(inner, "params", None)
+            identity = self._identity(spec, inner)
             _close(inner)
             return ReplayModel(
-                self.replay, name=inner.name, params=params if isinstance(params, Mapping) else {}
+                self.replay,
+                name=inner.name,
+                params=params if isinstance(params, Mapping) else {},
+                identity=identity,
             )
         if self.record is not None:
             from .recording import RecordingModel
 
-            return RecordingModel(inner, self.record, keep_latency=True)
+            identity = self._identity(spec, inner)
+            return RecordingModel(inner, self.record, keep_latency=True, identity=identity)
         return inner
+
+    def _identity(self, spec: Mapping[str, Any], inner: Model) -> ModelIdentity:
+        """What a recorded answer is keyed by: never the entry's name. An HTTP client shows its
+        provider, base URL, model id and parameters; a simulator is its settings and seed."""
+        from .record_key import ModelIdentity, identity_of
+
+        if spec.get("provider") == "sim":
+            settings = {
+                key: value
+                for key, value in spec.items()
+                if key not in ("provider", "name", "dataset")
+            }
+            settings.setdefault("seed", self._seed)
+            if spec.get("dataset") is not None:  # its file name: an absolute path differs on CI
+                settings["dataset"] = os.path.basename(str(spec["dataset"]))
+            return ModelIdentity("sim", "sim", None, settings)
+        return identity_of(inner)
 
     def _client(self, name: str, spec: Mapping[str, Any]) -> Model:
         from .providers import BuildContext, build_model

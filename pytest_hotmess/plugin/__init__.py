@@ -93,6 +93,15 @@ class _RunObserver:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.run.observe(report)
 
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, object, object]:
+        # Innermost wrapper: after every plain implementation (xdist shuts its workers down in
+        # one), before the terminal reporter's summary.
+        try:
+            return (yield)
+        finally:
+            self.run.save_recording(session)
+
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         # Under xdist a worker's bad-marker stop reaches the controller as an interruption.
         if str(excinfo.value).startswith(MARKER_ERROR_PREFIX):
@@ -114,9 +123,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """xdist: collect each worker's recording part file on the controller."""
-    part = getattr(node, "workeroutput", {}).get("hotmess_record_part")
-    if part:
-        hotmess_run(node.config).record_parts.append(part)
+    output = getattr(node, "workeroutput", None)
+    if isinstance(output, dict):
+        hotmess_run(node.config).worker_down(output)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -7,7 +7,11 @@ HTTP clients, YAML) are imported inside the methods that need them, on first use
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import re
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,12 +101,16 @@ class HotmessRun:
         self.file_config = self._load_file_config(read_settings(config).config)
         values = self.file_config.file_values() if self.file_config else None
         self.settings: Settings = read_settings(config, values)
+        self.record_base: Recording | None = None
+        """The recording file as it was at configure time (controller or single process)."""
+        self.record_parts: list[str] = []
+        self.record_unwritten: list[bytes] = []
+        self.record_notes: list[tuple[str, bool]] = []
         self.registry = self._model_registry()
         self.budget = self._run_budget()
         self.baseline: tuple[Path, RunRecord] | None = None
         self.records: dict[str, TestRecord] = {}
         self.outcomes: dict[str, str] = {}
-        self.record_parts: list[str] = []
         self.write_errors: list[str] = []
         self.marker_error = False
         self.result: RunRecord | None = None
@@ -142,9 +150,7 @@ class HotmessRun:
         record: Recording | None = None
         replay: Recording | None = None
         if settings.record:
-            from ..models.recording import Recording
-
-            record = Recording()
+            record = self._open_recording(settings.record)
         elif settings.replay:
             from ..models.recording import Recording, RecordingFormatError
 
@@ -171,6 +177,39 @@ class HotmessRun:
                 f"known models: {', '.join(registry.names())}"
             )
         return registry
+
+    def _open_recording(self, path: str) -> Recording:
+        """The store answers are recorded into; the file is checked and read now, not at the end.
+
+        In ``merge`` mode the store is the file's content (recorded answers are reused); in
+        ``overwrite`` mode it starts empty and replaces the answers it gets at session end. An
+        xdist worker also appends every new answer to its part file as it arrives.
+        """
+        from ..models.recording import Recording, RecordingFormatError
+
+        source = self.settings.sources.get("record", "--hotmess-record")
+        target = Path(path)
+        if not self.is_worker:
+            problem = _write_problem(target)
+            if problem is not None:
+                raise _usage_error(f"{source}: cannot write the recording {path}: {problem}")
+        base = Recording(target)
+        if target.exists():
+            try:
+                base = Recording.load(target)
+            except RecordingFormatError as exc:
+                raise _usage_error(
+                    f"{source}: {exc}; recording adds to this file: repair or move it"
+                ) from None
+            except OSError as exc:
+                raise _usage_error(f"{source}: cannot read the recording {path}: {exc}") from None
+        store = base if self.settings.record_mode == "merge" else Recording(target)
+        if self.is_worker:
+            worker = self.config.workerinput["workerid"]  # type: ignore[attr-defined]
+            store.journal_to(f"{path}.{worker}.part")
+        else:
+            self.record_base = base
+        return store
 
     def _run_budget(self) -> Budget:
         """The run's call and cost budget; under xdist each worker gets an equal share."""
@@ -363,9 +402,12 @@ class HotmessRun:
         ]
 
     def finish(self, session: pytest.Session) -> None:
-        """Save the recording, then total, compare and write the reports (controller only)."""
-        self._save_recording()
+        """Total, compare and write the reports (controller only); a worker hands over its part.
+
+        The recording is saved later, by :meth:`save_recording`, once xdist's workers are down.
+        """
         if self.is_worker:
+            self._hand_over_part()
             return
         if self.marker_error:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR  # an xdist worker found a bad marker
@@ -441,31 +483,103 @@ class HotmessRun:
                 for name, value in props:
                     add(name, value)
 
-    def _save_recording(self) -> None:
-        """Workers save a part file and announce it; the controller merges the parts."""
-        recording, path = self.registry.record, self.settings.record
-        if recording is None or path is None:
+    def _hand_over_part(self) -> None:
+        """A worker's end: close its part file and tell the controller about it."""
+        recording = self.registry.record
+        journal = recording.close_journal() if recording is not None else None
+        if journal is None:
+            return
+        output = self.config.workeroutput  # type: ignore[attr-defined]
+        output["hotmess_record_part"] = str(journal.path)
+        output["hotmess_record_unwritten"] = list(journal.unwritten)
+        output["hotmess_record_error"] = journal.error
+
+    def worker_down(self, output: Mapping[str, Any]) -> None:
+        """xdist: a worker finished; note its part file and the answers it could not write."""
+        part = output.get("hotmess_record_part")
+        if isinstance(part, str):
+            self.record_parts.append(part)
+        unwritten = output.get("hotmess_record_unwritten") or []
+        self.record_unwritten.extend(line.encode("utf-8") for line in unwritten)
+        if unwritten:
+            error = output.get("hotmess_record_error")
+            self.record_notes.append(
+                (
+                    f"pytest-hotmess: {len(unwritten)} answer(s) could not be written to the "
+                    f"part file ({error}); the worker handed them over at its end",
+                    True,
+                )
+            )
+
+    def _part_files(self, path: Path) -> list[Path]:
+        """Every worker part of the recording: announced by a worker, or left on disk by one
+        that crashed or was interrupted (or by an earlier session that could not merge it)."""
+        pattern = re.compile(re.escape(path.name) + r"\.gw\d+\.part")
+        found = {Path(part) for part in self.record_parts}
+        if path.parent.is_dir():
+            found.update(p for p in path.parent.iterdir() if pattern.fullmatch(p.name))
+        return sorted(p for p in found if p.is_file())
+
+    def save_recording(self, session: pytest.Session) -> None:
+        """Merge this session's answers (and every worker part) into the recording file.
+
+        Runs after xdist has shut its workers down, so that an interrupted worker's last
+        answers are in its part. A session with no new answer leaves the file untouched;
+        the parts are removed only once the file holding their answers is written.
+        """
+        store, base, path = self.registry.record, self.record_base, self.settings.record
+        if self.is_worker or store is None or base is None or path is None:
             return
         from ..models.recording import Recording
 
-        if self.is_worker:
-            worker = self.config.workerinput["workerid"]  # type: ignore[attr-defined]
-            saved = recording.save(f"{path}.{worker}.part")
-            self.config.workeroutput["hotmess_record_part"] = str(saved)  # type: ignore[attr-defined]
-            return
-        merged = Recording()
-        parts = self.record_parts
-        conflicts = merged.merge([recording, *(Recording.load(part) for part in parts)])
-        merged.save(path)
-        for part_path in parts:
-            Path(part_path).unlink(missing_ok=True)
+        incoming, lost, read = Recording(), [], []
+        sources = [] if store is base else [store]
+        for part in self._part_files(Path(path)):
+            try:
+                found = Recording.read_part(part)
+            except OSError as exc:
+                lost.append(f"{part}: cannot be read ({exc}); it is left in place")
+                continue
+            read.append(part)
+            sources.append(found.recording)
+            lost.extend(found.damaged)
+        if self.record_unwritten:
+            handed = Recording.read_lines(self.record_unwritten, "answers handed over by workers")
+            sources.append(handed.recording)
+            lost.extend(handed.damaged)
+        conflicts = incoming.merge(sources)
+        mode = self.settings.record_mode
+        conflicts += base.merge([incoming], prefer="incoming" if mode == "overwrite" else "held")
+        new = base.fresh
+        if new:
+            try:
+                base.save(path)
+            except OSError as exc:
+                kept = f"; the worker parts are kept: {', '.join(map(str, read))}" if read else ""
+                self.write_errors.append(
+                    f"pytest-hotmess: could not write the recording {path}: {exc}; "
+                    f"{new} new answer(s) were not saved{kept}"
+                )
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                return
+            self.record_notes.append(
+                (f"hotmess recording: {path}: {new} new answer(s), {len(base)} in the file", False)
+            )
+        for part in read:
+            part.unlink(missing_ok=True)
+        if lost:
+            self.record_notes.append(
+                (f"pytest-hotmess: {len(lost)} recorded answer(s) could not be recovered:", True)
+            )
+            self.record_notes.extend((f"  {problem}", True) for problem in lost)
         if conflicts:
-            self.config.issue_config_time_warning(
-                pytest.PytestWarning(
+            self.record_notes.append(
+                (
                     f"pytest-hotmess: {len(conflicts)} sample(s) were recorded twice with "
-                    f"different answers; kept one of each: {'; '.join(conflicts[:3])}"
-                ),
-                stacklevel=2,
+                    f"different answers; kept one of each: {'; '.join(conflicts[:3])}",
+                    True,
+                )
             )
 
     def summary(self, terminal: Any) -> None:
@@ -474,6 +588,8 @@ class HotmessRun:
             return
         for problem in self.write_errors:
             terminal.write_line(problem, red=True)
+        for note, alarm in self.record_notes:
+            terminal.write_line(note, red=alarm)
         run = self.result
         if run is None or not run.tests:
             return
@@ -497,3 +613,31 @@ class HotmessRun:
         if settings.save:
             saved = baseline_path(settings.save, self.baseline_dir)
             terminal.write_line(f"baseline saved: {saved}")
+
+
+def _write_problem(target: Path) -> str | None:
+    """Why ``target`` cannot be written (tried with a temporary file beside it), or None.
+
+    Folders created for the try are removed again: nothing is left behind by a session that
+    records nothing.
+    """
+    if target.is_dir():
+        return "it is a folder"
+    missing, folder = [], target.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".probe"
+        )
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        return str(exc)
+    finally:
+        for created in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                created.rmdir()
+    return None

@@ -148,14 +148,19 @@ def test_re_recording_against_a_fresh_server_is_byte_identical(tmp_path: Path) -
         with FakeLLMServer() as server:
             store = Recording()
             sample_all(RecordingModel(local_client(server), store))
-            outputs.append(store.save(tmp_path / f"{run}.jsonl").read_bytes())
+            saved = store.save(tmp_path / f"{run}.jsonl").read_bytes()
+            # each fresh server has its own port, and the base URL is part of the key
+            outputs.append(saved.replace(server.openai_base_url.encode(), b"BASE_URL"))
     assert outputs[0] == outputs[1]
     lines = outputs[0].decode().splitlines()
-    assert json.loads(lines[0]) == {"format": "pytest-hotmess-recording", "version": 1}
+    assert json.loads(lines[0]) == {"format": "pytest-hotmess-recording", "version": 2}
     assert len(lines) == 1 + len(ITEMS) * K
     first = json.loads(lines[1])
-    assert list(first) == ["request", "sample", "completion"]
+    assert list(first) == ["request", "sample", "name", "completion"]
+    assert first["name"] == "local"  # who recorded it: not part of the key
     assert first["request"]["params"] == {"temperature": 1.0}  # the client's defaults count
+    assert (first["request"]["provider"], first["request"]["model"]) == ("openai", "gpt-test")
+    assert first["request"]["base_url"] == "BASE_URL"
     assert "latency_s" not in first["completion"]  # wall time would change every run
 
 
@@ -258,7 +263,7 @@ def good_file(tmp_path: Path) -> tuple[Path, list[str]]:
     [
         (lambda lines: [*lines[:2], "{not json", *lines[2:]], 3, "not a JSON object"),
         (lambda lines: lines[1:], 1, "missing header"),
-        (lambda lines: [lines[0].replace("1", "9"), *lines[1:]], 1, "format version 9"),
+        (lambda lines: [lines[0].replace("2", "9"), *lines[1:]], 1, "format version 9"),
         (lambda lines: [*lines, lines[1]], 4, "duplicate of line 2"),
         (lambda lines: [*lines, '{"request": {}, "sample": 0}'], 4, "'request', 'sample'"),
         (lambda lines: [lines[0], lines[1].replace('"sample": 0', '"sample": -1')], 2, "sample"),
@@ -395,3 +400,12 @@ def test_a_repeated_request_in_one_run_gets_the_recorded_answer() -> None:
     replay = ReplayModel(store, name="counting")
     with sample_scope("x", 0):
         assert replay("same prompt") == first
+
+
+def test_the_v2_key_holds_the_base_url_without_credentials() -> None:
+    from pytest_hotmess.models.record_key import public_base_url
+
+    url = "https://user:sk-secret@api.example.com:8443/v1?api-version=2&key=sk-q&token=t"
+    assert public_base_url(url) == "https://api.example.com:8443/v1?api-version=2"
+    request = canonical_request("m", "hi", {}, provider="openai", base_url=url)
+    assert "sk-" not in request_key(request) and request["provider"] == "openai"
