@@ -177,7 +177,7 @@ class ItemInput:
     id: str
     error: float | None
     variance: float | None
-    covariates: tuple[Mapping[str, Any], ...]
+    covariates: tuple[Mapping[str, Any], ...]  # per-sample name -> number, checked on use
     weight: float = 1.0
     outcomes: tuple[Any, ...] | None = None
     target: Any = NOTHING
@@ -204,7 +204,8 @@ class ItemInput:
 
     @classmethod
     def from_record(cls, item: Mapping[str, Any]) -> ItemInput:
-        """From one item of a JSON report; outcomes only where the record keeps them in order."""
+        """From one item of a JSON report file (a dict at that edge only); outcomes only where
+        the record keeps them in order."""
         covariates = tuple(item.get("covariates") or ())
         kind = item.get("kind")
         raw = item.get("outcomes")
