@@ -17,7 +17,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..results.records import RunRecord
+from ..results.comparison import Comparison, TestComparison
+from ..results.records import RunRecord, TestRecord, Totals
+from ..stats.compare import Change
+from ..stats.ensemble import EnsembleMethod, EnsembleProjection
+from ..stats.length import LengthAnalysis, Overthinking, Slope
 
 __all__ = ["PLOT_HINT", "render_html"]
 
@@ -168,14 +172,13 @@ class _Charts:
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         return f'<img alt="{_text(alt)}" src="data:image/png;base64,{data}">'
 
-    def tests(self, tests: Sequence[Mapping[str, Any]]) -> str:
-        rows = [t for t in tests if isinstance(t.get("totals"), Mapping)]
+    def tests(self, rows: Sequence[TestRecord]) -> str:
         if not self.available or not rows:
             return ""
-        labels = [_mathtext_safe(str(t.get("nodeid"))) for t in rows]
-        totals = [t["totals"] for t in rows]
-        bias = [max(_float(s.get("bias")), 0.0) for s in totals]
-        variance = [max(_float(s.get("variance")), 0.0) for s in totals]
+        labels = [_mathtext_safe(t.nodeid) for t in rows]
+        totals = [t.totals for t in rows]
+        bias = [max(_float(s.bias), 0.0) for s in totals]
+        variance = [max(_float(s.variance), 0.0) for s in totals]
         figure = self._new(10.0, 1.2 + 0.35 * len(rows))
         left, right = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
         positions = list(range(len(rows)))
@@ -186,10 +189,10 @@ class _Charts:
         left.set_xlabel("error = bias + variance")
         left.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False)
         for y, summary in enumerate(totals):
-            point = summary.get("incoherence")
+            point = summary.incoherence
             if not isinstance(point, (int, float)):
                 continue
-            low, high = summary.get("incoherence_low"), summary.get("incoherence_high")
+            low, high = summary.incoherence_low, summary.incoherence_high
             if isinstance(low, (int, float)) and isinstance(high, (int, float)):
                 right.errorbar(
                     point, y, xerr=[[point - low], [high - point]], fmt="o", color="#1d2330"
@@ -200,34 +203,35 @@ class _Charts:
         right.set_xlabel("incoherence (variance share)")
         return self._img(figure, "bias and variance per test, incoherence with its interval")
 
-    def length(self, analysis: Mapping[str, Any]) -> str:
-        buckets = [b for b in analysis.get("buckets") or () if b.get("incoherence") is not None]
+    def length(self, analysis: LengthAnalysis) -> str:
+        buckets = [b for b in analysis.buckets if b.incoherence is not None]
         if not self.available or not buckets:
             return ""
         figure = self._new(6.0, 3.2)
         axes = figure.subplots()
         for bucket in buckets:
-            x, y = _float(bucket["length"]), _float(bucket["incoherence"])
-            low, high = bucket.get("low"), bucket.get("high")
+            x, y = _float(bucket.length), _float(bucket.incoherence)
+            low, high = bucket.low, bucket.high
             if low is not None and high is not None:
                 axes.errorbar(x, y, yerr=[[y - low], [high - y]], fmt="o", color="#f28e2b")
             else:
                 axes.plot(x, y, "o", color="#f28e2b")
         axes.set_xscale("log")
         axes.set_ylim(0.0, 1.0)
-        axes.set_xlabel(_mathtext_safe(f"mean {analysis.get('covariate')} per item (bucket)"))
+        axes.set_xlabel(_mathtext_safe(f"mean {analysis.covariate} per item (bucket)"))
         axes.set_ylabel("incoherence")
         return self._img(figure, "incoherence by length bucket")
 
-    def comparison(self, tests: Sequence[Mapping[str, Any]], figure_name: str) -> str:
-        rows = [t for t in tests if t["figures"][figure_name].get("change") is not None]
+    def comparison(self, tests: Sequence[TestComparison], figure_name: str) -> str:
+        rows = [t for t in tests if t.figures[figure_name].change is not None]
         if not self.available or not rows:
             return ""
         figure = self._new(8.0, 1.2 + 0.35 * len(rows))
         axes = figure.subplots()
         for y, test in enumerate(rows):
-            data = test["figures"][figure_name]
-            point, low, high = data["change"], data.get("low"), data.get("high")
+            data = test.figures[figure_name]
+            point, low, high = data.change, data.low, data.high
+            assert point is not None
             if low is not None and high is not None:
                 axes.errorbar(
                     point, y, xerr=[[point - low], [high - point]], fmt="o", color="#1d2330"
@@ -235,21 +239,19 @@ class _Charts:
             else:
                 axes.plot(point, y, "o", color="#1d2330")
         axes.axvline(0.0, color="#9aa3b5", linewidth=1)
-        axes.set_yticks(range(len(rows)), [_mathtext_safe(str(t["nodeid"])) for t in rows])
+        axes.set_yticks(range(len(rows)), [_mathtext_safe(t.nodeid) for t in rows])
         axes.invert_yaxis()
         axes.set_xlabel(f"change in {figure_name} (current - baseline)")
         return self._img(figure, f"change in {figure_name} against the baseline")
 
-    def ensembles(self, projection: Mapping[str, Any]) -> str:
+    def ensembles(self, projection: EnsembleProjection) -> str:
         if not self.available:
             return ""
         series = []
-        for method in ("averaging", "majority"):
-            rows = [
-                r for r in projection.get(method, {}).get("rows", ()) if r.get("error") is not None
-            ]
+        for method, block in _methods(projection):
+            rows = [r for r in block.rows if r.error is not None]
             if rows:
-                series.append((method, [r["m"] for r in rows], [r["error"] for r in rows]))
+                series.append((method, [r.m for r in rows], [r.error for r in rows]))
         if not series:
             return ""
         figure = self._new(6.0, 3.2)
@@ -266,6 +268,10 @@ def _float(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
+def _methods(projection: EnsembleProjection) -> tuple[tuple[str, EnsembleMethod], ...]:
+    return (("averaging", projection.averaging), ("majority", projection.majority))
+
+
 # ----------------------------------------------------------------------------------------
 # sections
 
@@ -277,47 +283,40 @@ def _thresholds(value: Any) -> str:
 
 
 def _summary_row(
-    name: str, verdict: str, summary: Mapping[str, Any], k: Any, extra: str, scale: float
+    name: str, verdict: str, summary: Totals, k: Any, extra: str, scale: float
 ) -> list[str]:
     return [
         name,
         verdict,
-        _number(summary.get("items")),
+        _number(summary.items),
         _text(k) if k is not None else "n/a",
-        _number(summary.get("error")),
-        _number(summary.get("bias")),
-        _number(summary.get("variance")),
-        _split_bar(summary.get("bias"), summary.get("variance"), scale),
-        _number(summary.get("incoherence")),
-        _interval(summary.get("incoherence_low"), summary.get("incoherence_high")),
-        _interval_track(
-            summary.get("incoherence"),
-            summary.get("incoherence_low"),
-            summary.get("incoherence_high"),
-        ),
+        _number(summary.error),
+        _number(summary.bias),
+        _number(summary.variance),
+        _split_bar(summary.bias, summary.variance, scale),
+        _number(summary.incoherence),
+        _interval(summary.incoherence_low, summary.incoherence_high),
+        _interval_track(summary.incoherence, summary.incoherence_low, summary.incoherence_high),
         extra,
     ]
 
 
-def _summary_section(report: Mapping[str, Any], charts: _Charts) -> str:
-    tests = list(report.get("tests") or ())
-    summaries = [t.get("totals") or {} for t in tests]
-    totals = report.get("totals") or {}
-    errors = [_float(s.get("error")) for s in [*summaries, totals]]
+def _summary_section(run: RunRecord, charts: _Charts) -> str:
+    tests = run.tests
+    errors = [_float(s.error) for s in [*(t.totals for t in tests), run.totals]]
     scale = max([e for e in errors if e > 0], default=0.0)
     rows = [
         _summary_row(
-            _text(t.get("nodeid")),
-            _verdict(t.get("verdict")),
-            s,
-            t.get("samples"),
-            _thresholds(t.get("thresholds")),
+            _text(t.nodeid),
+            _verdict(t.verdict),
+            t.totals,
+            t.samples,
+            _thresholds(t.thresholds),
             scale,
         )
-        for t, s in zip(tests, summaries, strict=True)
+        for t in tests
     ]
-    if totals:
-        rows.append(_summary_row("<b>total</b>", "", totals, None, "", scale))
+    rows.append(_summary_row("<b>total</b>", "", run.totals, None, "", scale))
     headers = [
         "test",
         "verdict",
@@ -349,15 +348,15 @@ def _summary_section(report: Mapping[str, Any], charts: _Charts) -> str:
 _FIGURE_NAMES: Final = ("error", "bias", "variance", "incoherence")
 
 
-def _change_cell(data: Mapping[str, Any]) -> str:
-    low = data.get("low")
+def _change_cell(data: Change) -> str:
+    low = data.low
     css = ""
     if isinstance(low, (int, float)) and low > 0:
         css = "worse"
-    high = data.get("high")
+    high = data.high
     if isinstance(high, (int, float)) and high < 0:
         css = "better"
-    text = f"{_signed(data.get('change'))} {_interval(low, high)}"
+    text = f"{_signed(data.change)} {_interval(low, high)}"
     return f'<span class="{css}">{_text(text)}</span>' if css else _text(text)
 
 
@@ -369,39 +368,37 @@ def _id_list(label: str, ids: Sequence[Any]) -> str:
     return f'<p class="note">{_text(label)} ({len(ids)}): {shown}{more}</p>'
 
 
-def _comparison_section(comparison: Mapping[str, Any], charts: _Charts) -> str:
-    confidence = _float(comparison.get("confidence"))
-    tests = list(comparison.get("tests") or ())
+def _comparison_section(comparison: Comparison, charts: _Charts) -> str:
+    confidence = _float(comparison.confidence)
+    tests = comparison.tests
     rows = []
     for test in tests:
-        figures = test["figures"]
+        figures = test.figures
         rows.append(
             [
-                _text(test["nodeid"]),
-                _number(test.get("items_paired")),
+                _text(test.nodeid),
+                _number(test.items_paired),
                 *(_change_cell(figures[name]) for name in _FIGURE_NAMES),
             ]
         )
-    total = comparison.get("total")
-    if isinstance(total, Mapping) and total.get("figures"):
+    total = comparison.total
+    if total.figures:
         rows.append(
             [
                 "<b>total</b>",
-                _number(total.get("items_paired")),
-                *(_change_cell(total["figures"][name]) for name in _FIGURE_NAMES),
+                _number(total.items_paired),
+                *(_change_cell(total.figures[name]) for name in _FIGURE_NAMES),
             ]
         )
     notes = "".join(
-        _id_list(f"{test['nodeid']}: items only in the current run", test["items_only_current"])
-        + _id_list(f"{test['nodeid']}: items only in the baseline", test["items_only_baseline"])
-        + "".join(
-            f'<p class="note">{_text(test["nodeid"])}: {_text(w)}</p>' for w in test["warnings"]
-        )
+        _id_list(f"{test.nodeid}: items only in the current run", test.items_only_current)
+        + _id_list(f"{test.nodeid}: items only in the baseline", test.items_only_baseline)
+        + "".join(f'<p class="note">{_text(test.nodeid)}: {_text(w)}</p>' for w in test.warnings)
         for test in tests
     )
     intro = (
         f'<p class="meta">current - baseline over items present in both, with '
-        f"{_text(f'{100 * confidence:g}%')} intervals ({_text(comparison.get('method'))}); "
+        f"{_text(f'{100 * confidence:g}%')} intervals ({_text(comparison.method)}); "
         "red: the interval lies above 0 (worse), green: below 0 (better).</p>"
     )
     return (
@@ -409,99 +406,100 @@ def _comparison_section(comparison: Mapping[str, Any], charts: _Charts) -> str:
         + intro
         + charts.comparison(tests, "incoherence")
         + _table(["test", "paired items", *_FIGURE_NAMES], rows)
-        + _id_list("tests only in the current run", comparison.get("tests_only_current") or [])
-        + _id_list("tests only in the baseline", comparison.get("tests_only_baseline") or [])
+        + _id_list("tests only in the current run", comparison.tests_only_current)
+        + _id_list("tests only in the baseline", comparison.tests_only_baseline)
         + notes
         + "</section>"
     )
 
 
-def _slope_line(slope: Any) -> str:
-    if not isinstance(slope, Mapping):
+def _slope_line(slope: Slope | None) -> str:
+    if slope is None:
         return ""
-    if slope.get("slope") is None:
-        return f'<p class="note">slope: n/a ({_text(slope.get("note"))})</p>'
+    if slope.slope is None:
+        return f'<p class="note">slope: n/a ({_text(slope.note)})</p>'
     return (
-        f"<p>slope: {_text(_signed(slope['slope']))} incoherence per doubling of length, "
-        f"interval {_text(_interval(slope.get('low'), slope.get('high')))} over "
-        f"{_text(slope.get('items'))} items</p>"
+        f"<p>slope: {_text(_signed(slope.slope))} incoherence per doubling of length, "
+        f"interval {_text(_interval(slope.low, slope.high))} over "
+        f"{_text(slope.items)} items</p>"
     )
 
 
-def _overthinking_line(split: Any) -> str:
-    if not isinstance(split, Mapping):
+def _overthinking_line(split: Overthinking | None) -> str:
+    if split is None:
         return ""
-    if not split.get("change"):
-        missing = len(split.get("items_without_outcomes") or ())
+    short, long, change = split.short, split.long, split.change
+    if short is None or long is None or change is None:
+        missing = len(split.items_without_outcomes)
         reason = (
             f"{missing} items keep no per-sample outcomes (categorical reports keep counts)"
             if missing
             else "no item has at least 2 samples on each side of its median length"
         )
         return f'<p class="note">short vs long samples within items: n/a ({_text(reason)})</p>'
-    short, long, change = split["short"], split["long"], split["change"]
     return (
         "<p>within items, shorter than the median length: incoherence "
-        f"{_text(_number(short.get('incoherence')))}; at or above it: "
-        f"{_text(_number(long.get('incoherence')))}; change "
-        f"{_text(_signed(change.get('change')))} "
-        f"{_text(_interval(change.get('low'), change.get('high')))} over "
-        f"{_text(split.get('items'))} items</p>"
+        f"{_text(_number(short.incoherence))}; at or above it: "
+        f"{_text(_number(long.incoherence))}; change "
+        f"{_text(_signed(change.change))} "
+        f"{_text(_interval(change.low, change.high))} over "
+        f"{_text(split.items)} items</p>"
     )
 
 
-def _length_section(length: Mapping[str, Mapping[str, Any]], charts: _Charts) -> str:
+def _length_section(length: Mapping[str, LengthAnalysis], charts: _Charts) -> str:
     parts = ['<section id="length"><h2>Incoherence by length</h2>']
     for nodeid, analysis in length.items():
         parts.append(f"<h3>{_text(nodeid)}</h3>")
-        if analysis.get("covariate") is None or not analysis.get("buckets"):
-            parts.append(f'<p class="note">{_text(analysis.get("note") or "no length data")}</p>')
+        if analysis.covariate is None or not analysis.buckets:
+            parts.append(f'<p class="note">{_text(analysis.note or "no length data")}</p>')
             continue
-        parts.append(f'<p class="meta">length covariate: {_text(analysis["covariate"])}</p>')
+        parts.append(f'<p class="meta">length covariate: {_text(analysis.covariate)}</p>')
         parts.append(charts.length(analysis))
         rows = [
             [
-                _text(b["bucket"]),
-                _number(b["items"]),
-                f"{_number(b['length_min'], 0)} - {_number(b['length_max'], 0)}",
-                _number(b.get("error")),
-                _number(b.get("variance")),
-                _number(b.get("incoherence")),
-                _interval(b.get("low"), b.get("high")),
+                _text(b.bucket),
+                _number(b.items),
+                f"{_number(b.length_min, 0)} - {_number(b.length_max, 0)}",
+                _number(b.error),
+                _number(b.variance),
+                _number(b.incoherence),
+                _interval(b.low, b.high),
             ]
-            for b in analysis["buckets"]
+            for b in analysis.buckets
         ]
         headers = ["bucket", "items", "mean length", "error", "variance", "incoherence", "interval"]
         parts.append(_table(headers, rows))
-        parts.append(_slope_line(analysis.get("slope")))
-        parts.append(_overthinking_line(analysis.get("overthinking")))
-        parts.append(_id_list("items without a length", analysis.get("items_without_length") or []))
+        parts.append(_slope_line(analysis.slope))
+        parts.append(_overthinking_line(analysis.overthinking))
+        parts.append(_id_list("items without a length", analysis.items_without_length))
     parts.append("</section>")
     return "".join(parts)
 
 
-def _ensemble_section(ensembles: Mapping[str, Mapping[str, Any]], charts: _Charts) -> str:
+def _ensemble_section(ensembles: Mapping[str, EnsembleProjection], charts: _Charts) -> str:
     parts = ['<section id="ensembles"><h2>Ensembles of m samples (projected)</h2>']
+    titles = {"averaging": "averaging", "majority": "majority vote"}
     for nodeid, projection in ensembles.items():
         parts.append(f"<h3>{_text(nodeid)}</h3>")
         parts.append(charts.ensembles(projection))
-        for method, title in (("averaging", "averaging"), ("majority", "majority vote")):
-            block = projection.get(method) or {}
+        for method, block in _methods(projection):
             rows = [
                 [
-                    _text(r["m"]),
-                    _number(r.get("error")),
-                    _number(r.get("bias")),
-                    _number(r.get("variance")),
-                    _number(r.get("incoherence")),
-                    _interval(r.get("low"), r.get("high")),
-                    _text(r.get("note") or ""),
+                    _text(r.m),
+                    _number(r.error),
+                    _number(r.bias),
+                    _number(r.variance),
+                    _number(r.incoherence),
+                    _interval(r.low, r.high),
+                    _text(r.note or ""),
                 ]
-                for r in block.get("rows") or ()
+                for r in block.rows
             ]
             if not rows:
                 continue
-            parts.append(f"<p>{_text(title)} over {_text(block.get('items'))} items</p>")
+            title = titles[method]
+            parts.append(f"<p>{_text(title)} over {_text(block.items)} items</p>")
             headers = ["m", "error", "bias", "variance", "incoherence", "interval", "note"]
             parts.append(_table(headers, rows))
     parts.append("</section>")
@@ -509,39 +507,36 @@ def _ensemble_section(ensembles: Mapping[str, Mapping[str, Any]], charts: _Chart
 
 
 def render_html(run: RunRecord) -> str:
-    """The run as one self-contained HTML page: the same data as its JSON report."""
-    report = run.to_plain()  # the page walks the JSON form, the one format users also read
-    tests = report["tests"]
+    """The run as one self-contained HTML page: the same typed record as its JSON report."""
     return _page(
-        report,
-        comparison=report.get("comparison"),
-        length={t["nodeid"]: t["length"] for t in tests if t.get("length")},
-        ensembles={t["nodeid"]: t["ensembles"] for t in tests if t.get("ensembles")},
+        run,
+        comparison=run.comparison,
+        length={t.nodeid: t.length for t in run.tests if t.length is not None},
+        ensembles={t.nodeid: t.ensembles for t in run.tests if t.ensembles is not None},
     )
 
 
 def _page(
-    report: Mapping[str, Any],
+    run: RunRecord,
     *,
-    comparison: Mapping[str, Any] | None,
-    length: Mapping[str, Mapping[str, Any]],
-    ensembles: Mapping[str, Mapping[str, Any]],
+    comparison: Comparison | None,
+    length: Mapping[str, LengthAnalysis],
+    ensembles: Mapping[str, EnsembleProjection],
 ) -> str:
     charts = _Charts()
     meta = ", ".join(
-        f"{label} {_text(report[key])}"
-        for key, label in (
-            ("plugin_version", "pytest-hotmess"),
-            ("created", "created"),
-            ("schema", "schema"),
+        f"{label} {_text(value)}"
+        for value, label in (
+            (run.plugin_version, "pytest-hotmess"),
+            (run.created, "created"),
+            (run.schema, "schema"),
         )
-        if report.get(key) is not None
     )
     body = [
         "<h1>pytest-hotmess report</h1>",
         f'<p class="meta">{meta}</p>' if meta else "",
         "" if charts.available else f'<p class="hint">{_text(PLOT_HINT)}</p>',
-        _summary_section(report, charts),
+        _summary_section(run, charts),
         _comparison_section(comparison, charts) if comparison else "",
         _length_section(length, charts) if length else "",
         _ensemble_section(ensembles, charts) if ensembles else "",

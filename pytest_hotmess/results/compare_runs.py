@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..stats.compare import ItemFigures, Pair, Rule, check_options, figure_changes
-from .analyses import Change
+from ..stats.compare import Change, ItemFigures, Pair, Rule, check_options, figure_changes
 from .comparison import Comparison, Regression, TestComparison, TotalComparison, VerdictPair
 from .records import ItemRecord, RunRecord, TestRecord
 
@@ -46,10 +45,9 @@ def _changes(
     n_resamples: int,
     rng: np.random.Generator,
 ) -> dict[str, Change]:
-    found = figure_changes(
+    return figure_changes(
         pairs, confidence=confidence, method=method, n_resamples=n_resamples, rng=rng
     )
-    return {name: Change.from_plain(change) for name, change in found.items()}
 
 
 def _settings_warnings(now: TestRecord, before: TestRecord) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from .analyses import Change
+from ..stats.compare import Change
 from .plain_record import PlainRecord, Shape
 
 __all__ = ["Comparison", "Regression", "TestComparison", "TotalComparison", "VerdictPair"]

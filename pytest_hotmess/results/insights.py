@@ -10,11 +10,9 @@ from collections.abc import Sequence
 
 from ..sampling.resampler import ItemResult
 from ..stats.decompose import ItemEstimate
-from ..stats.ensemble import ENSEMBLE_SIZES, ensemble_projection
-from ..stats.length import LENGTH_COVARIATES, length_analysis
+from ..stats.ensemble import ENSEMBLE_SIZES, EnsembleProjection, ensemble_projection
+from ..stats.length import LENGTH_COVARIATES, LengthAnalysis, length_analysis
 from ..stats.length import items_from_results as _length_inputs
-from ..stats.plain import plain
-from .analyses import EnsembleAnalysis, LengthAnalysis
 
 __all__ = ["USER_LENGTH_COVARIATE", "ensembles_for", "length_for", "slope_verdict"]
 
@@ -46,23 +44,18 @@ def length_for(
     analysis = length_analysis(
         inputs, buckets, confidence, covariate=_covariate_name(items, covariate)
     )
-    if analysis.get("covariate") is None:
-        return None
-    found: LengthAnalysis = LengthAnalysis.from_plain(plain(analysis))
-    return found
+    return None if analysis.covariate is None else analysis
 
 
 def ensembles_for(
     estimates: Sequence[ItemEstimate], *, confidence: float, ms: Sequence[int] = ENSEMBLE_SIZES
-) -> EnsembleAnalysis | None:
+) -> EnsembleProjection | None:
     """Projected error and incoherence of m-sample ensembles, for the m that K allows."""
     k_max = max((e.k for e in estimates if e.has_target), default=0)
     sizes = [m for m in ms if m <= k_max]
     if not sizes:
         return None
-    projection = plain(ensemble_projection(estimates, sizes, confidence=confidence))
-    found: EnsembleAnalysis = EnsembleAnalysis.from_plain(projection)
-    return found
+    return ensemble_projection(estimates, sizes, confidence=confidence)
 
 
 def slope_verdict(

@@ -16,7 +16,7 @@ from ..sampling.resampler import TestState
 from ..stats.aggregate import Aggregate
 from ..stats.decompose import ItemEstimate
 from ..stats.gate import Check, evaluate, resolve_inconclusive
-from .analyses import LengthAnalysis
+from ..stats.length import LengthAnalysis
 from .insights import ensembles_for, length_for, slope_verdict
 from .record import build_record, item_record
 from .records import CallStats, SequentialRecord, TestRecord

@@ -2,20 +2,27 @@
 
 A record's ``to_plain()`` walks its fields in declaration order (the JSON report's key order);
 ``from_plain()`` rebuilds it from such data, converting the nested records each class names.
+The analyses computed in ``stats`` (``LengthAnalysis``, ``EnsembleProjection``, ``Change``) are
+plain frozen dataclasses: ``to_plain_value`` writes them the same way, and ``from_plain_data``
+rebuilds them (and the dataclasses nested in them) from their field annotations.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TypeVar
 
 from ..stats.plain import plain
 
-__all__ = ["PlainRecord", "to_plain_value"]
+__all__ = ["PlainRecord", "from_plain_data", "to_plain_value"]
 
 Shape = Literal["one", "list", "dict"]
 R = TypeVar("R", bound="PlainRecord")
+T = TypeVar("T")
 
 
 def to_plain_value(value: object) -> Any:
@@ -71,9 +78,57 @@ def _nested(spec: tuple[Shape, Any] | None, value: Any) -> Any:
     if spec is None or value is None:
         return value
     shape, kind = spec
-    build = kind.from_plain if hasattr(kind, "from_plain") else (lambda v: kind(**v))
+    build = functools.partial(from_plain_data, kind)
     if shape == "one":
         return build(value)
     if shape == "list":
         return [build(v) for v in value]
     return {str(k): build(v) for k, v in value.items()}
+
+
+def from_plain_data(kind: type[T], data: Any) -> T:
+    """A dataclass rebuilt from its plain form (``to_plain_value`` output): a record by its own
+    ``from_plain``, any other dataclass field by field, nested dataclasses by annotation."""
+    from_plain = getattr(kind, "from_plain", None)
+    if from_plain is not None:
+        built: T = from_plain(data)
+        return built
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{kind.__name__}: expected an object, got {type(data).__name__}")
+    hints = _hints(kind)
+    kwargs: dict[str, object] = {}
+    for field in dataclasses.fields(kind):  # type: ignore[arg-type]
+        if field.name in data:
+            kwargs[field.name] = _typed(hints[field.name], data[field.name])
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ValueError(f"{kind.__name__}: missing {field.name!r}")
+    return kind(**kwargs)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+"""Resolved field annotations per dataclass (``typing.get_type_hints`` is slow to repeat)."""
+
+
+def _hints(kind: type) -> dict[str, Any]:
+    found = _HINTS.get(kind)
+    if found is None:
+        found = _HINTS[kind] = typing.get_type_hints(kind)
+    return found
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """``value`` with the dataclasses its annotation names rebuilt (lists, dicts, optionals)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _typed(inner[0], value) if len(inner) == 1 else value
+    if origin is list and isinstance(value, list):
+        return [_typed(args[0], v) for v in value]
+    if origin is dict and isinstance(value, Mapping):
+        return {str(k): _typed(args[1], v) for k, v in value.items()}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return from_plain_data(hint, value)
+    return value

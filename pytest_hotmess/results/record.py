@@ -7,10 +7,11 @@ from typing import Any
 
 from ..sampling.resampler import ItemResult
 from ..stats.aggregate import Aggregate, aggregate_one_loss
+from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import GateOutcome
 from ..stats.kinds import NOTHING
+from ..stats.length import LengthAnalysis
 from ..stats.plain import plain
-from .analyses import EnsembleAnalysis, LengthAnalysis
 from .records import (
     CallStats,
     ItemRecord,
@@ -93,7 +94,7 @@ def build_record(
     stopped_by: str | None = None,
     note: str | None = None,
     length: LengthAnalysis | None = None,
-    ensembles: EnsembleAnalysis | None = None,
+    ensembles: EnsembleProjection | None = None,
     verdict: str | None = None,
     message: str | None = None,
 ) -> TestRecord:

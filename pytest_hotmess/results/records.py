@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..stats.decompose import ItemEstimate
+from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import Check
-from .analyses import EnsembleAnalysis, LengthAnalysis
+from ..stats.length import LengthAnalysis
 from .comparison import Comparison, Regression
 from .plain_record import PlainRecord, Shape, to_plain_value
 
@@ -164,7 +165,7 @@ class TestRecord(PlainRecord):
         "calls": ("one", CallStats),
         "sequential": ("one", SequentialRecord),
         "length": ("one", LengthAnalysis),
-        "ensembles": ("one", EnsembleAnalysis),
+        "ensembles": ("one", EnsembleProjection),
         "totals": ("one", Totals),
         "items": ("list", ItemRecord),
     }
@@ -183,7 +184,7 @@ class TestRecord(PlainRecord):
     sequential: SequentialRecord | None = None
     stopped_by: str | None = None
     length: LengthAnalysis | None = None
-    ensembles: EnsembleAnalysis | None = None
+    ensembles: EnsembleProjection | None = None
     totals: Totals = dataclasses.field(default_factory=Totals)
     items: list[ItemRecord] = dataclasses.field(default_factory=list)
 

@@ -82,10 +82,14 @@ class ItemResult:
         return None if self.estimate is None else self.estimate.variance
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain builtins for the JSON report and for crossing xdist."""
-        if self.estimate is not None:
-            data = self.estimate.to_dict()
-        else:
+        """The item as JSON-ready builtins, keyed as in the JSON report (``None``, never NaN).
+
+        A JSON edge for users' own files: the plugin's reports read the typed ``ItemRecord``
+        that ``results.record.item_record`` builds from this object's fields, not this dict.
+        """
+        data: dict[str, Any]
+        estimate = self.estimate
+        if estimate is None:
             data = {
                 "id": self.id,
                 "target": None if self.target is NOTHING else plain(self.target),
@@ -95,9 +99,25 @@ class ItemResult:
                 "variance": None,
                 "outcomes": plain(self.outcomes),
             }
-        for unused in ("counts", "outcomes"):
-            if data.get(unused, ()) is None:
-                del data[unused]  # the report carries counts or outcomes, whichever applies
+        else:
+            data = {
+                "id": estimate.id,
+                "kind": estimate.kind,
+                "loss": estimate.loss,
+                "estimator": estimate.estimator,
+                "k": estimate.k,
+                "invalid": self.invalid,
+                "weight": plain(estimate.weight),
+                "error": plain(estimate.error),
+                "bias": plain(estimate.bias),
+                "variance": plain(estimate.variance),
+                "target": plain(estimate.target),
+            }
+            # the report carries counts or outcomes, whichever applies
+            if estimate.counts is not None:
+                data["counts"] = dict(estimate.counts)
+            if estimate.outcomes is not None:
+                data["outcomes"] = plain(estimate.outcomes)
         data["invalid"] = self.invalid
         data["covariates"] = [dict(c) for c in self.covariates]
         if self.problem is not None:

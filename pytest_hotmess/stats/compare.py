@@ -44,6 +44,7 @@ __all__ = [
     "COMPARE_METHODS",
     "FIGURES",
     "REPORT_SCHEMA",
+    "Change",
     "ItemFigures",
     "Rule",
     "check_options",
@@ -67,17 +68,23 @@ def _check_confidence(confidence: float) -> float:
     return value
 
 
-def _empty_change(items: int, note: str, method: str) -> dict[str, Any]:
-    return {
-        "current": None,
-        "baseline": None,
-        "change": None,
-        "low": None,
-        "high": None,
-        "items": items,
-        "method": method,
-        "note": note,
-    }
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """The paired change of a ratio of sums, current - baseline, with its interval.
+
+    ``current`` and ``baseline`` are the ratios over the paired items; every number is None
+    where undefined (never NaN), and ``note`` says why. ``method`` is the interval actually
+    used (a bootstrap on degenerate data falls back to ``delta``).
+    """
+
+    current: float | None
+    baseline: float | None
+    change: float | None
+    low: float | None
+    high: float | None
+    items: int = 0
+    method: str = "delta"
+    note: str | None = None
 
 
 def _difference_of_ratios(
@@ -103,12 +110,10 @@ def ratio_change(
     method: str = "delta",
     n_resamples: int = 2000,
     rng: np.random.Generator | None = None,
-) -> dict[str, Any]:
+) -> Change:
     """Change of sum(num)/sum(den) between two paired samples of items, with its interval.
 
-    Row i of the four arrays is the same item on both sides. Returns plain builtins:
-    ``current``, ``baseline``, ``change``, ``low``, ``high`` (None where undefined), ``items``,
-    the ``method`` actually used, and a ``note`` saying why something is undefined.
+    Row i of the four arrays is the same item on both sides; see ``Change`` for the fields.
     """
     confidence = _check_confidence(confidence)
     if method not in COMPARE_METHODS:
@@ -122,21 +127,20 @@ def ratio_change(
     if not all(np.all(np.isfinite(x)) for x in (a, b, c, d)):
         raise ValueError("the columns must be finite numbers")
     if n == 0:
-        return _empty_change(0, "no item on both sides", method)
+        return Change(None, None, None, None, None, 0, method, "no item on both sides")
     sum_now, sum_before = float(np.sum(b)), float(np.sum(d))
-    out = _empty_change(n, "", method)
-    out["current"] = float(np.sum(a)) / sum_now if sum_now > 0 else None
-    out["baseline"] = float(np.sum(c)) / sum_before if sum_before > 0 else None
-    if out["current"] is None or out["baseline"] is None:
-        out["note"] = "undefined on one side (no error there)"
-        return out
-    ratio_now, ratio_before = float(out["current"]), float(out["baseline"])
-    out["change"] = ratio_now - ratio_before
+    current = float(np.sum(a)) / sum_now if sum_now > 0 else None
+    baseline = float(np.sum(c)) / sum_before if sum_before > 0 else None
+    if current is None or baseline is None:
+        note = "undefined on one side (no error there)"
+        return Change(current, baseline, None, None, None, n, method, note)
+    change = current - baseline
     if n < 2:
-        out["note"] = "fewer than 2 paired items: no interval"
-        return out
-    influence = (a - ratio_now * b) / (sum_now / n) - (c - ratio_before * d) / (sum_before / n)
+        note = "fewer than 2 paired items: no interval"
+        return Change(current, baseline, change, None, None, n, method, note)
+    influence = (a - current * b) / (sum_now / n) - (c - baseline * d) / (sum_before / n)
     bounds: tuple[float, float] | None = None
+    used, note_text = method, ""
     if method == "bootstrap":
         spread = float(np.ptp(influence))
         if spread > 1e-12 * max(1.0, float(np.max(np.abs(influence)))):
@@ -149,17 +153,15 @@ def ratio_change(
                 rng=generator,
             )
         if bounds is None:
-            out["method"] = "delta"
-            out["note"] = "bootstrap undefined on these data: delta interval"
+            used, note_text = "delta", "bootstrap undefined on these data: delta interval"
     if bounds is None:
         se = float(np.std(influence, ddof=1)) / math.sqrt(n)
         from scipy.special import stdtrit  # on first use: importing it costs ~0.2 s
 
         q = float(stdtrit(n - 1, 0.5 + confidence / 2.0))
-        bounds = (out["change"] - q * se, out["change"] + q * se)
-    out["low"], out["high"] = float(bounds[0]), float(bounds[1])
-    out["note"] = out["note"] or None
-    return out
+        bounds = (change - q * se, change + q * se)
+    low, high = _finite(float(bounds[0])), _finite(float(bounds[1]))
+    return Change(current, baseline, change, low, high, n, used, note_text or None)
 
 
 # ----------------------------------------------------------------------------------------
@@ -226,8 +228,8 @@ def figure_changes(
     method: str = "delta",
     n_resamples: int = 2000,
     rng: np.random.Generator | None = None,
-) -> dict[str, dict[str, Any]]:
-    """``ratio_change`` of each figure in ``FIGURES`` over the same paired items."""
+) -> dict[str, Change]:
+    """``ratio_change`` of each figure in ``FIGURES`` over the same paired items, by figure."""
     generator = rng if rng is not None else np.random.default_rng()
     return {
         figure: ratio_change(

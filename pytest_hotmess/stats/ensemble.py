@@ -32,6 +32,7 @@ incoherence to [0, 1] for display.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -44,10 +45,15 @@ from numpy.typing import ArrayLike, NDArray
 from .aggregate import ratio_delta_interval
 from .decompose import ItemEstimate
 from .kinds import INVALID_LABEL
+from .skipped import SkippedItem
 
 __all__ = [
     "COMPOSITION_BUDGET",
     "ENSEMBLE_SIZES",
+    "EnsembleMethod",
+    "EnsembleProjection",
+    "EnsembleRow",
+    "SkippedItem",
     "ensemble_projection",
     "vote_agreement",
     "vote_probabilities",
@@ -59,6 +65,45 @@ COMPOSITION_BUDGET: Final = 5_000_000
 
 _CELLS_PER_CHUNK: Final = 4_000_000
 """Array cells per block of items when weighting compositions (bounds memory)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleRow:
+    """Projected figures of an ensemble of m samples (None where undefined; ``note`` says why).
+
+    Bias is clipped at 0 and incoherence and its interval to [0, 1], as the report shows them.
+    """
+
+    m: int
+    error: float | None
+    bias: float | None
+    variance: float | None
+    incoherence: float | None
+    low: float | None
+    high: float | None
+    note: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleMethod:
+    """One way of combining m samples (averaging or majority vote): a row per m, over
+    ``items`` items, and the items it cannot combine."""
+
+    items: int
+    excluded: list[SkippedItem]
+    rows: list[EnsembleRow]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleProjection:
+    """Both projections for the sizes ``ms``; items without a target are listed apart."""
+
+    ms: list[int]
+    confidence: float
+    items: int
+    items_without_target: list[str]
+    averaging: EnsembleMethod
+    majority: EnsembleMethod
 
 
 class TooManyAnswers(ValueError):
@@ -281,40 +326,75 @@ def vote_agreement(counts: ArrayLike, m: int) -> NDArray[np.float64]:
 # items
 
 
-def _record(item: ItemEstimate | Mapping[str, Any]) -> Mapping[str, Any]:
-    return item.to_dict() if isinstance(item, ItemEstimate) else item
+@dataclasses.dataclass(frozen=True)
+class _Item:
+    """What the projections read of one item, from an estimate or a JSON report's item."""
+
+    id: str
+    kind: str | None
+    loss: str | None
+    estimator: str | None
+    k: int | None
+    weight: float
+    error: float | None
+    variance: float | None
+    target: object
+    counts: object
+
+    @classmethod
+    def of(cls, item: ItemEstimate | Mapping[str, Any]) -> _Item:
+        if isinstance(item, ItemEstimate):
+            return cls(
+                id=item.id,
+                kind=item.kind,
+                loss=item.loss,
+                estimator=item.estimator,
+                k=item.k,
+                weight=item.weight,
+                error=item.error,
+                variance=item.variance,
+                target=item.target,
+                counts=item.counts,
+            )
+        weight = item.get("weight")  # records without one (older reports) weigh 1
+        return cls(
+            id=str(item["id"]),
+            kind=item.get("kind"),
+            loss=item.get("loss", "brier"),
+            estimator=item.get("estimator"),
+            k=item.get("k"),
+            weight=1.0 if weight is None else float(weight),
+            error=item.get("error"),
+            variance=item.get("variance"),
+            target=item.get("target"),
+            counts=item.get("counts"),
+        )
 
 
-def _weight(item: Mapping[str, Any]) -> float:
-    """An item's weight; records without one (older reports) weigh 1."""
-    value = item.get("weight")
-    return 1.0 if value is None else float(value)
-
-
-def _unbiased_split(item: Mapping[str, Any]) -> tuple[float, float]:
+def _unbiased_split(item: _Item) -> tuple[float, float]:
     """(bias, variance) with the unbiased estimator, whatever the item was estimated with."""
-    error, variance = float(item["error"]), float(item["variance"])
-    if item.get("estimator") == "plugin":
-        k = int(item["k"])
+    error, variance = float(item.error), float(item.variance)  # type: ignore[arg-type]
+    if item.estimator == "plugin":
+        k = int(item.k)  # type: ignore[arg-type]
         variance = variance * k / (k - 1)
     return error - variance, variance
 
 
-def _vote_classes(item: Mapping[str, Any]) -> tuple[list[int], int, float] | str:
+def _vote_classes(item: _Item) -> tuple[list[int], int, float] | str:
     """(answer counts, index of the target among them, loss scale) or why the item can't vote."""
-    kind = item.get("kind")
+    kind = item.kind
     if kind not in ("binary", "categorical"):
         return f"majority vote needs categorical or binary outcomes, not {kind}"
-    counts = item.get("counts")
+    counts = item.counts
     if not isinstance(counts, Mapping):
         return "no answer counts"
-    target = item.get("target")
+    target = item.target
     if kind == "binary":
         invalid = int(counts.get(INVALID_LABEL, 0))
         passed, failed = int(counts.get("True", 0)), int(counts.get("False", 0)) + invalid
         return [passed, failed], (0 if target is not False else 1), 0.5
-    if item.get("loss", "brier") != "brier":
-        return f"majority vote is projected for Brier loss, not {item.get('loss')}"
+    if item.loss != "brier":
+        return f"majority vote is projected for Brier loss, not {item.loss}"
     key = str(target)
     labels = list(counts)
     values = [int(counts[label]) for label in labels]
@@ -324,6 +404,10 @@ def _vote_classes(item: Mapping[str, Any]) -> tuple[list[int], int, float] | str
     return values, labels.index(key), 1.0
 
 
+def _clip01(value: float) -> float:
+    return min(max(value, 0.0), 1.0)
+
+
 def _rows_summary(
     m: int,
     errors: NDArray[np.float64],
@@ -331,66 +415,62 @@ def _rows_summary(
     weights: NDArray[np.float64],
     confidence: float,
     note: str | None = None,
-) -> dict[str, Any]:
+) -> EnsembleRow:
     total_w = float(np.sum(weights))
-    row: dict[str, Any] = {
-        "m": m,
-        "error": float(np.sum(weights * errors)) / total_w if total_w > 0 else None,
-        "bias": None,
-        "variance": None,
-        "incoherence": None,
-        "low": None,
-        "high": None,
-        "note": note,
-    }
-    if variances is None or not total_w > 0:
+    error = float(np.sum(weights * errors)) / total_w if total_w > 0 else None
+    row = _empty_row(m, note)
+    if error is None:
+        return row
+    row = dataclasses.replace(row, error=_finite(error))
+    if variances is None:
         return row
     variance = float(np.sum(weights * variances)) / total_w
-    row["variance"] = max(variance, 0.0)
-    row["bias"] = max(float(row["error"]) - variance, 0.0)
+    row = dataclasses.replace(
+        row, variance=_finite(max(variance, 0.0)), bias=_finite(max(error - variance, 0.0))
+    )
     error_mass = float(np.sum(weights * errors))
-    if error_mass > 0:
-        row["incoherence"] = min(max(float(np.sum(weights * variances)) / error_mass, 0.0), 1.0)
-        keep = weights > 0
-        bounds = ratio_delta_interval(variances[keep], errors[keep], weights[keep], confidence)
-        if bounds is not None:
-            row["low"] = min(max(bounds[0], 0.0), 1.0)
-            row["high"] = min(max(bounds[1], 0.0), 1.0)
-    return row
+    if not error_mass > 0:
+        return row
+    incoherence = _clip01(float(np.sum(weights * variances)) / error_mass)
+    keep = weights > 0
+    bounds = ratio_delta_interval(variances[keep], errors[keep], weights[keep], confidence)
+    if bounds is None:
+        return dataclasses.replace(row, incoherence=_finite(incoherence))
+    return dataclasses.replace(
+        row,
+        incoherence=_finite(incoherence),
+        low=_finite(_clip01(bounds[0])),
+        high=_finite(_clip01(bounds[1])),
+    )
 
 
-def _empty_row(m: int, note: str) -> dict[str, Any]:
-    return {
-        "m": m,
-        "error": None,
-        "bias": None,
-        "variance": None,
-        "incoherence": None,
-        "low": None,
-        "high": None,
-        "note": note,
-    }
+def _finite(value: float) -> float | None:
+    """None for NaN or infinity: rows hold None where undefined, as the report shows them."""
+    return value if math.isfinite(value) else None
 
 
-def _averaging(
-    items: Sequence[Mapping[str, Any]], ms: Sequence[int], confidence: float
-) -> dict[str, Any]:
-    used, excluded = [], []
+def _empty_row(m: int, note: str | None) -> EnsembleRow:
+    return EnsembleRow(m, None, None, None, None, None, None, note)
+
+
+def _averaging(items: Sequence[_Item], ms: Sequence[int], confidence: float) -> EnsembleMethod:
+    used: list[_Item] = []
+    excluded: list[SkippedItem] = []
     for item in items:
-        if item.get("loss") == "kl":
-            excluded.append({"id": str(item["id"]), "reason": "KL loss does not average"})
+        if item.loss == "kl":
+            excluded.append(SkippedItem(item.id, "KL loss does not average"))
         else:
             used.append(item)
     split = np.asarray([_unbiased_split(i) for i in used], dtype=np.float64).reshape(-1, 2)
     bias, variance = split[:, 0], split[:, 1]
-    w = np.asarray([_weight(i) for i in used], dtype=np.float64)
+    w = np.asarray([i.weight for i in used], dtype=np.float64)
     rows = []
     for m in ms:
         if not used:
             rows.append(_empty_row(m, "no item can be averaged"))
             continue
         rows.append(_rows_summary(m, bias + variance / m, variance / m, w, confidence))
-    return {"items": len(used), "excluded": excluded, "rows": rows}
+    return EnsembleMethod(len(used), excluded, rows)
 
 
 def _majority_row(
@@ -400,7 +480,7 @@ def _majority_row(
     scale: NDArray[np.float64],
     w: NDArray[np.float64],
     confidence: float,
-) -> dict[str, Any]:
+) -> EnsembleRow:
     k_min = int(counts.sum(axis=1).min())
     if k_min < m:
         return _empty_row(m, f"needs K >= {m} for every item; smallest K is {k_min}")
@@ -417,20 +497,18 @@ def _majority_row(
     return _rows_summary(m, errors, variances, w, confidence)
 
 
-def _majority(
-    items: Sequence[Mapping[str, Any]], ms: Sequence[int], confidence: float
-) -> dict[str, Any]:
+def _majority(items: Sequence[_Item], ms: Sequence[int], confidence: float) -> EnsembleMethod:
     voters: list[tuple[list[int], int, float, float]] = []
-    excluded = []
+    excluded: list[SkippedItem] = []
     for item in items:
         found = _vote_classes(item)
         if isinstance(found, str):
-            excluded.append({"id": str(item["id"]), "reason": found})
+            excluded.append(SkippedItem(item.id, found))
         else:
-            voters.append((*found, _weight(item)))
+            voters.append((*found, item.weight))
     if not voters:
         rows = [_empty_row(m, "no categorical or binary item") for m in ms]
-        return {"items": 0, "excluded": excluded, "rows": rows}
+        return EnsembleMethod(0, excluded, rows)
     width = max(len(v[0]) for v in voters)
     counts = np.zeros((len(voters), width), dtype=np.int64)
     for row, voter in enumerate(voters):
@@ -439,7 +517,7 @@ def _majority(
     scale = np.asarray([v[2] for v in voters], dtype=np.float64)
     w = np.asarray([v[3] for v in voters], dtype=np.float64)
     rows = [_majority_row(m, counts, target, scale, w, confidence) for m in ms]
-    return {"items": len(voters), "excluded": excluded, "rows": rows}
+    return EnsembleMethod(len(voters), excluded, rows)
 
 
 def ensemble_projection(
@@ -447,27 +525,24 @@ def ensemble_projection(
     ms: Sequence[int] = ENSEMBLE_SIZES,
     *,
     confidence: float = 0.95,
-) -> dict[str, Any]:
+) -> EnsembleProjection:
     """Projected error, bias, variance and incoherence of m-sample ensembles, per m.
 
-    ``items`` are item estimates or items of a JSON report. Returns plain builtins:
-    ``averaging`` and ``majority``, each with ``rows`` (one per m), ``items`` and the
-    ``excluded`` items with reasons; items without a target are listed apart.
+    ``items`` are item estimates, or items of a JSON report file (``Mapping`` at that edge
+    only: a report read back from disk). Both projections have a row per m, sorted.
     """
     sizes = sorted({_check_m(m) for m in ms})
     if not sizes:
         raise ValueError("give at least one ensemble size")
     if not 0.0 < float(confidence) < 1.0:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    records = [_record(item) for item in items]
-    targeted = [r for r in records if r.get("error") is not None and r.get("variance") is not None]
-    return {
-        "ms": sizes,
-        "confidence": float(confidence),
-        "items": len(targeted),
-        "items_without_target": [
-            str(r["id"]) for r in records if r.get("error") is None or r.get("variance") is None
-        ],
-        "averaging": _averaging(targeted, sizes, float(confidence)),
-        "majority": _majority(targeted, sizes, float(confidence)),
-    }
+    records = [_Item.of(item) for item in items]
+    targeted = [r for r in records if r.error is not None and r.variance is not None]
+    return EnsembleProjection(
+        ms=sizes,
+        confidence=float(confidence),
+        items=len(targeted),
+        items_without_target=[r.id for r in records if r.error is None or r.variance is None],
+        averaging=_averaging(targeted, sizes, float(confidence)),
+        majority=_majority(targeted, sizes, float(confidence)),
+    )

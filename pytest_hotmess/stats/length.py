@@ -42,14 +42,21 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .aggregate import ratio_delta_interval
-from .compare import ratio_change
+from .compare import Change, ratio_change
 from .decompose import ItemEstimate, estimate_item
 from .kinds import NOTHING, Estimator, Kind, LossName
+from .skipped import SkippedItem
 
 __all__ = [
     "LENGTH_COVARIATES",
     "ItemInput",
+    "LengthAnalysis",
+    "LengthBin",
+    "Overthinking",
+    "RatioSummary",
     "ResultLike",
+    "SkippedItem",
+    "Slope",
     "choose_length_covariate",
     "incoherence_slope",
     "items_from_record",
@@ -80,6 +87,85 @@ class ResultLike(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class RatioSummary:
+    """Weighted mean error and variance of a group of items, and its ratio-of-sums incoherence
+    with the delta interval (incoherence and interval clipped to [0, 1] for display)."""
+
+    items: int
+    error: float | None
+    variance: float | None
+    incoherence: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class LengthBin:
+    """One length bucket: its number (from 1, shortest first), the range and geometric mean
+    of its items' mean lengths, and its ``RatioSummary`` figures."""
+
+    bucket: int
+    length_min: float
+    length_max: float
+    length: float
+    items: int
+    error: float | None
+    variance: float | None
+    incoherence: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Slope:
+    """Incoherence per doubling of length, with its interval (None where undefined, and
+    ``note`` says why); ``incoherence_at_centre`` is the fit at the error-weighted mean
+    length ``centre_length``."""
+
+    slope: float | None
+    low: float | None
+    high: float | None
+    unit: str
+    incoherence_at_centre: float | None
+    centre_length: float | None
+    items: int
+    df: int
+    note: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Overthinking:
+    """Each item's samples shorter than its median length against those at or above it."""
+
+    items: int
+    items_without_outcomes: list[str]
+    items_skipped: list[SkippedItem]
+    short: RatioSummary | None
+    long: RatioSummary | None
+    change: Change | None
+
+
+@dataclasses.dataclass(frozen=True)
+class LengthAnalysis:
+    """Incoherence against length for one test: buckets, slope and the overthinking split.
+
+    ``covariate`` is None when no sample reports a length; ``note`` says why a view is empty.
+    """
+
+    covariate: str | None
+    confidence: float
+    items: int
+    items_used: int
+    items_unestimated: list[str]
+    items_without_target: list[str]
+    items_without_length: list[str]
+    buckets: list[LengthBin]
+    slope: Slope | None
+    overthinking: Overthinking | None
+    note: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class ItemInput:
     """One item for the length analysis: its split, its per-sample covariates, and (for the
     overthinking split) its per-sample outcomes in the same order as the covariates.
@@ -91,7 +177,7 @@ class ItemInput:
     id: str
     error: float | None
     variance: float | None
-    covariates: tuple[Mapping[str, Any], ...]
+    covariates: tuple[Mapping[str, Any], ...]  # per-sample name -> number, checked on use
     weight: float = 1.0
     outcomes: tuple[Any, ...] | None = None
     target: Any = NOTHING
@@ -118,7 +204,8 @@ class ItemInput:
 
     @classmethod
     def from_record(cls, item: Mapping[str, Any]) -> ItemInput:
-        """From one item of a JSON report; outcomes only where the record keeps them in order."""
+        """From one item of a JSON report file (a dict at that edge only); outcomes only where
+        the record keeps them in order."""
         covariates = tuple(item.get("covariates") or ())
         kind = item.get("kind")
         raw = item.get("outcomes")
@@ -203,13 +290,12 @@ def incoherence_slope(
     lengths: ArrayLike,
     *,
     confidence: float = 0.95,
-) -> dict[str, Any]:
+) -> Slope:
     """Change of incoherence per doubling of length, with a sandwich t interval.
 
     Fits I(x) = alpha + beta (x - x0), x = log(length), by sum w (v - I(x) e) (1, x) = 0.
-    Returns ``slope``, ``low``, ``high`` (per doubling), ``incoherence_at_centre`` (alpha),
-    ``centre_length`` (exp x0), ``items`` and ``df``; numbers are None when undefined (fewer
-    than 3 items, no error, or no spread of length among items with error).
+    ``incoherence_at_centre`` is alpha and ``centre_length`` exp x0; numbers are None when
+    undefined (fewer than 3 items, no error, or no spread of length among items with error).
     """
     confidence = _check_confidence(confidence)
     v, e, w, length = (
@@ -223,31 +309,32 @@ def incoherence_slope(
     keep = w > 0
     v, e, w, x = v[keep], e[keep], w[keep], np.log(length[keep])
     n = v.shape[0]
-    out: dict[str, Any] = {
-        "slope": None,
-        "low": None,
-        "high": None,
-        "unit": "incoherence per doubling of length",
-        "incoherence_at_centre": None,
-        "centre_length": None,
-        "items": n,
-        "df": max(n - 2, 0),
-        "note": None,
-    }
+    undefined = Slope(
+        slope=None,
+        low=None,
+        high=None,
+        unit="incoherence per doubling of length",
+        incoherence_at_centre=None,
+        centre_length=None,
+        items=n,
+        df=max(n - 2, 0),
+        note=None,
+    )
     error_mass = w * e
     total = float(np.sum(error_mass))
     if not total > 0:
-        out["note"] = "no error: incoherence is undefined"
-        return out
+        return dataclasses.replace(undefined, note="no error: incoherence is undefined")
     centre = float(np.sum(error_mass * x) / total)
     z = x - centre
     spread = float(np.sum(error_mass * z * z))
-    out["centre_length"] = math.exp(centre)
     alpha = float(np.sum(w * v) / total)
-    out["incoherence_at_centre"] = alpha
+    centred = dataclasses.replace(
+        undefined,
+        incoherence_at_centre=_finite_or_none(alpha),
+        centre_length=_finite_or_none(math.exp(centre)),
+    )
     if n < 3 or not spread > 1e-12 * total:
-        out["note"] = "needs at least 3 items whose lengths differ"
-        return out
+        return dataclasses.replace(centred, note="needs at least 3 items whose lengths differ")
     beta = float(np.sum(w * v * z) / spread)
     residual = w * (v - (alpha + beta * z) * e)
     meat = float(np.sum((residual * z) ** 2)) * n / (n - 2)
@@ -256,36 +343,39 @@ def incoherence_slope(
 
     q = float(stdtrit(n - 2, 0.5 + confidence / 2.0))
     per_doubling = math.log(2.0)
-    out["slope"] = beta * per_doubling
-    out["low"] = (beta - q * se) * per_doubling
-    out["high"] = (beta + q * se) * per_doubling
-    return out
+    return dataclasses.replace(
+        centred,
+        slope=_finite_or_none(beta * per_doubling),
+        low=_finite_or_none((beta - q * se) * per_doubling),
+        high=_finite_or_none((beta + q * se) * per_doubling),
+    )
 
 
 # ----------------------------------------------------------------------------------------
 # buckets
 
 
-def _clip01(value: float | None) -> float | None:
-    return None if value is None else min(max(value, 0.0), 1.0)
+def _clip01(value: float) -> float | None:
+    """Clipped to [0, 1] for display; None for NaN (as the JSON report has always shown it)."""
+    return _finite_or_none(min(max(value, 0.0), 1.0))
 
 
 def _ratio_summary(
     v: NDArray[np.float64], e: NDArray[np.float64], w: NDArray[np.float64], confidence: float
-) -> dict[str, Any]:
+) -> RatioSummary:
     """Weighted mean error and variance, and the ratio-of-sums incoherence with its interval."""
     total_w = float(np.sum(w))
     total_e = float(np.sum(w * e))
     keep = w > 0
     bounds = ratio_delta_interval(v[keep], e[keep], w[keep], confidence)
-    return {
-        "items": int(v.shape[0]),
-        "error": float(np.sum(w * e)) / total_w if total_w > 0 else None,
-        "variance": float(np.sum(w * v)) / total_w if total_w > 0 else None,
-        "incoherence": _clip01(float(np.sum(w * v)) / total_e) if total_e > 0 else None,
-        "low": None if bounds is None else _clip01(bounds[0]),
-        "high": None if bounds is None else _clip01(bounds[1]),
-    }
+    return RatioSummary(
+        items=int(v.shape[0]),
+        error=_finite_or_none(float(np.sum(w * e)) / total_w) if total_w > 0 else None,
+        variance=_finite_or_none(float(np.sum(w * v)) / total_w) if total_w > 0 else None,
+        incoherence=_clip01(float(np.sum(w * v)) / total_e) if total_e > 0 else None,
+        low=None if bounds is None else _clip01(bounds[0]),
+        high=None if bounds is None else _clip01(bounds[1]),
+    )
 
 
 def _buckets(
@@ -295,20 +385,20 @@ def _buckets(
     w: NDArray[np.float64],
     buckets: int,
     confidence: float,
-) -> list[dict[str, Any]]:
+) -> list[LengthBin]:
     order = np.argsort(lengths, kind="stable")
     out = []
     for index, part in enumerate(np.array_split(order, min(buckets, order.shape[0])), start=1):
         summary = _ratio_summary(v[part], e[part], w[part], confidence)
         part_lengths = lengths[part]
         out.append(
-            {
-                "bucket": index,
-                "length_min": float(part_lengths.min()),
-                "length_max": float(part_lengths.max()),
-                "length": float(np.exp(np.mean(np.log(part_lengths)))),
-                **summary,
-            }
+            LengthBin(
+                bucket=index,
+                length_min=float(part_lengths.min()),
+                length_max=float(part_lengths.max()),
+                length=float(np.exp(np.mean(np.log(part_lengths)))),
+                **dataclasses.asdict(summary),
+            )
         )
     return out
 
@@ -353,9 +443,9 @@ def _overthinking(
     items: Sequence[ItemInput],
     sample_lengths: Sequence[NDArray[np.float64]],
     confidence: float,
-) -> dict[str, Any]:
+) -> Overthinking:
     halves: list[tuple[ItemEstimate, ItemEstimate]] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[SkippedItem] = []
     without_outcomes: list[str] = []
     for item, lengths in zip(items, sample_lengths, strict=True):
         if item.outcomes is None:
@@ -363,30 +453,26 @@ def _overthinking(
             continue
         split = _split_item(item, lengths)
         if isinstance(split, str):
-            skipped.append({"id": item.id, "reason": split})
+            skipped.append(SkippedItem(item.id, split))
         else:
             halves.append(split)
-    out: dict[str, Any] = {
-        "items": len(halves),
-        "items_without_outcomes": without_outcomes,
-        "items_skipped": skipped,
-        "short": None,
-        "long": None,
-        "change": None,
-    }
     if not halves:
-        return out
+        return Overthinking(0, without_outcomes, skipped, None, None, None)
     w = np.asarray([s.weight for s, _ in halves], dtype=np.float64)
     e_short = np.asarray([s.error for s, _ in halves], dtype=np.float64)
     v_short = np.asarray([s.variance for s, _ in halves], dtype=np.float64)
     e_long = np.asarray([lg.error for _, lg in halves], dtype=np.float64)
     v_long = np.asarray([lg.variance for _, lg in halves], dtype=np.float64)
-    out["short"] = _ratio_summary(v_short, e_short, w, confidence)
-    out["long"] = _ratio_summary(v_long, e_long, w, confidence)
-    out["change"] = ratio_change(
-        w * v_long, w * e_long, w * v_short, w * e_short, confidence=confidence
+    return Overthinking(
+        items=len(halves),
+        items_without_outcomes=without_outcomes,
+        items_skipped=skipped,
+        short=_ratio_summary(v_short, e_short, w, confidence),
+        long=_ratio_summary(v_long, e_long, w, confidence),
+        change=ratio_change(
+            w * v_long, w * e_long, w * v_short, w * e_short, confidence=confidence
+        ),
     )
-    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -399,31 +485,31 @@ def length_analysis(
     confidence: float = 0.95,
     *,
     covariate: str | None = None,
-) -> dict[str, Any]:
+) -> LengthAnalysis:
     """Incoherence by length bucket, its slope over log length, and the overthinking split.
 
-    Returns plain builtins (None where undefined, never NaN); see the module docstring.
+    Numbers are None where undefined, never NaN; see the module docstring.
     """
     if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
         raise ValueError(f"buckets must be a positive int, got {buckets!r}")
     confidence = _check_confidence(confidence)
     name = choose_length_covariate(items, covariate)
-    out: dict[str, Any] = {
-        "covariate": name,
-        "confidence": confidence,
-        "items": len(items),
-        "items_used": 0,
-        "items_unestimated": [i.id for i in items if i.variance is None],
-        "items_without_target": [i.id for i in items if i.variance is not None and i.error is None],
-        "items_without_length": [],
-        "buckets": [],
-        "slope": None,
-        "overthinking": None,
-        "note": None,
-    }
+    empty = LengthAnalysis(
+        covariate=name,
+        confidence=confidence,
+        items=len(items),
+        items_used=0,
+        items_unestimated=[i.id for i in items if i.variance is None],
+        items_without_target=[i.id for i in items if i.variance is not None and i.error is None],
+        items_without_length=[],
+        buckets=[],
+        slope=None,
+        overthinking=None,
+        note=None,
+    )
     if name is None:
-        out["note"] = "no sample reports a length (" + " or ".join(LENGTH_COVARIATES) + ")"
-        return out
+        note = "no sample reports a length (" + " or ".join(LENGTH_COVARIATES) + ")"
+        return dataclasses.replace(empty, note=note)
     used: list[ItemInput] = []
     sample_lengths: list[NDArray[np.float64]] = []
     for item in items:
@@ -432,19 +518,20 @@ def length_analysis(
         lengths = np.asarray([_length_value(row, name) for row in item.covariates])
         finite = lengths[np.isfinite(lengths)]
         if finite.size == 0 or not float(finite.mean()) > 0:
-            out["items_without_length"].append(item.id)
+            empty.items_without_length.append(item.id)
             continue
         used.append(item)
         sample_lengths.append(lengths)
-    out["items_used"] = len(used)
     if not used:
-        out["note"] = f"no item with a target has a positive {name}"
-        return out
+        return dataclasses.replace(empty, note=f"no item with a target has a positive {name}")
     mean_length = np.asarray([float(np.nanmean(x)) for x in sample_lengths])
     v = np.asarray([i.variance for i in used], dtype=np.float64)
     e = np.asarray([i.error for i in used], dtype=np.float64)
     w = np.asarray([i.weight for i in used], dtype=np.float64)
-    out["buckets"] = _buckets(mean_length, v, e, w, buckets, confidence)
-    out["slope"] = incoherence_slope(v, e, w, mean_length, confidence=confidence)
-    out["overthinking"] = _overthinking(used, sample_lengths, confidence)
-    return out
+    return dataclasses.replace(
+        empty,
+        items_used=len(used),
+        buckets=_buckets(mean_length, v, e, w, buckets, confidence),
+        slope=incoherence_slope(v, e, w, mean_length, confidence=confidence),
+        overthinking=_overthinking(used, sample_lengths, confidence),
+    )

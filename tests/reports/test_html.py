@@ -15,6 +15,7 @@ import pytest
 from pytest_hotmess.reports.html import PLOT_HINT
 from pytest_hotmess.reports.html import render_html as _render_run
 from pytest_hotmess.results.compare_runs import compare_runs
+from pytest_hotmess.results.plain_record import to_plain_value
 from pytest_hotmess.results.records import RunRecord
 from pytest_hotmess.stats.aggregate import aggregate
 from pytest_hotmess.stats.decompose import estimate_item
@@ -124,8 +125,8 @@ def render_html(report: dict[str, Any], baseline: dict[str, Any] | None = None) 
 def _full_page() -> str:
     current, baseline = _reports()
     for test in current["tests"]:
-        test["length"] = length_analysis(items_from_record(test))
-        test["ensembles"] = ensemble_projection(test["items"])
+        test["length"] = to_plain_value(length_analysis(items_from_record(test)))
+        test["ensembles"] = to_plain_value(ensemble_projection(test["items"]))
     return render_html(current, baseline)
 
 

@@ -14,7 +14,7 @@ def test_ratio_change_rejects_ragged_or_non_finite_columns() -> None:
         ratio_change([1, 2], [1, 2], [1], [1, 2])
     with pytest.raises(ValueError, match="finite"):
         ratio_change([1, math.nan], [1, 2], [1, 2], [1, 2])
-    assert ratio_change([], [], [], [])["note"] == "no item on both sides"
+    assert ratio_change([], [], [], []).note == "no item on both sides"
 
 
 def test_parse_fail_rules_accepts_lists_commas_case_and_spaces() -> None:

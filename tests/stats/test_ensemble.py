@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -14,7 +15,15 @@ from numpy.typing import NDArray
 
 from pytest_hotmess.stats.aggregate import aggregate, ratio_delta_interval
 from pytest_hotmess.stats.decompose import ItemEstimate, estimate_item
-from pytest_hotmess.stats.ensemble import ensemble_projection, vote_agreement, vote_probabilities
+from pytest_hotmess.stats.ensemble import (
+    EnsembleMethod,
+    EnsembleProjection,
+    EnsembleRow,
+    SkippedItem,
+    ensemble_projection,
+    vote_agreement,
+    vote_probabilities,
+)
 from pytest_hotmess.stats.kinds import INVALID
 
 # ----------------------------------------------------------------------------------------
@@ -116,8 +125,9 @@ def _categorical(item_id: str, counts: dict[str, int], target: str = "A") -> Ite
     return estimate_item(outcomes, target, item_id=item_id)
 
 
-def _rows(projection: dict[str, Any], method: str) -> dict[int, dict[str, Any]]:
-    return {row["m"]: row for row in projection[method]["rows"]}
+def _rows(projection: EnsembleProjection, method: str) -> dict[int, EnsembleRow]:
+    block: EnsembleMethod = getattr(projection, method)
+    return {row.m: row for row in block.rows}
 
 
 def test_one_sample_ensembles_reproduce_the_aggregate() -> None:
@@ -130,12 +140,12 @@ def test_one_sample_ensembles_reproduce_the_aggregate() -> None:
     projection = ensemble_projection(items, ms=[1])
     for method in ("averaging", "majority"):
         row = _rows(projection, method)[1]
-        assert row["error"] == pytest.approx(reference.error, abs=1e-12)
-        assert row["bias"] == pytest.approx(reference.bias, abs=1e-12)
-        assert row["variance"] == pytest.approx(reference.variance, abs=1e-12)
-        assert row["incoherence"] == pytest.approx(reference.incoherence, abs=1e-12)
-        assert row["low"] == pytest.approx(reference.incoherence_low, abs=1e-12)
-        assert row["high"] == pytest.approx(reference.incoherence_high, abs=1e-12)
+        assert row.error == pytest.approx(reference.error, abs=1e-12)
+        assert row.bias == pytest.approx(reference.bias, abs=1e-12)
+        assert row.variance == pytest.approx(reference.variance, abs=1e-12)
+        assert row.incoherence == pytest.approx(reference.incoherence, abs=1e-12)
+        assert row.low == pytest.approx(reference.incoherence_low, abs=1e-12)
+        assert row.high == pytest.approx(reference.incoherence_high, abs=1e-12)
 
 
 def test_averaging_divides_the_unbiased_variance_by_m() -> None:
@@ -155,41 +165,41 @@ def test_averaging_divides_the_unbiased_variance_by_m() -> None:
     v = np.array([i.variance for i in items], dtype=np.float64)
     for m in (1, 3, 5, 9):
         e_m = b + v / m
-        assert rows[m]["error"] == pytest.approx(float(np.sum(w * e_m) / w.sum()), abs=1e-12)
-        assert rows[m]["variance"] == pytest.approx(float(np.sum(w * v / m) / w.sum()))
-        assert rows[m]["incoherence"] == pytest.approx(float(np.sum(w * v / m) / np.sum(w * e_m)))
+        assert rows[m].error == pytest.approx(float(np.sum(w * e_m) / w.sum()), abs=1e-12)
+        assert rows[m].variance == pytest.approx(float(np.sum(w * v / m) / w.sum()))
+        assert rows[m].incoherence == pytest.approx(float(np.sum(w * v / m) / np.sum(w * e_m)))
         bounds = ratio_delta_interval(v / m, e_m, w, 0.9)
         assert bounds is not None
         assert 0.0 < bounds[0] < bounds[1] < 1.0  # so no clipping for display applies
-        assert (rows[m]["low"], rows[m]["high"]) == pytest.approx(bounds, abs=1e-12)
+        assert (rows[m].low, rows[m].high) == pytest.approx(bounds, abs=1e-12)
 
 
 def test_plugin_items_are_converted_before_projecting() -> None:
     outcomes = [1.0, 2.0, 4.0, 0.5]
     unbiased = ensemble_projection([estimate_item(outcomes, 2.0)], ms=[3])
     plugin = ensemble_projection([estimate_item(outcomes, 2.0, estimator="plugin")], ms=[3])
-    assert _rows(plugin, "averaging")[3]["error"] == pytest.approx(
-        _rows(unbiased, "averaging")[3]["error"], abs=1e-12
+    assert _rows(plugin, "averaging")[3].error == pytest.approx(
+        _rows(unbiased, "averaging")[3].error, abs=1e-12
     )
 
 
 def test_majority_rows_say_what_k_they_need() -> None:
     items = [_categorical("a", {"A": 4, "B": 3, "C": 1}), _categorical("b", {"A": 2, "B": 4})]
     rows = _rows(ensemble_projection(items, ms=(1, 3, 5, 9)), "majority")
-    assert rows[3]["variance"] is not None  # K >= 6 everywhere
-    assert rows[5]["error"] is not None and rows[5]["variance"] is None
-    assert "needs K >= 10" in rows[5]["note"]
-    assert rows[9]["error"] is None and "needs K >= 9 for every item" in rows[9]["note"]
+    assert rows[3].variance is not None  # K >= 6 everywhere
+    assert rows[5].error is not None and rows[5].variance is None
+    assert "needs K >= 10" in rows[5].note
+    assert rows[9].error is None and "needs K >= 9 for every item" in rows[9].note
     q = vote_probabilities([[2, 4]], 5)[0]  # item b: one m=5 vote, A must win
     expected = (2 * (1 - vote_probabilities([[4, 3, 1]], 5)[0][0]) + 2 * (1 - q[0])) / 2
-    assert rows[5]["error"] == pytest.approx(expected, abs=1e-12)
+    assert rows[5].error == pytest.approx(expected, abs=1e-12)
 
 
 def test_too_many_distinct_answers_is_reported_not_guessed() -> None:
     labels = [f"answer {i}" for i in range(40)]
     item = estimate_item(labels, "answer 0", item_id="free text")
     row = _rows(ensemble_projection([item], ms=[9]), "majority")[9]
-    assert row["error"] is None and "too many distinct answers" in row["note"]
+    assert row.error is None and "too many distinct answers" in row.note
 
 
 def test_items_that_cannot_vote_or_average_are_listed_with_reasons() -> None:
@@ -197,25 +207,23 @@ def test_items_that_cannot_vote_or_average_are_listed_with_reasons() -> None:
     numeric = estimate_item([1.0, 2.0], 1.0, item_id="num")
     no_target = estimate_item(["A", "B"], item_id="free")
     projection = ensemble_projection([kl, numeric, no_target], ms=[1])
-    assert projection["items"] == 2
-    assert projection["items_without_target"] == ["free"]
-    assert projection["averaging"]["excluded"] == [
-        {"id": "kl", "reason": "KL loss does not average"}
-    ]
-    reasons = {e["id"]: e["reason"] for e in projection["majority"]["excluded"]}
+    assert projection.items == 2
+    assert projection.items_without_target == ["free"]
+    assert projection.averaging.excluded == [SkippedItem("kl", "KL loss does not average")]
+    reasons = {e.id: e.reason for e in projection.majority.excluded}
     assert "Brier" in reasons["kl"] and "numeric" in reasons["num"]
-    assert projection["majority"]["items"] == 0
+    assert projection.majority.items == 0
 
 
 def test_binary_votes_are_half_the_categorical_brier_and_invalid_counts_as_false() -> None:
     passed = estimate_item([True] * 5 + [False] * 2 + [INVALID], item_id="p")
     row = _rows(ensemble_projection([passed], ms=[3]), "majority")[3]
     q = vote_probabilities([[5, 3]], 3)[0]
-    assert row["error"] == pytest.approx(1 - q[0], abs=1e-12)
-    assert row["variance"] == pytest.approx((1 - vote_agreement([[5, 3]], 3)[0]) / 2, abs=1e-12)
+    assert row.error == pytest.approx(1 - q[0], abs=1e-12)
+    assert row.variance == pytest.approx((1 - vote_agreement([[5, 3]], 3)[0]) / 2, abs=1e-12)
     failing = estimate_item([True] * 2 + [False] * 3 + [INVALID] * 3, False, item_id="f")
     row = _rows(ensemble_projection([failing], ms=[3]), "majority")[3]
-    assert row["error"] == pytest.approx(1 - vote_probabilities([[6, 2]], 3)[0][0], abs=1e-12)
+    assert row.error == pytest.approx(1 - vote_probabilities([[6, 2]], 3)[0][0], abs=1e-12)
 
 
 def test_estimates_and_their_json_records_give_the_same_projection() -> None:
@@ -223,7 +231,7 @@ def test_estimates_and_their_json_records_give_the_same_projection() -> None:
     from_objects = ensemble_projection(items)
     from_records = ensemble_projection(json.loads(json.dumps([i.to_dict() for i in items])))
     assert from_objects == from_records
-    json.dumps(from_objects, allow_nan=False)
+    json.dumps(dataclasses.asdict(from_objects), allow_nan=False)
 
 
 @pytest.mark.parametrize("ms", [[0], [-1], [2.5], [True], []])
@@ -234,7 +242,7 @@ def test_bad_ensemble_sizes_raise(ms: list[Any]) -> None:
 
 def test_sizes_are_deduplicated_and_sorted() -> None:
     projection = ensemble_projection([_categorical("a", {"A": 3, "B": 6})], ms=[3, 1, 3])
-    assert projection["ms"] == [1, 3]
+    assert projection.ms == [1, 3]
 
 
 # ----------------------------------------------------------------------------------------
@@ -268,9 +276,9 @@ def _projected(p: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
             items.append(_categorical(f"q{i}", dict(zip("ABCD", map(int, counts), strict=True))))
         projection = ensemble_projection(items, ms=_MS)
         for method in ("averaging", "majority"):
-            rows = projection[method]["rows"]
+            rows = getattr(projection, method).rows
             for figure in ("error", "variance"):
-                out.setdefault(f"{method}.{figure}", []).append([r[figure] for r in rows])
+                out.setdefault(f"{method}.{figure}", []).append([getattr(r, figure) for r in rows])
     return {key: np.asarray(value) for key, value in out.items()}
 
 
@@ -374,8 +382,8 @@ def test_averaging_projection_matches_fresh_numeric_ensembles() -> None:
             estimate_item([float(x) for x in row], 0.0, item_id=str(i))
             for i, row in enumerate(samples)
         ]
-        rows = ensemble_projection(items, _MS)["averaging"]["rows"]
-        projected.append([r["error"] for r in rows])
+        rows = ensemble_projection(items, _MS).averaging.rows
+        projected.append([r.error for r in rows])
     table = np.asarray(projected)
     for j, m in enumerate(_MS):
         s2 = sigma**2 / m

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -56,9 +57,9 @@ def test_reasoning_tokens_are_preferred_when_any_sample_reports_them() -> None:
 
 def test_without_any_length_the_analysis_says_so() -> None:
     result = length_analysis([ItemInput("a", 1.0, 0.5, ({}, {}))])
-    assert result["covariate"] is None
-    assert "no sample reports a length" in result["note"]
-    assert result["buckets"] == [] and result["slope"] is None
+    assert result.covariate is None
+    assert "no sample reports a length" in result.note
+    assert result.buckets == [] and result.slope is None
 
 
 def test_items_without_length_target_or_estimate_are_listed_not_dropped() -> None:
@@ -72,15 +73,15 @@ def test_items_without_length_target_or_estimate_are_listed_not_dropped() -> Non
         _item("unestimated", None, None, [100, 100]),
     ]
     result = length_analysis(items, buckets=2)
-    assert result["items"] == 7 and result["items_used"] == 3
-    assert result["items_without_length"] == ["nolength", "zero"]
-    assert result["items_without_target"] == ["notarget"]
-    assert result["items_unestimated"] == ["unestimated"]
+    assert result.items == 7 and result.items_used == 3
+    assert result.items_without_length == ["nolength", "zero"]
+    assert result.items_without_target == ["notarget"]
+    assert result.items_unestimated == ["unestimated"]
     # mean lengths: ok1 150, ok2 300 (the missing sample is ignored), ok3 30
-    assert [b["items"] for b in result["buckets"]] == [2, 1]
-    assert result["buckets"][0]["length_min"] == 30.0
-    assert result["buckets"][0]["length_max"] == 150.0
-    assert result["buckets"][1]["length_min"] == 300.0
+    assert [b.items for b in result.buckets] == [2, 1]
+    assert result.buckets[0].length_min == 30.0
+    assert result.buckets[0].length_max == 150.0
+    assert result.buckets[1].length_min == 300.0
 
 
 # ----------------------------------------------------------------------------------------
@@ -102,25 +103,25 @@ def test_buckets_are_equal_size_ratio_of_sums_with_the_engines_interval() -> Non
     ]
     result = length_analysis(items, buckets=4, confidence=0.9)
     order = np.argsort(lengths)
-    assert [b["items"] for b in result["buckets"]] == [3, 3, 2, 2]
+    assert [b.items for b in result.buckets] == [3, 3, 2, 2]
     start = 0
-    for bucket in result["buckets"]:
-        members = [estimates[i] for i in order[start : start + bucket["items"]]]
-        start += bucket["items"]
+    for bucket in result.buckets:
+        members = [estimates[i] for i in order[start : start + bucket.items]]
+        start += bucket.items
         reference = aggregate(members, confidence=0.9)
-        assert bucket["incoherence"] == pytest.approx(reference.incoherence, abs=1e-12)
-        assert bucket["low"] == pytest.approx(reference.incoherence_low, abs=1e-12)
-        assert bucket["high"] == pytest.approx(reference.incoherence_high, abs=1e-12)
-        assert bucket["error"] == pytest.approx(reference.error, abs=1e-12)
-        member_lengths = sorted(lengths)[start - bucket["items"] : start]
-        assert bucket["length"] == pytest.approx(math.exp(np.mean(np.log(member_lengths))))
+        assert bucket.incoherence == pytest.approx(reference.incoherence, abs=1e-12)
+        assert bucket.low == pytest.approx(reference.incoherence_low, abs=1e-12)
+        assert bucket.high == pytest.approx(reference.incoherence_high, abs=1e-12)
+        assert bucket.error == pytest.approx(reference.error, abs=1e-12)
+        member_lengths = sorted(lengths)[start - bucket.items : start]
+        assert bucket.length == pytest.approx(math.exp(np.mean(np.log(member_lengths))))
 
 
 def test_fewer_items_than_buckets_gives_one_bucket_per_item() -> None:
     items = [_item("a", 1.0, 0.5, [10]), _item("b", 1.0, 0.2, [20])]
     result = length_analysis(items, buckets=4)
-    assert [b["incoherence"] for b in result["buckets"]] == [0.5, 0.2]
-    assert result["buckets"][0]["low"] is None  # one item: no interval
+    assert [b.incoherence for b in result.buckets] == [0.5, 0.2]
+    assert result.buckets[0].low is None  # one item: no interval
 
 
 @pytest.mark.parametrize(
@@ -141,12 +142,12 @@ def test_slope_recovers_an_exact_linear_incoherence_in_log_length() -> None:
     x = np.log(lengths)
     incoherence = 0.2 + 0.05 * (x - x[0])  # +0.05 per e-fold
     result = incoherence_slope(incoherence * errors, errors, np.ones(5), lengths)
-    assert result["slope"] == pytest.approx(0.05 * math.log(2), abs=1e-12)
-    assert result["low"] == pytest.approx(result["slope"], abs=1e-9)  # no residual
-    assert result["high"] == pytest.approx(result["slope"], abs=1e-9)
+    assert result.slope == pytest.approx(0.05 * math.log(2), abs=1e-12)
+    assert result.low == pytest.approx(result.slope, abs=1e-9)  # no residual
+    assert result.high == pytest.approx(result.slope, abs=1e-9)
     centre = float(np.sum(errors * x) / errors.sum())
-    assert result["centre_length"] == pytest.approx(math.exp(centre))
-    assert result["incoherence_at_centre"] == pytest.approx(
+    assert result.centre_length == pytest.approx(math.exp(centre))
+    assert result.incoherence_at_centre == pytest.approx(
         float(np.sum(incoherence * errors) / errors.sum())
     )
 
@@ -171,10 +172,10 @@ def test_slope_interval_is_the_hc1_sandwich_of_weighted_least_squares() -> None:
     se = math.sqrt(cov[1, 1])
     q = stats.t.ppf(0.95, n - 2)
     per_doubling = math.log(2)
-    assert result["slope"] == pytest.approx(beta[1] * per_doubling, abs=1e-12)
-    assert result["low"] == pytest.approx((beta[1] - q * se) * per_doubling, abs=1e-12)
-    assert result["high"] == pytest.approx((beta[1] + q * se) * per_doubling, abs=1e-12)
-    assert result["df"] == n - 2
+    assert result.slope == pytest.approx(beta[1] * per_doubling, abs=1e-12)
+    assert result.low == pytest.approx((beta[1] - q * se) * per_doubling, abs=1e-12)
+    assert result.high == pytest.approx((beta[1] + q * se) * per_doubling, abs=1e-12)
+    assert result.df == n - 2
 
 
 @pytest.mark.parametrize(
@@ -189,8 +190,8 @@ def test_slope_is_undefined_without_enough_information(
     v: list[float], e: list[float], lengths: list[float], note: str
 ) -> None:
     result = incoherence_slope(v, e, np.ones(len(v)), lengths)
-    assert result["slope"] is None and result["low"] is None
-    assert note in result["note"]
+    assert result.slope is None and result.low is None
+    assert note in result.note
 
 
 def test_slope_rejects_bad_lengths() -> None:
@@ -247,10 +248,10 @@ def test_rising_variance_shows_in_the_buckets_and_the_slope() -> None:
     seeds, positive, separated = 200, 0, 0
     for seed in range(seeds):
         result = length_analysis(_length_suite(seed, rising=True))
-        assert result["covariate"] == "reasoning_tokens"
-        positive += result["slope"]["low"] > 0
-        first, last = result["buckets"][0], result["buckets"][-1]
-        separated += first["high"] < last["low"]
+        assert result.covariate == "reasoning_tokens"
+        positive += result.slope.low > 0
+        first, last = result.buckets[0], result.buckets[-1]
+        separated += first.high < last.low
     assert positive / seeds >= 0.90
     assert separated / seeds >= 0.90
 
@@ -261,9 +262,9 @@ def test_flat_variance_gives_a_slope_interval_covering_zero() -> None:
     # (Measured on 1,000 other seeds: 0.947.)
     seeds = 200
     covered = sum(
-        (s := length_analysis(_length_suite(10_000 + seed, rising=False))["slope"])["low"]
+        (s := length_analysis(_length_suite(10_000 + seed, rising=False)).slope).low
         <= 0.0
-        <= s["high"]
+        <= s.high
         for seed in range(seeds)
     )
     assert covered / seeds >= 0.95 - 3 * math.sqrt(0.95 * 0.05 / seeds)
@@ -292,17 +293,15 @@ def test_overthinking_split_re_estimates_each_half_as_its_own_item() -> None:
         outcomes=("B", "B", "A", "C"),
         target="A",
     )
-    split = length_analysis([item, other])["overthinking"]
+    split = length_analysis([item, other]).overthinking
     short = [estimate_item(["A", "A", "A", "B"], "A"), estimate_item(["B", "B"], "A")]
     long = [estimate_item(["C", "A", "B", "D"], "A"), estimate_item(["A", "C"], "A")]
-    assert split["items"] == 2
+    assert split.items == 2
     for side, halves in (("short", short), ("long", long)):
         e = sum(h.error for h in halves if h.error is not None)
         v = sum(h.variance for h in halves)
-        assert split[side]["incoherence"] == pytest.approx(v / e)
-    assert split["change"]["change"] == pytest.approx(
-        split["long"]["incoherence"] - split["short"]["incoherence"]
-    )
+        assert getattr(split, side).incoherence == pytest.approx(v / e)
+    assert split.change.change == pytest.approx(split.long.incoherence - split.short.incoherence)
 
 
 def test_items_that_cannot_be_split_are_listed_with_a_reason() -> None:
@@ -319,10 +318,10 @@ def test_items_that_cannot_be_split_are_listed_with_a_reason() -> None:
         kind="numeric",
     )
     counts_only = ItemInput("counts", 1.0, 0.5, ({"output_tokens": 7},) * 4)
-    split = length_analysis([same, numeric_invalid, counts_only])["overthinking"]
-    assert split["items"] == 0 and split["change"] is None
-    assert split["items_without_outcomes"] == ["counts"]
-    reasons = {s["id"]: s["reason"] for s in split["items_skipped"]}
+    split = length_analysis([same, numeric_invalid, counts_only]).overthinking
+    assert split.items == 0 and split.change is None
+    assert split.items_without_outcomes == ["counts"]
+    reasons = {s.id: s.reason for s in split.items_skipped}
     assert "fewer than 2 samples" in reasons["same"]
     assert "cannot be estimated" in reasons["numeric"]  # one valid sample in the short half
 
@@ -355,7 +354,7 @@ def test_overthinking_split_finds_long_samples_more_incoherent() -> None:
     # positive with its interval above 0.
     seeds = 40
     found = sum(
-        length_analysis(_overthinking_suite(seed, True))["overthinking"]["change"]["low"] > 0
+        length_analysis(_overthinking_suite(seed, True)).overthinking.change.low > 0
         for seed in range(seeds)
     )
     assert found / seeds >= 0.90
@@ -367,8 +366,8 @@ def test_overthinking_split_covers_zero_when_length_does_not_matter() -> None:
     seeds = 60
     covered = 0
     for seed in range(seeds):
-        change = length_analysis(_overthinking_suite(20_000 + seed, False))["overthinking"]
-        covered += change["change"]["low"] <= 0.0 <= change["change"]["high"]
+        change = length_analysis(_overthinking_suite(20_000 + seed, False)).overthinking
+        covered += change.change.low <= 0.0 <= change.change.high
     assert covered / seeds >= 0.95 - 3 * math.sqrt(0.95 * 0.05 / seeds)
 
 
@@ -386,8 +385,8 @@ def test_items_from_results_keep_outcomes_next_to_covariates() -> None:
     assert first.kind == "categorical" and first.target == "A" and first.error is not None
     assert second.variance is None
     analysis = length_analysis([first, second])
-    assert analysis["items_unestimated"] == ["q2"]
-    assert analysis["overthinking"]["items"] == 1  # <invalid> is a wrong answer of its own
+    assert analysis.items_unestimated == ["q2"]
+    assert analysis.overthinking.items == 1  # <invalid> is a wrong answer of its own
 
 
 def test_items_from_a_json_record_keep_outcomes_only_where_the_order_survives() -> None:
@@ -403,12 +402,12 @@ def test_items_from_a_json_record_keep_outcomes_only_where_the_order_survives() 
     assert c.outcomes is None  # counts only
     assert g.outcomes is None  # the invalid sample is not in the list: order lost
     assert t.target is NOTHING and t.error is None
-    split = length_analysis([n, c, g, t])["overthinking"]
-    assert split["items"] == 1 and split["items_without_outcomes"] == ["c", "g"]
-    assert split["short"]["error"] == pytest.approx(estimate_item([1.0, 2.0], 2.5).error)
+    split = length_analysis([n, c, g, t]).overthinking
+    assert split.items == 1 and split.items_without_outcomes == ["c", "g"]
+    assert split.short.error == pytest.approx(estimate_item([1.0, 2.0], 2.5).error)
 
 
-def test_analysis_is_plain_json_without_nan() -> None:
+def test_analysis_holds_builtins_without_nan() -> None:
     result = length_analysis([*_overthinking_suite(3, True)[:12], _item("x", None, None, [1])])
 
     def check(value: Any) -> None:
@@ -421,5 +420,5 @@ def test_analysis_is_plain_json_without_nan() -> None:
         else:
             assert value is None or type(value) in (str, int, float, bool), type(value)
 
-    check(result)
-    json.dumps(result, allow_nan=False)
+    check(dataclasses.asdict(result))
+    json.dumps(dataclasses.asdict(result), allow_nan=False)

@@ -74,7 +74,7 @@ def test_baseline_change_uses_the_two_sided_quantile_with_n_minus_1_df() -> None
     wide = ratio_change(V5, E5, before, E5, confidence=0.95)
     narrow = ratio_change(V5, E5, before, E5, confidence=0.80)
     expected = T_975_DF4 / _df4_upper_quantile(0.10)
-    ratio = (wide["high"] - wide["change"]) / (narrow["high"] - narrow["change"])
+    ratio = (wide.high - wide.change) / (narrow.high - narrow.change)
     assert ratio == pytest.approx(expected, rel=RELATIVE, abs=0.0)
 
 
@@ -84,9 +84,9 @@ def test_length_slope_uses_the_two_sided_quantile_with_n_minus_2_df() -> None:
     lengths = [100.0, 200.0, 400.0, 800.0, 1600.0, 300.0]
     wide = incoherence_slope(v, e, [1.0] * 6, lengths, confidence=0.95)
     narrow = incoherence_slope(v, e, [1.0] * 6, lengths, confidence=0.80)
-    assert wide["df"] == 4
+    assert wide.df == 4
     expected = T_975_DF4 / _df4_upper_quantile(0.10)
-    ratio = (wide["high"] - wide["slope"]) / (narrow["high"] - narrow["slope"])
+    ratio = (wide.high - wide.slope) / (narrow.high - narrow.slope)
     assert ratio == pytest.approx(expected, rel=RELATIVE, abs=0.0)
 
 
