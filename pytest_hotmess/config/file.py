@@ -407,6 +407,8 @@ MODEL_SETTINGS: dict[str, Check] = {
     "api_key_env": _env_name,
     "timeout": _POSITIVE,
     "connect_timeout": _POSITIVE,
+    "deadline": _POSITIVE,
+    "max_response_bytes": _integer(1),
     "max_attempts": _integer(1),
     "backoff_base": _NON_NEGATIVE,
     "backoff_max": _NON_NEGATIVE,

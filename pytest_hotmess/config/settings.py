@@ -202,6 +202,22 @@ OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "max_retries",
+        "retry budget for the whole run: HTTP retries of model calls (split evenly over xdist "
+        "workers); when it runs out, sampling stops like a call budget",
+        _int_at_least(0),
+        None,
+        "N",
+    ),
+    Option(
+        "max_retry_wait",
+        "seconds the whole run may spend waiting before HTTP retries (split evenly over xdist "
+        "workers); a wait longer than what is left stops sampling instead of sleeping",
+        _non_negative,
+        None,
+        "SECONDS",
+    ),
+    Option(
         "max_cost",
         "cost budget for the whole run, from the chosen model's input_price/output_price "
         "(per million tokens; split evenly over xdist workers)",
@@ -293,6 +309,8 @@ class Settings:
     max_samples: int | None = None
     max_calls: int | None = None
     max_run_calls: int | None = None
+    max_retries: int | None = None
+    max_retry_wait: float | None = None
     max_cost: float | None = None
     save: str | None = None
     compare: str | None = None

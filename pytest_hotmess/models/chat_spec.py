@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from .errors import ModelConfigError, where
+from .errors import ModelConfigError, clean_key, where
 from .http import ChatModelBase
 
 __all__ = ["chat_model_from_spec"]
@@ -20,6 +20,8 @@ _SETTINGS = {
     "api_key_env",
     "timeout",
     "connect_timeout",
+    "deadline",
+    "max_response_bytes",
     "max_attempts",
     "backoff_base",
     "backoff_max",
@@ -55,10 +57,10 @@ def chat_model_from_spec(
     kwargs["http_transport"] = http_transport
     if "base_url" in spec:
         kwargs["base_url"] = _typed(spec, "base_url", str, place)
-    for key in ("timeout", "connect_timeout", "backoff_base", "backoff_max"):
+    for key in ("timeout", "connect_timeout", "deadline", "backoff_base", "backoff_max"):
         if key in spec:
             kwargs[key] = float(_typed(spec, key, (int, float), place))
-    for key in ("max_attempts", "max_connections"):
+    for key in ("max_attempts", "max_connections", "max_response_bytes"):
         if key in spec:
             kwargs[key] = _typed(spec, key, int, place)
     if "n_per_request" in spec:
@@ -88,7 +90,10 @@ def _api_key(spec: Mapping[str, Any], place: str, environ: Mapping[str, str]) ->
         raise ModelConfigError(
             f"{place}: environment variable {variable} (named by 'api_key_env') is not set"
         )
-    return value
+    try:
+        return clean_key(value, f"environment variable {variable} (named by 'api_key_env')")
+    except ValueError as exc:
+        raise ModelConfigError(f"{place}: {exc}") from None
 
 
 def _typed(spec: Mapping[str, Any], key: str, kind: type | tuple[type, ...], place: str) -> Any:

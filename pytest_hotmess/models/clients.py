@@ -32,7 +32,7 @@ def model_from_spec(
     spec: Mapping[str, Any],
     *,
     entry: str | None = None,
-    environ: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
     providers: Mapping[str, ProviderFactory] | None = None,
     seed: int = 0,
     http_transport: str = "auto",
@@ -42,13 +42,17 @@ def model_from_spec(
     ``provider`` is one of the registered providers (``sim``, ``openai``, ``anthropic``).
     Settings of the HTTP providers: ``model``, ``base_url``, ``api_key_env`` (name of the
     environment variable holding the key; omit it for local servers without auth),
-    ``timeout``, ``connect_timeout``, ``max_attempts``, ``backoff_base``, ``backoff_max``,
-    ``n_per_request`` (openai only), ``max_connections``, ``name``; every other key is a
-    sampling parameter sent on every call. ``entry`` is the entry's name in the config, used in
-    error messages and as the default model name. ``providers`` adds (or overrides) factories
-    by provider name; ``seed`` seeds a simulated model; ``http_transport`` is the async
-    transport of HTTP clients (``auto``, ``httpx``, ``aiohttp``).
+    ``timeout``, ``connect_timeout``, ``deadline`` (seconds one call may take in all, retries
+    included; default 120), ``max_response_bytes`` (largest answer body after decompression;
+    default 8 MiB), ``max_attempts``, ``backoff_base``, ``backoff_max``, ``n_per_request``
+    (openai only), ``max_connections``, ``name``; every other key is a sampling parameter sent
+    on every call. ``entry`` is the entry's name in the config, used in error messages and as
+    the default model name. ``environ`` is where ``api_key_env`` is looked up (default: the
+    process environment, read at the call). ``providers`` adds (or overrides) factories by
+    provider name; ``seed`` seeds a simulated model; ``http_transport`` is the async transport
+    of HTTP clients (``auto``, ``httpx``, ``aiohttp``).
     """
+    environ = os.environ if environ is None else environ
     context = BuildContext(entry=entry, environ=environ, seed=seed, http_transport=http_transport)
     model = build_model(spec, context, providers)
     assert isinstance(model, Model)

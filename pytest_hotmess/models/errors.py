@@ -6,8 +6,13 @@ other to describe a failure.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
+import logging
 import traceback
+import urllib.parse
+import weakref
 from typing import Any
 
 __all__ = [
@@ -16,6 +21,7 @@ __all__ = [
     "ModelAPIError",
     "ModelConfigError",
     "Secret",
+    "clean_key",
     "excerpt",
     "forget_transport_locals",
     "redact",
@@ -26,18 +32,48 @@ REDACTED = "[REDACTED]"
 _EXCERPT_CHARS = 300
 
 
+def clean_key(value: object, source: str) -> str:
+    """The key without surrounding whitespace; a ``ValueError`` naming ``source`` if unusable.
+
+    Keys read from CRLF ``.env`` files or secret files end in ``\r``/``\n``; sent as they are,
+    httpx refuses the header and echoes it (``b'Bearer sk-...\n'``) in its error. The message
+    names where the key came from (an environment variable, an argument), never the value.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{source}: an API key must be a string, got {type(value).__name__}")
+    key = value.strip()
+    if not key:
+        raise ValueError(f"{source}: the API key is empty (or only whitespace)")
+    bad = [index for index, char in enumerate(key) if not " " < char < "\x7f"]
+    if bad:
+        raise ValueError(
+            f"{source}: the API key holds {len(bad)} control, space or non-ASCII character(s) "
+            f"(first at position {bad[0]}); an API key is one line of printable ASCII"
+        )
+    return key
+
+
 class Secret:
-    """Holds an API key so that no repr, str or log line of its owner can show it."""
+    """Holds an API key so that no repr, str or log line of its owner can show it.
 
-    __slots__ = ("_value",)
+    Every key made into a Secret is also scrubbed from the HTTP libraries' log records
+    (see :func:`_guard_logs`) for as long as the Secret lives.
+    """
 
-    def __init__(self, value: str) -> None:
-        if not isinstance(value, str) or not value:
-            raise ValueError("an API key must be a non-empty string")
-        self._value = value
+    __slots__ = ("__weakref__", "_forms", "_value")
+
+    def __init__(self, value: str, source: str = "api_key") -> None:
+        self._value = clean_key(value, source)
+        self._forms = _forms_of(self._value)
+        _LIVE.add(self)
+        _guard_logs()
 
     def reveal(self) -> str:
         return self._value
+
+    def forms(self) -> tuple[str, ...]:
+        """Every way the key can appear in text, longest first (see :func:`redact`)."""
+        return self._forms
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -45,15 +81,123 @@ class Secret:
     __str__ = __repr__
 
 
+def _base64_cores(data: bytes) -> list[str]:
+    """The part of base64(prefix + data) that depends on ``data`` alone, for 3 prefix lengths.
+
+    ``Basic`` auth carries ``base64(user:key)``; whatever the user name, one of these three
+    strings appears in it (all but at most two bytes at either end of the key).
+    """
+    cores = []
+    for offset in range(3):
+        padded = b"\0" * offset + data
+        encoded = base64.b64encode(padded).decode("ascii")
+        start = 4 if offset else 0
+        end = len(encoded) if len(padded) % 3 == 0 else len(encoded) - 4
+        core = encoded[start:end]
+        if len(core) >= 8:
+            cores += [core, core.replace("+", "-").replace("/", "_")]
+    return cores
+
+
+def _forms_of(key: str) -> tuple[str, ...]:
+    """The key as text may carry it: raw, repr'd (str and bytes), JSON-, percent-,
+    backslash-escaped and inside base64 (``Basic`` auth)."""
+    raw = key.encode("utf-8", "backslashreplace")
+    forms = {
+        key,
+        repr(key)[1:-1],
+        repr(raw)[2:-1],
+        json.dumps(key)[1:-1],
+        json.dumps(key, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(key, safe=""),
+        urllib.parse.quote_plus(key),
+        key.encode("unicode_escape").decode("ascii"),
+        *_base64_cores(raw),
+    }
+    return tuple(sorted((form for form in forms if form), key=len, reverse=True))
+
+
 def redact(text: str, secret: Secret | None) -> str:
-    """``text`` with every occurrence of the key replaced (servers sometimes echo it back)."""
+    """``text`` with every form of the key replaced (servers sometimes echo it back).
+
+    Run it before cutting text to length (:func:`excerpt`): a cut key is no longer found.
+    """
     if secret is None:
         return text
-    return text.replace(secret.reveal(), REDACTED)
+    for form in secret.forms():
+        text = text.replace(form, REDACTED)
+    return text
+
+
+_LIVE: weakref.WeakSet[Secret] = weakref.WeakSet()
+
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.connection_pool",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "httpx_aiohttp",
+    "aiohttp",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.access",
+    "aiohttp.server",
+    "aiohttp.web",
+    "aiohttp.websocket",
+    "h11",
+    "hpack",
+    "hpack.hpack",
+    "hpack.table",
+    "pytest_hotmess.clients",
+)
+"""Loggers of the HTTP stack. A logger's filters see only the records made on it (not its
+children's), so each one that logs is named."""
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record that holds a live key so that any handler shows it redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = list(_LIVE)
+        if not secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot be formatted: leave it to logging's own report
+            return True
+        cleaned = message
+        for secret in secrets:
+            cleaned = redact(cleaned, secret)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for name in ("exc_text", "stack_info"):
+            text = getattr(record, name, None)
+            if text:
+                for secret in secrets:
+                    text = redact(text, secret)
+                setattr(record, name, text)
+        return True
+
+
+_FILTER = _RedactingFilter()
+
+
+def _guard_logs() -> None:
+    """Put the redacting filter on every HTTP-stack logger (once; cheap to call again)."""
+    for name in _HTTP_LOGGERS:
+        target = logging.getLogger(name)
+        if _FILTER not in target.filters:
+            target.addFilter(_FILTER)
 
 
 def excerpt(text: str) -> str:
-    """``text`` on one line, cut to a length that fits an error message."""
+    """``text`` on one line, cut to a length that fits an error message (redact it first)."""
     text = " ".join(text.split())
     return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
 

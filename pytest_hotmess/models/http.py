@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import httpx
 
 from .. import __version__
+from ..sampling.budget import current_budget
 from ..sampling.context import current_item
 from .errors import Failure, ModelAPIError, Secret, excerpt, forget_transport_locals, redact
 from .httpx_client import (
     AsyncTransportFactory,
     KeyAuth,
+    call_deadline,
     create_ssl_context,
     judge_exception,
     new_async_client,
@@ -46,6 +48,8 @@ from .transport import TransportChoice, TransportName, resolve_transport
 
 __all__ = [
     "CONNECTIONS_PER_POOL",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "USER_AGENT",
     "AsyncTransportFactory",
     "ChatModelBase",
@@ -68,6 +72,11 @@ logger = logging.getLogger("pytest_hotmess.clients")
 USER_AGENT = f"pytest-hotmess/{__version__}"
 """Sent on every request, sync or async, whatever the transport (some firewalls require one)."""
 
+DEFAULT_DEADLINE = 120.0
+"""Seconds one model call may take in all: every attempt, and the waits between them."""
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+"""The largest answer body read, after decompression."""
+
 if TYPE_CHECKING:
     from typing_extensions import NotRequired, TypedDict
 
@@ -80,6 +89,8 @@ if TYPE_CHECKING:
         params: NotRequired[Mapping[str, Any] | None]
         timeout: NotRequired[float]
         connect_timeout: NotRequired[float | None]
+        deadline: NotRequired[float]
+        max_response_bytes: NotRequired[int]
         max_attempts: NotRequired[int]
         backoff_base: NotRequired[float]
         backoff_max: NotRequired[float]
@@ -122,6 +133,12 @@ def _provider_message(body: bytes) -> str | None:
     return json.dumps(data)
 
 
+def _shown(body: bytes, secret: Secret | None) -> str:
+    """The start of a body for an error message: redacted first, then cut (a key cut in two
+    would no longer be found)."""
+    return excerpt(redact(body.decode("utf-8", "replace"), secret))
+
+
 def _judge_reply(
     status: int, headers: Mapping[str, str], body: bytes, secret: Secret | None
 ) -> dict[str, Any] | Failure:
@@ -137,15 +154,15 @@ def _judge_reply(
         if "json" not in content_type.lower():
             detail = (
                 f"expected a JSON answer but got content-type {content_type or '(none)'!r}; "
-                f"is base_url right? body starts: {excerpt(body.decode('utf-8', 'replace'))!r}"
+                f"is base_url right? body starts: {_shown(body, secret)!r}"
             )
             return Failure(False, status, None, redact(detail, secret))
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             detail = (
-                f"malformed JSON in the answer ({type(exc).__name__}: {exc}); "
-                f"body starts: {excerpt(body.decode('utf-8', 'replace'))!r}"
+                f"malformed JSON in the answer ({type(exc).__name__}: {redact(str(exc), secret)}); "
+                f"body starts: {_shown(body, secret)!r}"
             )
             return Failure(False, status, None, redact(detail, secret))
         if not isinstance(data, dict):
@@ -154,7 +171,7 @@ def _judge_reply(
         return data
     message = _provider_message(body)
     if message is not None:
-        message = redact(excerpt(message), secret)
+        message = excerpt(redact(message, secret))
     retryable = is_retryable_status(status)
     retry_after = retry_after_from_headers(headers) if retryable else None
     redirect: str | None = None
@@ -272,6 +289,8 @@ class JSONEndpoint:
         timeout: float,
         connect_timeout: float,
         retry: RetryPolicy,
+        deadline: float = DEFAULT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_connections: int,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         async_transport_factory: AsyncTransportFactory | None = None,
@@ -290,6 +309,8 @@ class JSONEndpoint:
         self._key_prefix = key_prefix
         self._timeout = timeout
         self._connect_timeout = connect_timeout
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
         self._transport = transport
         self._async_transport_factory = async_transport_factory
         default_transport = transport is None and async_transport_factory is None
@@ -388,14 +409,19 @@ class JSONEndpoint:
     # -- requests ----------------------------------------------------------------------------
 
     def post(self, body: Mapping[str, Any]) -> JSONReply:
-        """POST ``body``, retrying transient failures; raises :class:`ModelAPIError` at the end."""
+        """POST ``body``, retrying transient failures; raises :class:`ModelAPIError` at the end.
+
+        The whole call (attempts and waits) ends by the deadline; every retry is counted on the
+        budget of the test it is made for, which may refuse it (:meth:`Budget.retry`).
+        """
+        ends = time.monotonic() + self.deadline
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(body)
+            outcome = self._attempt(body, ends)
             if isinstance(outcome, JSONReply):
                 return outcome if attempt == 1 else dataclasses.replace(outcome, attempts=attempt)
-            delay = self._next_delay(outcome, attempt)
+            outcome, delay = self._next_delay(outcome, attempt, ends)
             if delay is None:
                 break
             time.sleep(delay)
@@ -403,49 +429,89 @@ class JSONEndpoint:
 
     async def apost(self, body: Mapping[str, Any]) -> JSONReply:
         """Async twin of :meth:`post`, on the running loop's pool."""
+        ends = time.monotonic() + self.deadline
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._aattempt(body)
+            outcome = await self._aattempt(body, ends)
             if isinstance(outcome, JSONReply):
                 return outcome if attempt == 1 else dataclasses.replace(outcome, attempts=attempt)
-            delay = self._next_delay(outcome, attempt)
+            outcome, delay = self._next_delay(outcome, attempt, ends)
             if delay is None:
                 break
             await asyncio.sleep(delay)
         raise self._final_error(outcome, attempt)
 
-    def _attempt(self, body: Mapping[str, Any]) -> JSONReply | Failure:
+    def _past_deadline(self, failure: Failure) -> Failure:
+        detail = f"the call's deadline of {self.deadline:g} s passed (deadline setting)"
+        if failure.detail:
+            detail = f"{detail}; last: {failure.detail}"
+        return dataclasses.replace(failure, retryable=False, detail=detail)
+
+    def _too_large(self, status: int, read: int) -> Failure:
+        detail = (
+            f"the answer is larger than max_response_bytes ({self.max_response_bytes} bytes "
+            f"after decompression; {read} read when it was stopped)"
+        )
+        return Failure(False, status, None, detail)
+
+    def _attempt(self, body: Mapping[str, Any], ends: float) -> JSONReply | Failure:
         pools = self._sync()
         index, client = pools.acquire()
         try:
             start = time.perf_counter()
-            response = client.post(self.url, json=body)
+            with call_deadline(ends), client.stream("POST", self.url, json=body) as response:
+                content = bytearray()
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    if len(content) > self.max_response_bytes:
+                        return self._too_large(response.status_code, len(content))
+                    if time.monotonic() >= ends:
+                        return self._past_deadline(Failure(False, None, None, None))
             latency_s = time.perf_counter() - start
         except Exception as exc:  # every transport failure becomes a Failure (judge_exception)
-            return judge_exception(exc, self._secret, self._shown_url)
+            failure = judge_exception(exc, self._secret, self._shown_url)
+            return self._past_deadline(failure) if time.monotonic() >= ends else failure
         except BaseException as exc:  # interrupted mid-request: the transport's frames hold the key
             forget_transport_locals(exc)
             raise
         finally:
             pools.release(index)
-        return self._reply(response.status_code, response.headers, response.content, latency_s)
+        return self._reply(response.status_code, response.headers, bytes(content), latency_s)
 
-    async def _aattempt(self, body: Mapping[str, Any]) -> JSONReply | Failure:
+    async def _aattempt(self, body: Mapping[str, Any], ends: float) -> JSONReply | Failure:
         pools = (await self._async()).pools
         index, client = pools.acquire()
         try:
             start = time.perf_counter()
-            response = await client.post(self.url, json=body)
+            left = max(ends - time.monotonic(), 0.0)
+            read = await asyncio.wait_for(self._aread(client, body), left)
             latency_s = time.perf_counter() - start
         except Exception as exc:  # every transport failure becomes a Failure (judge_exception)
-            return judge_exception(exc, self._secret, self._shown_url)
+            forget_transport_locals(exc)  # a deadline cancels the transport mid-request
+            failure = judge_exception(exc, self._secret, self._shown_url)
+            return self._past_deadline(failure) if time.monotonic() >= ends else failure
         except BaseException as exc:  # cancelled mid-request: the transport's frames hold the key
             forget_transport_locals(exc)
             raise
         finally:
             pools.release(index)
-        return self._reply(response.status_code, response.headers, response.content, latency_s)
+        if isinstance(read, Failure):
+            return read
+        status, headers, content = read
+        return self._reply(status, headers, content, latency_s)
+
+    async def _aread(
+        self, client: httpx.AsyncClient, body: Mapping[str, Any]
+    ) -> tuple[int, httpx.Headers, bytes] | Failure:
+        """One request and its body, read up to ``max_response_bytes`` (decoded)."""
+        async with client.stream("POST", self.url, json=body) as response:
+            content = bytearray()
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                if len(content) > self.max_response_bytes:
+                    return self._too_large(response.status_code, len(content))
+        return response.status_code, response.headers, bytes(content)
 
     def _reply(
         self, status: int, headers: Mapping[str, str], body: bytes, latency_s: float
@@ -455,11 +521,25 @@ class JSONEndpoint:
             return judged
         return JSONReply(data=judged, latency_s=latency_s, attempts=1)
 
-    def _next_delay(self, failure: Failure, attempt: int) -> float | None:
-        """Seconds to wait before retrying, or None when this failure is final."""
+    def _next_delay(
+        self, failure: Failure, attempt: int, ends: float
+    ) -> tuple[Failure, float | None]:
+        """Seconds to wait before retrying, or None when this failure is final (and why).
+
+        A retry whose wait would outlast the deadline, or that the test's budget refuses
+        (run-wide retry count or wait time), is not made.
+        """
         if not failure.retryable or attempt >= self.retry.max_attempts:
-            return None
+            return failure, None
         delay = self.retry.delay(attempt, failure.retry_after, self._rng)
+        left = ends - time.monotonic()
+        if delay >= left:
+            stop = f"not retried: a wait of {delay:.3g} s would outlast the call's deadline"
+            return self._with_detail(failure, stop), None
+        budget = current_budget.get()
+        refused = budget.retry(delay) if budget is not None else None
+        if refused is not None:
+            return self._with_detail(failure, f"not retried: {refused}"), None
         logger.info(
             "%s model %r: attempt %d/%d failed (%s); retrying in %.3f s",
             self.provider,
@@ -469,7 +549,12 @@ class JSONEndpoint:
             f"HTTP {failure.status}" if failure.status is not None else failure.detail,
             delay,
         )
-        return delay
+        return failure, delay
+
+    @staticmethod
+    def _with_detail(failure: Failure, note: str) -> Failure:
+        detail = f"{failure.detail}; {note}" if failure.detail else note
+        return dataclasses.replace(failure, retryable=False, detail=detail)
 
     def _final_error(self, failure: Failure, attempts: int) -> ModelAPIError:
         # Built outside any ``except`` block: the error has no __context__ holding an httpx
@@ -529,6 +614,8 @@ class ChatModelBase:
         params: Mapping[str, Any] | None = None,
         timeout: float = 120.0,
         connect_timeout: float | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
@@ -548,6 +635,14 @@ class ChatModelBase:
             connect_timeout = min(float(timeout), 10.0)
         if not (isinstance(connect_timeout, (int, float)) and connect_timeout > 0):
             raise ValueError(f"connect_timeout must be > 0, got {connect_timeout!r}")
+        if isinstance(deadline, bool) or not (
+            isinstance(deadline, (int, float)) and 0 < deadline < float("inf")
+        ):
+            raise ValueError(f"deadline must be a finite number of seconds > 0, got {deadline!r}")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise TypeError(f"max_response_bytes must be an int, got {max_response_bytes!r}")
+        if max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be >= 1, got {max_response_bytes}")
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise TypeError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:
@@ -570,6 +665,8 @@ class ChatModelBase:
             timeout=float(timeout),
             connect_timeout=float(connect_timeout),
             retry=RetryPolicy(max_attempts, backoff_base, backoff_max),
+            deadline=float(deadline),
+            max_response_bytes=max_response_bytes,
             max_connections=max_connections,
             transport=transport,
             async_transport_factory=async_transport_factory,

@@ -8,10 +8,15 @@ and ``SSL_CERT_DIR`` for custom certificate authorities).
 
 from __future__ import annotations
 
+import contextvars
+import socket
 import ssl
-from collections.abc import Callable, Generator, Mapping
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import httpcore
 import httpx
 
 from .errors import Failure, Secret, redact
@@ -21,6 +26,7 @@ __all__ = [
     "AsyncTransportFactory",
     "HTTPError",
     "KeyAuth",
+    "call_deadline",
     "create_ssl_context",
     "judge_exception",
     "new_async_client",
@@ -49,6 +55,107 @@ class KeyAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"KeyAuth(header={self._header!r})"
+
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "hotmess_call_deadline", default=None
+)
+
+
+@contextmanager
+def call_deadline(at: float) -> Iterator[None]:
+    """Sync requests made inside end by ``at`` (``time.monotonic()``), whatever the server does."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """``timeout`` cut to what is left of the call's deadline; ReadTimeout once it has passed."""
+    at = _DEADLINE.get()
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the call's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the call's deadline.
+
+    httpx's timeouts bound each read; a server that trickles one byte at a time, or sends
+    ``100 Continue`` forever, never trips them. httpcore reads those bytes in its own loop, so
+    the bound must sit under it, on the stream.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _time_left(timeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network backend with :class:`_DeadlineStream` streams."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _time_left(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, _time_left(timeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _bound_by_deadline(client: httpx.Client) -> httpx.Client:
+    """Put :class:`_DeadlineBackend` under every httpcore pool of ``client`` (direct and proxy
+    routes). An injected transport that is not httpx's own is left as it is."""
+    # httpx has no public hook for httpcore's network backend: set it on each route's pool.
+    for transport in [client._transport, *client._mounts.values()]:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        wrapped = isinstance(backend, _DeadlineBackend)
+        if isinstance(transport, httpx.HTTPTransport) and backend is not None and not wrapped:
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return client
 
 
 def create_ssl_context() -> ssl.SSLContext:
@@ -86,7 +193,7 @@ def new_sync_client(
 ) -> httpx.Client:
     if transport is not None and not isinstance(transport, httpx.BaseTransport):
         raise TypeError("the injected transport does not support sync calls")
-    return httpx.Client(transport=transport, **_options(connections, **options))
+    return _bound_by_deadline(httpx.Client(transport=transport, **_options(connections, **options)))
 
 
 def new_async_client(
@@ -141,14 +248,50 @@ def _error_name(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it was raised from, and the OS error aiohttp wraps."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [getattr(current, name, None) for name in ("certificate_error", "os_error")]
+        pending += [e for e in wrapped if isinstance(e, BaseException)]
+        pending += [current.__cause__, current.__context__]
+
+
+_DROPPED_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+"""TLS errors that mean the connection was cut: transient, like any dropped connection."""
+
+
+def _lasting_cause(exc: BaseException) -> str | None:
+    """Why a failure will not go away by retrying: a certificate or TLS failure, or a host name
+    that does not resolve (a temporary resolver failure, EAI_AGAIN, is still transient)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed: {cause}"
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, _DROPPED_TLS):
+            return f"TLS failed: {cause}"
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
+            return f"host name not found (DNS): {cause}"
+    return None
+
+
 def judge_exception(exc: Exception, secret: Secret | None, url: str) -> Failure:
-    """Timeouts and broken connections are transient; bad URLs and protocol misuse are not.
+    """Timeouts and broken connections are transient; bad URLs, protocol misuse, certificate
+    and TLS failures and unknown host names are not.
 
     Anything else a transport raised (a socket blocked by pytest-socket, a route respx does not
     know) is final and named with the endpoint, so the user sees which call was refused.
     """
+    lasting = _lasting_cause(exc)
     exc = _single_cause(exc)
     text = f"{_error_name(exc)}: {exc}".rstrip(": ")
+    if lasting is not None:
+        return Failure(False, None, None, redact(f"{lasting} (POST {url}); not retried", secret))
     if isinstance(exc, httpx.HTTPError):
         retryable = isinstance(
             exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)

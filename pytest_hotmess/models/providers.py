@@ -34,8 +34,8 @@ class BuildContext:
 
     entry: str | None
     """The entry's name in hotmess.yaml: used in messages and as the default model name."""
-    environ: Mapping[str, str]
-    """Where ``api_key_env`` variables are looked up."""
+    environ: Mapping[str, str] = dataclasses.field(repr=False)
+    """Where ``api_key_env`` variables are looked up (never shown: it holds keys)."""
     seed: int = 0
     """The run's seed (simulated models draw from it unless the entry sets its own)."""
     http_transport: str = "auto"

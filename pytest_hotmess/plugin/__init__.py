@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ..config.marker import MARKER_HELP
+from ..sampling.budget import current_budget
 from .fixtures import hotmess_model, hotmess_seed, resample
 from .options import add_options
 from .run import ITEM_KEY, MARKER_ERROR_PREFIX, RUN_KEY, HotmessRun, hotmess_run, item_state
@@ -51,11 +52,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     run, entry = hotmess_run(item.config), item_state(item)
+    # model calls made by the test count their retries on its budget (or the run's)
+    budget = entry.state.budget if entry.state is not None else run.budget
+    token = current_budget.set(budget)
     try:
         result = yield
     except BaseException:
         run.finish_test(item, entry, body_raised=True)  # the body's own outcome stands
         raise
+    finally:
+        current_budget.reset(token)
     message = run.finish_test(item, entry, body_raised=False)
     if message is not None:
         pytest.fail(message, pytrace=False)

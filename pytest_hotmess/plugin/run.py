@@ -226,11 +226,13 @@ class HotmessRun:
                 f"{settings.sources['max_cost']}: a cost budget needs token prices; add "
                 f"input_price/output_price to the model entry {model or 'sim'!r} in hotmess.yaml"
             )
-        calls = settings.max_run_calls
+        calls, retries, wait = settings.max_run_calls, settings.max_retries, settings.max_retry_wait
         return Budget(
             # an equal share per worker, rounded up so that no worker gets nothing
             max_calls=None if calls is None else -(-calls // workers),
             max_cost=None if settings.max_cost is None else settings.max_cost / workers,
+            max_retries=None if retries is None else -(-retries // workers),
+            max_retry_wait=None if wait is None else wait / workers,
             prices=prices,
             label="run",
         )

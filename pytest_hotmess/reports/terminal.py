@@ -103,7 +103,20 @@ def render_table(run: RunRecord) -> list[str]:
         return "  ".join(cells).rstrip()
 
     rule = "-" * len(line(header))
-    return [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
+    table = [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
+    return table + _retries(records)
+
+
+def _retries(records: Sequence[TestRecord]) -> list[str]:
+    """A line naming the HTTP retries, when model calls needed any (a sign of rate limits)."""
+    retried = [(r.nodeid, r.calls.retried) for r in records if r.calls and r.calls.retried]
+    if not retried:
+        return []
+    total = sum(count for _, count in retried)
+    worst = ", ".join(
+        f"{nodeid} {count}" for nodeid, count in sorted(retried, key=lambda x: -x[1])[:3]
+    )
+    return [f"model calls retried {total} times ({worst})"]
 
 
 def render_comparison(comparison: Comparison, regressions: Sequence[Regression]) -> list[str]:

@@ -169,6 +169,7 @@ def _calls_summary(state: TestState) -> CallStats:
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         reasoning_tokens=usage.reasoning_tokens,
+        retried=usage.retries,
         cost=usage.cost if state.budget is not None and state.budget.prices else None,
     )
 

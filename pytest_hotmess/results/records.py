@@ -103,6 +103,8 @@ class CallStats(PlainRecord):
     made: int = 0
     failed: int = 0
     saved: int = 0
+    retried: int = 0
+    """HTTP retries the test's model calls made (attempts after a transient failure)."""
     input_tokens: int | None = None
     output_tokens: int | None = None
     reasoning_tokens: int | None = None

@@ -1,18 +1,26 @@
-"""Call and cost budgets: stop drawing when either runs out, and say which one did.
+"""Call, cost and retry budgets: stop drawing when one runs out, and say which one did.
 
 A test's budget may have a parent (the run's budget); a call is allowed only while both have
-room. Counting is thread-safe because sync models are sampled from a thread pool.
+room. Counting is thread-safe because sync models are sampled from a thread pool. Retries are
+asked for by the HTTP clients, which find the budget of the test they are sampled for through
+:data:`current_budget`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import threading
 from typing import Any
 
 from .completion import Completion, Sample
 
-__all__ = ["Budget", "Prices", "Usage"]
+__all__ = ["Budget", "Prices", "Usage", "current_budget"]
+
+current_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
+    "hotmess_current_budget", default=None
+)
+"""The budget model calls made here are counted against (the plugin sets the test's)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +45,10 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    retries: int = 0
+    """Attempts repeated after a transient failure (429, 5xx, timeout, dropped connection)."""
+    retry_wait: float = 0.0
+    """Seconds spent waiting before those retries."""
 
 
 class Budget:
@@ -50,14 +62,20 @@ class Budget:
         prices: Prices | None = None,
         parent: Budget | None = None,
         label: str = "test",
+        max_retries: int | None = None,
+        max_retry_wait: float | None = None,
     ) -> None:
         self.max_calls = max_calls
         self.max_cost = max_cost
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
         self.prices = prices
         self.parent = parent
         self.label = label
         self.usage = Usage()
         self.exhausted: str | None = None
+        self._refused: str | None = None
+        """Why a retry was refused: no new call starts after that (see :meth:`retry`)."""
         self._lock = threading.Lock()
 
     def _room(self) -> str | None:
@@ -65,7 +83,38 @@ class Budget:
             return f"{self.label} call budget of {self.max_calls} calls used up"
         if self.max_cost is not None and self.usage.cost >= self.max_cost:
             return f"{self.label} cost budget of {self.max_cost:g} used up"
+        return self._refused
+
+    def _retry_room(self, wait: float) -> str | None:
+        if self.max_retries is not None and self.usage.retries >= self.max_retries:
+            return f"{self.label} retry budget of {self.max_retries} retries used up"
+        if self.max_retry_wait is not None:
+            left = self.max_retry_wait - self.usage.retry_wait
+            if wait > left:
+                return (
+                    f"{self.label} retry wait budget of {self.max_retry_wait:g} s used up "
+                    f"({max(left, 0.0):.3g} s left, a wait of {wait:.3g} s asked)"
+                )
         return None
+
+    def retry(self, wait: float) -> str | None:
+        """Count one retry after waiting ``wait`` seconds, on this budget and its parents.
+
+        Returns None when allowed; otherwise why not, and the budget is then exhausted, so that
+        sampling stops the way it does when calls run out (nothing new starts). A wait longer
+        than what is left of a wait budget stops at once instead of sleeping.
+        """
+        with self._lock:
+            reason = self._retry_room(wait)
+            if reason is None and self.parent is not None:
+                reason = self.parent.retry(wait)
+            if reason is not None:
+                self._refused = self._refused or reason
+                self.exhausted = self.exhausted or reason
+                return reason
+            self.usage.retries += 1
+            self.usage.retry_wait += wait
+            return None
 
     def acquire(self) -> bool:
         """Reserve one call on this budget and its parents; False (and why) when out of room."""
