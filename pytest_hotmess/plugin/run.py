@@ -94,7 +94,8 @@ class HotmessRun:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.is_worker = hasattr(config, "workerinput")
-        self.file_config = self._load_file_config(read_settings(config).config)
+        early = read_settings(config)
+        self.file_config = self._load_file_config(early.config, early.sources.get("config"))
         values = self.file_config.file_values() if self.file_config else None
         self.settings: Settings = read_settings(config, values)
         self.registry = self._model_registry()
@@ -115,15 +116,19 @@ class HotmessRun:
         folder = self.settings.baseline_dir
         return Path(folder) if folder else self.config.rootpath / ".hotmess"
 
-    def _load_file_config(self, path: str | None) -> HotmessConfig | None:
-        """``--hotmess-config``/``hotmess_config``, else ``hotmess.yaml`` at the rootdir."""
+    def _load_file_config(self, path: str | None, source: str | None) -> HotmessConfig | None:
+        """``--hotmess-config``/``hotmess_config``, else ``hotmess.yaml`` at the rootdir.
+
+        Anything named ``hotmess.yaml`` there is read: a directory (or a dangling link) in its
+        place is an error naming it, never silently a run without the file.
+        """
         if path is None:
             default = self.config.rootpath / "hotmess.yaml"
-            if not default.is_file():
+            if not (default.exists() or default.is_symlink()):
                 return None
             path = str(default)
-        elif not Path(path).is_file():
-            raise _usage_error(f"configuration file not found: {path}")
+        elif not Path(path).exists():
+            raise _usage_error(f"{source or 'config'}: configuration file not found: {path}")
         from ..config.file import ConfigError, load_config  # YAML: only with a file to read
         from ..models.providers import provider_names
 
