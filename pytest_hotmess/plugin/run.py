@@ -483,11 +483,17 @@ class HotmessRun:
         if run is None or not run.tests:
             return
         from ..reports.terminal import render_comparison, render_details, render_table
+        from ..results.insights import missing_covariate
 
+        settings = self.settings
+        rows = (row for test in run.tests for item in test.items for row in item.covariates)
+        unknown = missing_covariate(rows, settings.length_covariate)
+        if unknown is not None:
+            where = settings.sources.get("length_covariate", "length_covariate")
+            terminal.write_line(f"pytest-hotmess: {where}: {unknown}", yellow=True)
         terminal.write_sep("=", "hotmess coherence")
         for line in render_table(run):
             terminal.write_line(line)
-        settings = self.settings
         if settings.details:
             terminal.write_sep("-", "hotmess details")
             for line in render_details(run.tests):
