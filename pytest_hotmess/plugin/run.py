@@ -105,6 +105,8 @@ class HotmessRun:
         self.outcomes: dict[str, str] = {}
         self.record_parts: list[str] = []
         self.write_errors: list[str] = []
+        self.written: list[tuple[str, str]] = []
+        """(what, where) of each report file this run wrote: the summary names only these."""
         self.marker_error = False
         self.result: RunRecord | None = None
         self._check_baselines()
@@ -391,8 +393,14 @@ class HotmessRun:
         ):
             try:
                 writer.write(target, run)
-            except OSError as exc:
-                self.write_errors.append(f"pytest-hotmess: could not write {target}: {exc}")
+            except Exception as exc:  # one failed report must not cost the others
+                reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+                where = self.settings.sources.get(writer.option, writer.option)
+                self.write_errors.append(
+                    f"pytest-hotmess: could not write {writer.name} {target} ({where}): {reason}"
+                )
+            else:
+                self.written.append((writer.name, str(target)))
         if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -502,9 +510,7 @@ class HotmessRun:
             terminal.write_sep("-", "hotmess baseline comparison")
             for line in render_comparison(run.comparison, run.regressions or []):
                 terminal.write_line(line, red=line.startswith("REGRESSION"))
-        for label, where in (("JSON report", settings.json), ("HTML report", settings.html)):
-            if where:
-                terminal.write_line(f"{label}: {where}")
-        if settings.save:
-            saved = baseline_path(settings.save, self.baseline_dir)
-            terminal.write_line(f"baseline saved: {saved}")
+        for label, where in self.written:  # only what was written; failures are listed above
+            terminal.write_line(
+                f"baseline saved: {where}" if label == "baseline" else f"{label}: {where}"
+            )
