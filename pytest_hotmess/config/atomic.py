@@ -3,35 +3,46 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 __all__ = ["write_atomic"]
 
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+
+def _create_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new, uniquely named file next to the target, created with mode 0o666.
+
+    The operating system applies the umask (and any default ACL) at creation, exactly as for a
+    plain ``open(path, "w")``. Reading the umask instead would mean setting it (``os.umask``),
+    which changes it for every thread of the process for a moment.
+    """
+    for _ in range(100):
+        temp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(temp, _FLAGS, 0o666), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {name} in {folder}")  # pragma: no cover
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write via a temporary file in the same folder, fsync, then rename over ``path``.
 
     The file gets the permissions a plain ``open(path, "w")`` would give it (not the
-    owner-only mode of the temporary file).
+    owner-only mode of a ``tempfile.mkstemp`` file), without touching the process umask.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, temp = _create_temp(target.parent, target.name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, target)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
     return target

@@ -132,6 +132,8 @@ class YamlDocument:
     def read(cls, path: str | os.PathLike[str], error: type[LocatedError]) -> YamlDocument:
         """Read a UTF-8 file; an unreadable file is an ``error`` at line 1."""
         file = os.fspath(path)
+        if Path(file).is_dir():
+            raise error(file, 1, "(file)", "is a directory, not a YAML file")
         try:
             text = Path(file).read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -367,10 +369,30 @@ def _letters(doc: YamlDocument, node: yaml.Node, key: str) -> list[str]:
 
 def _free_mapping(doc: YamlDocument, node: yaml.Node, key: str) -> dict[str, Any]:
     entries = doc.mapping(node, key)
-    for name, key_node, _ in entries:
+    for name, key_node, value_node in entries:
         if name.lower() in _SECRET_NAMES:
             doc.fail(key_node, _join(key, name), _SECRET_PROBLEM)
+        _check_finite_numbers(doc, value_node, _join(key, name), set())
     return {name: doc.value(value, _join(key, name)) for name, _, value in entries}
+
+
+def _check_finite_numbers(doc: YamlDocument, node: yaml.Node, key: str, seen: set[int]) -> None:
+    """Every number in a request parameter, however nested, is finite: JSON has no NaN or
+    infinity, so such a value would fail every call instead of failing here, at its line."""
+    if id(node) in seen:  # an alias seen before (YAML anchors can even nest a node in itself)
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        value = doc.value(node, key)
+        if isinstance(value, float) and not math.isfinite(value):
+            doc.fail(node, key, f"must be a finite number, got {value!r} (JSON has no NaN/inf)")
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_finite_numbers(doc, item, f"{key}[{index}]", seen)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            name = doc.value(key_node, key) if isinstance(key_node, yaml.ScalarNode) else "?"
+            _check_finite_numbers(doc, value_node, _join(key, str(name)), seen)
 
 
 _SECRET_PROBLEM = (

@@ -5,6 +5,7 @@ The key is never written in the file: the entry names an environment variable (`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -73,6 +74,8 @@ def chat_model_from_spec(
         if cls.batches_samples:
             kwargs["n_per_request"] = n
     kwargs["params"] = {key: value for key, value in spec.items() if key not in _SETTINGS}
+    for key, value in kwargs["params"].items():
+        _check_finite(value, str(key), place)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -94,6 +97,22 @@ def _api_key(spec: Mapping[str, Any], place: str, environ: Mapping[str, str]) ->
         return clean_key(value, f"environment variable {variable} (named by 'api_key_env')")
     except ValueError as exc:
         raise ModelConfigError(f"{place}: {exc}") from None
+
+
+def _check_finite(value: object, key: str, place: str) -> None:
+    """A request parameter holds finite numbers only: JSON has no NaN or infinity, so such a
+    value would otherwise fail every call without naming the parameter."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ModelConfigError(
+            f"{place}: parameter {key!r} must be a finite number, got {value!r} "
+            "(JSON has no NaN/inf)"
+        )
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}", place)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{key}[{index}]", place)
 
 
 def _typed(spec: Mapping[str, Any], key: str, kind: type | tuple[type, ...], place: str) -> Any:

@@ -98,7 +98,8 @@ class HotmessRun:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.is_worker = hasattr(config, "workerinput")
-        self.file_config = self._load_file_config(read_settings(config).config)
+        early = read_settings(config)
+        self.file_config = self._load_file_config(early.config, early.sources.get("config"))
         values = self.file_config.file_values() if self.file_config else None
         self.settings: Settings = read_settings(config, values)
         self.record_base: Recording | None = None
@@ -112,6 +113,8 @@ class HotmessRun:
         self.records: dict[str, TestRecord] = {}
         self.outcomes: dict[str, str] = {}
         self.write_errors: list[str] = []
+        self.written: list[tuple[str, str]] = []
+        """(what, where) of each report file this run wrote: the summary names only these."""
         self.marker_error = False
         self.result: RunRecord | None = None
         self._check_baselines()
@@ -123,15 +126,19 @@ class HotmessRun:
         folder = self.settings.baseline_dir
         return Path(folder) if folder else self.config.rootpath / ".hotmess"
 
-    def _load_file_config(self, path: str | None) -> HotmessConfig | None:
-        """``--hotmess-config``/``hotmess_config``, else ``hotmess.yaml`` at the rootdir."""
+    def _load_file_config(self, path: str | None, source: str | None) -> HotmessConfig | None:
+        """``--hotmess-config``/``hotmess_config``, else ``hotmess.yaml`` at the rootdir.
+
+        Anything named ``hotmess.yaml`` there is read: a directory (or a dangling link) in its
+        place is an error naming it, never silently a run without the file.
+        """
         if path is None:
             default = self.config.rootpath / "hotmess.yaml"
-            if not default.is_file():
+            if not (default.exists() or default.is_symlink()):
                 return None
             path = str(default)
-        elif not Path(path).is_file():
-            raise _usage_error(f"configuration file not found: {path}")
+        elif not Path(path).exists():
+            raise _usage_error(f"{source or 'config'}: configuration file not found: {path}")
         from ..config.file import ConfigError, load_config  # YAML: only with a file to read
         from ..models.providers import provider_names
 
@@ -430,8 +437,14 @@ class HotmessRun:
         ):
             try:
                 writer.write(target, run)
-            except OSError as exc:
-                self.write_errors.append(f"pytest-hotmess: could not write {target}: {exc}")
+            except Exception as exc:  # one failed report must not cost the others
+                reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+                where = self.settings.sources.get(writer.option, writer.option)
+                self.write_errors.append(
+                    f"pytest-hotmess: could not write {writer.name} {target} ({where}): {reason}"
+                )
+            else:
+                self.written.append((writer.name, str(target)))
         if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -596,11 +609,17 @@ class HotmessRun:
         if run is None or not run.tests:
             return
         from ..reports.terminal import render_comparison, render_details, render_table
+        from ..results.insights import missing_covariate
 
+        settings = self.settings
+        rows = (row for test in run.tests for item in test.items for row in item.covariates)
+        unknown = missing_covariate(rows, settings.length_covariate)
+        if unknown is not None:
+            where = settings.sources.get("length_covariate", "length_covariate")
+            terminal.write_line(f"pytest-hotmess: {where}: {unknown}", yellow=True)
         terminal.write_sep("=", "hotmess coherence")
         for line in render_table(run):
             terminal.write_line(line)
-        settings = self.settings
         if settings.details:
             terminal.write_sep("-", "hotmess details")
             for line in render_details(run.tests):
@@ -609,12 +628,10 @@ class HotmessRun:
             terminal.write_sep("-", "hotmess baseline comparison")
             for line in render_comparison(run.comparison, run.regressions or []):
                 terminal.write_line(line, red=line.startswith("REGRESSION"))
-        for label, where in (("JSON report", settings.json), ("HTML report", settings.html)):
-            if where:
-                terminal.write_line(f"{label}: {where}")
-        if settings.save:
-            saved = baseline_path(settings.save, self.baseline_dir)
-            terminal.write_line(f"baseline saved: {saved}")
+        for label, where in self.written:  # only what was written; failures are listed above
+            terminal.write_line(
+                f"baseline saved: {where}" if label == "baseline" else f"{label}: {where}"
+            )
 
 
 def _write_problem(target: Path) -> str | None:

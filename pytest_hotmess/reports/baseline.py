@@ -19,7 +19,24 @@ class BaselineError(ValueError):
     """A baseline cannot be saved or read; the message names it."""
 
 
-def baseline_path(name_or_path: str, folder: Path) -> Path:
+def baseline_path(name: str, folder: Path) -> Path:
+    """Where ``--hotmess-save NAME`` writes: ``folder/NAME.json``, and nowhere else.
+
+    A name with a path separator or ``..`` is refused, so a save can never land outside the
+    baseline folder (``NAME.json`` is the same as ``NAME``).
+    """
+    stem = name[: -len(".json")] if name.endswith(".json") else name
+    if "/" in name or "\\" in name or name in (".", "..") or Path(name).is_absolute():
+        raise BaselineError(
+            f"baseline name {name!r} is a path; a baseline is saved by name in the baseline "
+            "folder (--hotmess-baseline-dir); use --hotmess-json PATH to write a report elsewhere"
+        )
+    if not _NAME.match(stem):
+        raise BaselineError(f"baseline name {name!r} must be letters, digits, '.', '_' or '-'")
+    return folder / f"{stem}.json"
+
+
+def _compare_path(name_or_path: str, folder: Path) -> Path:
     """A bare NAME means ``folder/NAME.json``; anything that looks like a path is a path."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".json" or len(candidate.parts) > 1:
@@ -35,7 +52,7 @@ def load_baseline(name_or_path: str, folder: Path) -> tuple[Path, RunRecord]:
     """The saved run, read back into a ``RunRecord``; BaselineError naming the file if not."""
     from ..results.records import SCHEMA, RunRecord
 
-    path = baseline_path(name_or_path, folder)
+    path = _compare_path(name_or_path, folder)
     if not path.is_file():
         saved = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
         known = f"; saved baselines: {', '.join(saved)}" if saved else ""

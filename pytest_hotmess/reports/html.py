@@ -14,6 +14,7 @@ import html
 import importlib
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -54,8 +55,29 @@ img { max-width: 100%; }
 """
 
 
+_BIDI: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Bidirectional controls: a right-to-left override would make the page show text reordered."""
+
+
+def _visible(char: str) -> str:
+    """A character that is invisible or reorders text, written so that a reader sees it."""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # the control pictures: U+2400 is the symbol for NUL
+    if code == 0x7F:
+        return "\u2421"  # the symbol for DELETE
+    return f"[U+{code:04X}]"
+
+
+_UNSAFE: Final = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(_BIDI)) + "]"
+)
+"""Control characters (tab and line breaks aside), lone surrogates and bidi controls."""
+
+
 def _text(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """Report text for the page: HTML-escaped, with control and bidi characters made visible."""
+    return html.escape(_UNSAFE.sub(lambda m: _visible(m.group()), str(value)), quote=True)
 
 
 def _number(value: Any, digits: int = 3) -> str:

@@ -6,7 +6,8 @@ the test's record as typed analyses, so the JSON, the terminal details and the H
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..sampling.resampler import ItemResult
 from ..stats.decompose import ItemEstimate
@@ -14,7 +15,13 @@ from ..stats.ensemble import ENSEMBLE_SIZES, EnsembleProjection, ensemble_projec
 from ..stats.length import LENGTH_COVARIATES, LengthAnalysis, length_analysis
 from ..stats.length import items_from_results as _length_inputs
 
-__all__ = ["USER_LENGTH_COVARIATE", "ensembles_for", "length_for", "slope_verdict"]
+__all__ = [
+    "USER_LENGTH_COVARIATE",
+    "ensembles_for",
+    "length_for",
+    "missing_covariate",
+    "slope_verdict",
+]
 
 USER_LENGTH_COVARIATE = "length"
 """A per-sample covariate a test may attach itself (``resample.record(covariates=...)`` or a
@@ -30,6 +37,20 @@ def _covariate_name(items: Sequence[ItemResult], requested: str | None) -> str |
     return None  # let the analysis pick reasoning_tokens, then output_tokens
 
 
+def missing_covariate(rows: Iterable[Mapping[str, object]], requested: str | None) -> str | None:
+    """Why a requested length covariate cannot be used: no sample has it (naming those the
+    samples do have), else None. A misspelt name would otherwise be ignored without a word."""
+    if requested is None:
+        return None
+    names: set[str] = set()
+    for row in rows:
+        if requested in row:
+            return None
+        names.update(row)
+    have = ", ".join(sorted(names)) if names else "none"
+    return f"no sample has the length covariate {requested!r}; the samples' covariates: {have}"
+
+
 def length_for(
     items: Sequence[ItemResult],
     *,
@@ -37,14 +58,20 @@ def length_for(
     buckets: int = 4,
     covariate: str | None = None,
 ) -> LengthAnalysis | None:
-    """Incoherence by length bucket, its slope and the overthinking split; None without lengths."""
-    if not any(row for item in items for row in item.covariates):
+    """Incoherence by length bucket, its slope and the overthinking split; None without lengths.
+
+    A requested ``covariate`` that no sample has gives an analysis whose note says so.
+    """
+    missing = missing_covariate((row for item in items for row in item.covariates), covariate)
+    if missing is None and not any(row for item in items for row in item.covariates):
         return None
     inputs = _length_inputs([item for item in items if item.estimate is not None])
     analysis = length_analysis(
         inputs, buckets, confidence, covariate=_covariate_name(items, covariate)
     )
-    return None if analysis.covariate is None else analysis
+    if analysis.covariate is None:
+        return None
+    return analysis if missing is None else dataclasses.replace(analysis, note=missing)
 
 
 def ensembles_for(
@@ -69,15 +96,14 @@ def slope_verdict(
     slope = length.slope if length is not None else None
     value = slope.slope if slope is not None else None
     if slope is None or value is None:
-        return (
-            "fail",
-            None,
-            (
-                "max_incoherence_slope needs a length per sample (reasoning_tokens or "
-                "output_tokens from model completions, or a 'length' covariate) on at least "
-                "three items with errors"
-            ),
+        problem = (
+            "max_incoherence_slope needs a length per sample (reasoning_tokens or "
+            "output_tokens from model completions, or a 'length' covariate) on at least "
+            "three items with errors"
         )
+        if length is not None and length.note:
+            problem = f"{problem}: {length.note}"
+        return "fail", None, problem
     if not statistical:
         return ("fail" if value > threshold else "pass"), value, None
     low, high = slope.low, slope.high

@@ -172,8 +172,22 @@ def _label_json(label: object) -> object:
 
 
 def _short(value: object) -> str:
+    if isinstance(value, int) and value.bit_length() > 200:  # repr of a huge int is slow or fails
+        digits = math.floor((value.bit_length() - 1) * math.log10(2)) + 1
+        return f"<{'a negative' if value < 0 else 'an'} integer of {digits}+ digits>"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_float(value: object, item_id: str, what: str) -> float:
+    """``float(value)``, with an ItemError naming the item and value when it does not fit."""
+    try:
+        return float(cast(float, value))
+    except OverflowError:
+        raise ItemError(
+            item_id,
+            f"{what} {_short(value)} is too large for a float (the largest is about 1.8e308)",
+        ) from None
 
 
 # ----------------------------------------------------------------------------------------
@@ -304,7 +318,7 @@ def resolve_loss(kind: Kind, loss: object, item_id: str = "item") -> LossName:
 def _check_weight(weight: object, item_id: str) -> float:
     if not _is_real(weight):
         raise ItemTypeError(item_id, f"weight must be a number, got {_short(weight)}")
-    value = float(cast(float, weight))
+    value = _as_float(weight, item_id, "weight")
     if not math.isfinite(value) or value < 0:
         raise ItemError(item_id, f"weight must be finite and >= 0, got {value!r}")
     return value
@@ -317,7 +331,7 @@ def _check_finite_real(value: object, item_id: str, what: str) -> float:
         return value
     if not _is_real(value):
         raise ItemTypeError(item_id, f"{what} {_short(value)} is not a number")
-    number = float(cast(float, value))
+    number = _as_float(value, item_id, what)
     if not math.isfinite(number):
         raise ItemError(item_id, f"{what} is {number!r}; NaN and infinity are not allowed")
     return number
@@ -539,7 +553,10 @@ def _float_vector(value: object, item_id: str, what: str) -> NDArray[np.float64]
         raise ItemError(item_id, f"{what} is an empty vector")
     if not all(_is_real(v) for v in items):
         raise ItemTypeError(item_id, f"{what} {_short(value)} is not a vector of numbers")
-    array = np.asarray([float(cast(float, v)) for v in items], dtype=np.float64)
+    array = np.asarray(
+        [_as_float(v, item_id, f"{what} entry #{i}") for i, v in enumerate(items)],
+        dtype=np.float64,
+    )
     if not np.all(np.isfinite(array)):
         raise ItemError(item_id, f"{what} contains NaN or infinity")
     return array
