@@ -53,8 +53,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     run, entry = hotmess_run(item.config), item_state(item)
     try:
         result = yield
-    except BaseException:
-        run.finish_test(item, entry, body_raised=True)  # the body's own outcome stands
+    except BaseException as raised:
+        run.finish_test(item, entry, body_raised=True, raised=raised)  # its outcome stands
         raise
     message = run.finish_test(item, entry, body_raised=False)
     if message is not None:

@@ -31,6 +31,11 @@ def testcase_properties(record: TestRecord) -> list[tuple[str, str]]:
     props += [(f"hotmess.{name}", _text(value)) for name, value in record.thresholds.items()]
     if record.confidence is not None:
         props.append(("hotmess.confidence", _text(record.confidence)))
+    if record.verdict == "error":  # sampling failed: say why and what it cost
+        calls = record.calls
+        props.append(("hotmess.error", (record.message or "sampling failed").splitlines()[0]))
+        props.append(("hotmess.calls", _text(calls.made if calls else None)))
+        props.append(("hotmess.calls_failed", _text(calls.failed if calls else None)))
     return props
 
 
