@@ -348,7 +348,7 @@ class HotmessRun:
             return None
         note = override = None
         error = _sampling_error(state, raised) if body_raised else None
-        if error is not None:
+        if state is not None and error is not None:
             note, override = f"sampling failed: {_first_line(error)}", "error"
         elif state is None or not state.items:
             if body_raised or not entry.marked:
