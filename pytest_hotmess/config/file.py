@@ -8,7 +8,7 @@ Schema (every section optional; relative paths are relative to the file's direct
 
     defaults:   {samples: int >= 2, concurrency: int >= 1, seed: int,
                  confidence: float in (0, 1), json: path, model: NAME of a models entry,
-                 transport: auto | httpx | aiohttp}
+                 transport: auto | httpx | aiohttp, call_timeout: seconds > 0}
     thresholds:                        # a list; every entry whose glob matches applies,
       - match: "tests/test_llm.py::*"  # in file order, and a later entry overrides an
         max_incoherence: 0.4           # earlier one key by key
@@ -420,6 +420,7 @@ _THRESHOLD_KEYS: dict[str, Check] = {
     "loss": _loss,
     "estimator": _choice(*_ESTIMATORS),
     "confidence": _PROBABILITY,
+    "call_timeout": _POSITIVE,
 }
 
 MODEL_SETTINGS: dict[str, Check] = {
@@ -494,6 +495,8 @@ class Defaults:
     """Which ``models:`` entry the ``hotmess_model`` fixture uses."""
     transport: str | None = None
     """The async transport of HTTP model clients (``auto``, ``httpx`` or ``aiohttp``)."""
+    call_timeout: float | None = None
+    """Seconds one model call may take before it counts as failed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -570,6 +573,7 @@ class HotmessConfig:
             "json": (self.defaults.json, "defaults.json"),
             "model": (self.defaults.model, "defaults.model"),
             "transport": (self.defaults.transport, "defaults.transport"),
+            "call_timeout": (self.defaults.call_timeout, "defaults.call_timeout"),
             "record": (self.record, "record"),
             "record_mode": (self.record_mode, "record_mode"),
             "replay": (self.replay, "replay"),
@@ -659,6 +663,7 @@ def _defaults(
         "json": _path(base_dir),
         "model": _text,
         "transport": _choice(*TRANSPORTS),
+        "call_timeout": _POSITIVE,
     }
     values = _checked_mapping(doc, node, key, checks)
     for name, key_node, _ in doc.mapping(node, key):

@@ -33,13 +33,14 @@ ESTIMATORS: tuple[Estimator, ...] = ("unbiased", "plugin", "jackknife")
 MARKER_HELP = (
     "coherence(max_incoherence=None, max_bias=None, max_variance=None, max_error=None, "
     "samples=None, loss=None, estimator=None, confidence=None, max_samples=None, "
-    "max_incoherence_slope=None): gate the test on the bias/variance split of the model "
-    "outcomes it samples through the `resample` fixture. Thresholds compare the aggregate over "
-    "the test's items; `samples` is K (>= 2); `loss` names the loss for categorical and "
-    "distribution outcomes (default 'brier'; e.g. 'kl'); `estimator` is "
+    "max_incoherence_slope=None, call_timeout=None): gate the test on the bias/variance split "
+    "of the model outcomes it samples through the `resample` fixture. Thresholds compare the "
+    "aggregate over the test's items; `samples` is K (>= 2); `loss` names the loss for "
+    "categorical and distribution outcomes (default 'brier'; e.g. 'kl'); `estimator` is "
     "'unbiased', 'plugin' or 'jackknife'; `confidence` in (0, 1) switches to the statistical "
     "gate; `max_samples` makes K adaptive (sequential sampling in resample.map); "
-    "`max_incoherence_slope` gates the rise of incoherence per doubling of reasoning length."
+    "`max_incoherence_slope` gates the rise of incoherence per doubling of reasoning length; "
+    "`call_timeout` (seconds) fails a model call that takes longer."
 )
 
 
@@ -61,6 +62,8 @@ class CoherenceSpec:
     confidence: float | None = None
     max_samples: int | None = None
     max_incoherence_slope: float | None = None
+    call_timeout: float | None = None
+    """Seconds one model call may take before it counts as failed."""
 
     def thresholds(self) -> dict[str, float]:
         """The thresholds that are set (the slope last), in report order."""
@@ -115,6 +118,11 @@ def _validate(name: str, value: Any) -> Any:
         return value
     if name == "max_incoherence_slope":
         return _real(name, value)
+    if name == "call_timeout":
+        number = _real(name, value)
+        if number <= 0:
+            raise MarkerError(f"call_timeout must be a number of seconds > 0, got {value!r}")
+        return number
     if name == "loss":
         # the registry brings numpy; only a marker that names a loss pays for it here
         from ..stats.losses import selectable_losses

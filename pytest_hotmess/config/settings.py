@@ -74,6 +74,20 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float | None:
+    """A number of seconds > 0; ``none`` or 0 for no limit (as pytest-timeout reads 0)."""
+    value = str(text).strip().lower()
+    if value == "none":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"expected a number of seconds or none, got {text!r}") from None
+    if not 0 <= number < float("inf"):
+        raise SettingsError(f"expected a number of seconds >= 0 or none, got {text!r}")
+    return number or None
+
+
 def _flag(text: str) -> bool:
     value = str(text).strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -195,6 +209,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max_calls", "call budget per test", _int_at_least(1), None, "N"),
     Option(
+        "call_timeout",
+        "seconds one model call may take before it counts as a failed call (default: none; "
+        "a marker's call_timeout= wins)",
+        _seconds,
+        None,
+        "SECONDS",
+    ),
+    Option(
         "max_run_calls",
         "call budget for the whole run (split evenly over xdist workers)",
         _int_at_least(1),
@@ -308,6 +330,7 @@ class Settings:
     confidence: float | None = None
     max_samples: int | None = None
     max_calls: int | None = None
+    call_timeout: float | None = None
     max_run_calls: int | None = None
     max_retries: int | None = None
     max_retry_wait: float | None = None

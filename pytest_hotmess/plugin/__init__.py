@@ -57,8 +57,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     token = current_budget.set(budget)
     try:
         result = yield
-    except BaseException:
-        run.finish_test(item, entry, body_raised=True)  # the body's own outcome stands
+    except BaseException as raised:
+        run.finish_test(item, entry, body_raised=True, raised=raised)  # its outcome stands
         raise
     finally:
         current_budget.reset(token)

@@ -88,6 +88,25 @@ def item_state(item: pytest.Item) -> ItemState:
     return entry
 
 
+def _sampling_error(state: TestState | None, raised: BaseException | None) -> Exception | None:
+    """The error ``resample`` raised, if the test's own exception is it or was caused by it."""
+    if state is None or state.error is None:
+        return None
+    seen: set[int] = set()
+    while raised is not None and id(raised) not in seen:
+        if raised is state.error:
+            return state.error
+        seen.add(id(raised))
+        raised = raised.__cause__ or raised.__context__
+    return None
+
+
+def _first_line(error: BaseException, limit: int = 300) -> str:
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _usage_error(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"pytest-hotmess: {message}")
 
@@ -282,7 +301,7 @@ class HotmessRun:
             raise MarkerError(f"hotmess.yaml thresholds for this test: {exc}") from None
         spec = (marker or CoherenceSpec()).merged_over(from_file)
         overrides = {}
-        for name in ("samples", "confidence", "max_samples"):
+        for name in ("samples", "confidence", "max_samples", "call_timeout"):
             # a run option given explicitly beats a per-test rule of the file, not the marker
             explicit = name in self.settings.explicit
             if explicit and (marker is None or getattr(marker, name) is None):
@@ -336,6 +355,7 @@ class HotmessRun:
                     label="test",
                 ),
                 progress=self._progress_factory(item),
+                call_timeout=spec.call_timeout or settings.call_timeout,
             )
         return entry.state
 
@@ -357,17 +377,28 @@ class HotmessRun:
 
         return lambda planned: LiveProgress(item.name, planned, write)
 
-    def finish_test(self, item: pytest.Item, entry: ItemState, body_raised: bool) -> str | None:
+    def finish_test(
+        self,
+        item: pytest.Item,
+        entry: ItemState,
+        body_raised: bool,
+        raised: BaseException | None = None,
+    ) -> str | None:
         """Judge the test; return a failure message when the gate (or usage) fails it.
 
         When the body raised (failed, skipped, xfailed) its own outcome stands: a record is
-        kept only for what was sampled, and an empty test is not called a failure.
+        kept only for what was sampled, and an empty test is not called a failure. When what
+        it raised (``raised``) came from ``resample``, sampling failed: the verdict is
+        ``error``, with the calls made and the error's first line, in every report.
         """
         state = entry.state
         if entry.spec is None and (state is None or not state.used):
             return None
         note = override = None
-        if state is None or not state.items:
+        error = _sampling_error(state, raised) if body_raised else None
+        if state is not None and error is not None:
+            note, override = f"sampling failed: {_first_line(error)}", "error"
+        elif state is None or not state.items:
             if body_raised or not entry.marked:
                 return None
             state = self.test_state(item, entry)  # an empty record still shows in every report

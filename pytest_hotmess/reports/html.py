@@ -44,6 +44,7 @@ td.text, th.text { text-align: left; overflow-wrap: anywhere; min-width: 16em; }
 .verdict { padding: 0.05em 0.5em; border-radius: 0.8em; font-size: 0.85em; }
 .verdict-pass { background: #d9f2dd; } .verdict-fail { background: #f9d6d5; }
 .verdict-inconclusive { background: #fdf0c8; } .verdict-other { background: #e6e8ee; }
+.verdict-error { background: #f4b6b4; }
 .bar { display: flex; width: 8em; height: 0.9em; background: #f1f3f7; }
 .bar .bias { background: #4e79a7; } .bar .variance { background: #f28e2b; }
 .track { position: relative; width: 8em; height: 0.9em; background: #f1f3f7; }
@@ -103,7 +104,9 @@ def _interval(low: Any, high: Any, digits: int = 3) -> str:
 
 def _verdict(value: Any) -> str:
     name = str(value) if value is not None else "n/a"
-    css = f"verdict-{name}" if name in ("pass", "fail", "inconclusive") else "verdict-other"
+    css = (
+        f"verdict-{name}" if name in ("pass", "fail", "inconclusive", "error") else "verdict-other"
+    )
     return f'<span class="verdict {css}">{_text(name)}</span>'
 
 
@@ -363,8 +366,17 @@ def _summary_section(run: RunRecord, charts: _Charts) -> str:
         + charts.tests(tests)
         + legend
         + _table(headers, rows)
+        + "".join(_error_note(t) for t in tests if t.get("verdict") == "error")
         + "</section>"
     )
+
+
+def _error_note(test: Mapping[str, Any]) -> str:
+    """Why a test has verdict ``error``: the error's first line and the calls it made."""
+    calls = test.get("calls") or {}
+    reason = str(test.get("message") or "sampling failed").splitlines()[0]
+    made = f"calls made {_number(calls.get('made'))}, failed {_number(calls.get('failed'))}"
+    return f'<p class="note">{_text(test.get("nodeid"))}: error: {_text(reason)} ({made})</p>'
 
 
 _FIGURE_NAMES: Final = ("error", "bias", "variance", "incoherence")

@@ -33,6 +33,11 @@ def testcase_properties(record: TestRecord) -> list[tuple[str, str]]:
         props.append(("hotmess.confidence", _text(record.confidence)))
     if record.calls is not None and record.calls.retried:
         props.append(("hotmess.calls.retried", _text(record.calls.retried)))
+    if record.verdict == "error":  # sampling failed: say why and what it cost
+        calls = record.calls
+        props.append(("hotmess.error", (record.message or "sampling failed").splitlines()[0]))
+        props.append(("hotmess.calls", _text(calls.made if calls else None)))
+        props.append(("hotmess.calls_failed", _text(calls.failed if calls else None)))
     return props
 
 

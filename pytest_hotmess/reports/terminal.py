@@ -8,7 +8,7 @@ from ..results.comparison import Comparison, Regression
 from ..results.records import RunRecord, TestRecord, Totals
 from ..stats.plain import format_k
 
-__all__ = ["render_comparison", "render_details", "render_table"]
+__all__ = ["render_comparison", "render_details", "render_errors", "render_table"]
 
 _SHORT = {
     "max_incoherence": "inc",
@@ -104,7 +104,7 @@ def render_table(run: RunRecord) -> list[str]:
 
     rule = "-" * len(line(header))
     table = [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
-    return table + _retries(records)
+    return table + render_errors(records) + _retries(records)
 
 
 def _retries(records: Sequence[TestRecord]) -> list[str]:
@@ -117,6 +117,19 @@ def _retries(records: Sequence[TestRecord]) -> list[str]:
         f"{nodeid} {count}" for nodeid, count in sorted(retried, key=lambda x: -x[1])[:3]
     )
     return [f"model calls retried {total} times ({worst})"]
+
+
+def render_errors(records: Sequence[TestRecord]) -> list[str]:
+    """Under the table, why each test with verdict ``error`` has no judgement."""
+    lines = []
+    for record in records:
+        if record.verdict != "error":
+            continue
+        calls = record.calls
+        made = f"calls made {calls.made}, failed {calls.failed}" if calls else "no calls counted"
+        reason = (record.message or "sampling failed").splitlines()[0]
+        lines.append(f"error {record.nodeid}: {reason} ({made})")
+    return lines
 
 
 def render_comparison(comparison: Comparison, regressions: Sequence[Regression]) -> list[str]:

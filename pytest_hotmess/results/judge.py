@@ -47,7 +47,8 @@ def judge_test(
 ) -> Judgement:
     """The test's record (gate verdict, figures, items, analyses) and whether it fails.
 
-    ``verdict_override`` replaces the gate's verdict ("fail" also fails the test).
+    ``verdict_override`` replaces the gate's verdict ("fail" also fails the test; "error",
+    sampling failed, wins over everything and its message is ``note``).
     """
     estimates = state.estimates()
     agg, losses = state.aggregate_with_losses()
@@ -108,11 +109,27 @@ def judge_test(
         note=note,
         length=length,
         ensembles=ensembles,
-        verdict="fail" if usage is not None else verdict_override,
-        message=None if usage is None else usage + ("\n" + gate.message if gate.message else ""),
+        verdict=_verdict(verdict_override, usage),
+        message=_message(verdict_override, usage, gate.message, note),
     )
-    fails = gate.fails_test or usage is not None or verdict_override == "fail"
+    fails = gate.fails_test or usage is not None or verdict_override in ("fail", "error")
     return Judgement(record, record.message if fails else None)
+
+
+def _verdict(override: str | None, usage: str | None) -> str | None:
+    if override == "error":
+        return override  # sampling failed: what was drawn decides nothing
+    return "fail" if usage is not None else override
+
+
+def _message(
+    override: str | None, usage: str | None, gate_message: str | None, note: str | None
+) -> str | None:
+    if override == "error":
+        return note
+    if usage is None:
+        return None
+    return usage + ("\n" + gate_message if gate_message else "")
 
 
 def _usage_problem(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import math
 import numbers
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config.marker import THRESHOLDS
@@ -27,6 +29,7 @@ from .draw import (
     ensure_no_running_loop,
     is_async_callable,
 )
+from .threads import WorkerThreads
 
 # The estimating modules (numpy, scipy) are imported where they are first used, not here: the
 # fixture needs this module before the first sample is drawn, and numpy's import can then
@@ -147,9 +150,14 @@ class TestState:
     """How many items the last sequential decision covered (later items void it)."""
     used: bool = False
     progress: Callable[[int], ProgressSink | None] | None = None
+    call_timeout: float | None = None
+    """Seconds a model call may take before it counts as failed (None: no limit)."""
+    error: Exception | None = None
+    """The last error a ``resample`` call raised: the test's verdict is ``error`` if it fails
+    the test."""
     _ids: set[str] = dataclasses.field(default_factory=set)
     _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
-    _pool: concurrent.futures.ThreadPoolExecutor | None = None
+    _pool: WorkerThreads | None = None
 
     def gated_thresholds(self) -> dict[str, float]:
         """The thresholds the statistical gate decides (the slope is judged separately)."""
@@ -193,12 +201,10 @@ class TestState:
     def aggregate(self) -> Aggregate:
         return self.aggregate_with_losses()[0]
 
-    def pool(self) -> concurrent.futures.ThreadPoolExecutor:
-        """One thread pool per test, reused by every sync ``resample`` call."""
+    def pool(self) -> WorkerThreads:
+        """One set of daemon threads per test, reused by every sync ``resample`` call."""
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.concurrency, thread_name_prefix="hotmess-sample"
-            )
+            self._pool = WorkerThreads()
         return self._pool
 
     def run(self, make: Callable[[], Any]) -> Any:
@@ -209,7 +215,7 @@ class TestState:
         """Release the test's thread pool and event loop (and the clients bound to it)."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown()  # never waits: a hung model call must not hold the run
         self._runner.close()
 
 
@@ -334,9 +340,12 @@ class Resampler:
         weight: float = 1.0,
         **kwargs: Any,
     ) -> ItemResult:
-        ensure_no_running_loop()
-        batch = self._one(fn, args, kwargs, item, target, extract, samples, on_error, kind, weight)
-        return self._sample(batch)[0]
+        with self._noting_errors():
+            ensure_no_running_loop()
+            batch = self._one(
+                fn, args, kwargs, item, target, extract, samples, on_error, kind, weight
+            )
+            return self._only(batch, self._sample(batch))
 
     def map(
         self,
@@ -351,9 +360,12 @@ class Resampler:
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
     ) -> list[ItemResult]:
-        ensure_no_running_loop()
-        batch = self._many(fn, inputs, targets, items, extract, samples, on_error, kind, weights)
-        return self._sample(batch)
+        with self._noting_errors():
+            ensure_no_running_loop()
+            batch = self._many(
+                fn, inputs, targets, items, extract, samples, on_error, kind, weights
+            )
+            return self._sample(batch)
 
     async def acall(
         self,
@@ -368,8 +380,11 @@ class Resampler:
         weight: float = 1.0,
         **kwargs: Any,
     ) -> ItemResult:
-        batch = self._one(fn, args, kwargs, item, target, extract, samples, on_error, kind, weight)
-        return (await self._asample(batch))[0]
+        with self._noting_errors():
+            batch = self._one(
+                fn, args, kwargs, item, target, extract, samples, on_error, kind, weight
+            )
+            return self._only(batch, await self._asample(batch))
 
     async def amap(
         self,
@@ -384,8 +399,11 @@ class Resampler:
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
     ) -> list[ItemResult]:
-        batch = self._many(fn, inputs, targets, items, extract, samples, on_error, kind, weights)
-        return await self._asample(batch)
+        with self._noting_errors():
+            batch = self._many(
+                fn, inputs, targets, items, extract, samples, on_error, kind, weights
+            )
+            return await self._asample(batch)
 
     def record(
         self,
@@ -398,9 +416,40 @@ class Resampler:
         covariates: Sequence[Mapping[str, float]] | None = None,
     ) -> ItemResult:
         """Take K outcomes sampled elsewhere (``None`` counts as an invalid outcome)."""
+        with self._noting_errors():
+            return self._record(outcomes, item, target, kind, weight, covariates)
+
+    # -- building a batch (everything is checked before the first call) ----------------------
+
+    @contextlib.contextmanager
+    def _noting_errors(self) -> Iterator[None]:
+        """Remember what a call raised: if it fails the test, the test's verdict is ``error``."""
+        try:
+            yield
+        except Exception as exc:
+            self._state.error = exc
+            raise
+
+    def _record(
+        self,
+        outcomes: Iterable[Any],
+        item: str | None,
+        target: Any,
+        kind: Kind | None,
+        weight: float,
+        covariates: Sequence[Mapping[str, float]] | None,
+    ) -> ItemResult:
         self._state.used = True
-        values = tuple(INVALID if o is None else o for o in outcomes)
         item_id = self._item_id(item)
+        if isinstance(outcomes, (str, bytes, bytearray, Mapping)) or not isinstance(
+            outcomes, Iterable
+        ):
+            raise TypeError(
+                f"resample.record: item {item_id!r}: outcomes must be a sequence with one "
+                f"outcome per sample, got a {type(outcomes).__name__} (wrap a single outcome "
+                'in a list, e.g. ["abc"])'
+            )
+        values = tuple(INVALID if o is None else o for o in outcomes)
         self._state.check_new_ids([item_id])
         _check_kind_and_weights(kind, [weight])
         if covariates is not None and len(covariates) != len(values):
@@ -412,8 +461,6 @@ class Resampler:
         result = ItemResult(item_id, target, values, rows, estimate)
         self._state.add(result)
         return result
-
-    # -- building a batch (everything is checked before the first call) ----------------------
 
     def _item_id(self, item: str | None, offset: int = 0) -> str:
         if item is None:
@@ -509,6 +556,17 @@ class Resampler:
             return None
         return self._state.progress(sum(batch.final_k(call) for call in batch.calls))
 
+    def _only(self, batch: _Batch, results: list[ItemResult]) -> ItemResult:
+        """The one item of a single-item call; an error when a budget stopped it undrawn."""
+        if results:
+            return results[0]
+        budget = self._state.budget
+        reason = budget.exhausted if budget is not None else None
+        raise SamplingError(
+            f"item {batch.calls[0].item_id!r} was not sampled: "
+            f"{reason or 'sampling stopped'} before its first call"
+        )
+
     def _sample(self, batch: _Batch) -> list[ItemResult]:
         state = self._state
         use_async = any(is_async_callable(call.fn) for call in batch.calls)
@@ -528,6 +586,7 @@ class Resampler:
                             stop_on_error=stop,
                             progress=progress,
                             budget=state.budget,
+                            call_timeout=state.call_timeout,
                         )
                     )
                 else:
@@ -538,6 +597,7 @@ class Resampler:
                         progress=progress,
                         budget=state.budget,
                         pool=state.pool(),
+                        call_timeout=state.call_timeout,
                     )
                 round_calls, outcome = _advance(rounds, draws)
         finally:
@@ -562,20 +622,37 @@ class Resampler:
                         stop_on_error=stop,
                         progress=progress,
                         budget=state.budget,
+                        call_timeout=state.call_timeout,
                     )
-                else:  # sync callables in their thread pool, off the event loop
-                    draws = await asyncio.to_thread(
-                        draw_sync,
-                        round_calls,
-                        concurrency=state.concurrency,
-                        stop_on_error=stop,
-                        budget=state.budget,
-                    )
+                else:
+                    draws = await self._draw_sync_off_loop(round_calls, stop)
                 round_calls, outcome = _advance(rounds, draws)
         finally:
             if progress is not None:
                 progress.close()
         return self._commit(outcome)
+
+    async def _draw_sync_off_loop(self, calls: list[Call], stop: bool) -> list[Draw]:
+        """Sync callables on the test's daemon threads, off the event loop; a cancelled
+        await (Ctrl-C in an async test) stops the drawing instead of leaving it running."""
+        state, cancel = self._state, threading.Event()
+        draw = functools.partial(
+            draw_sync,
+            calls,
+            concurrency=state.concurrency,
+            stop_on_error=stop,
+            budget=state.budget,
+            pool=state.pool(),
+            call_timeout=state.call_timeout,
+            cancel=cancel,
+        )
+        context = contextvars.copy_context()  # what asyncio.to_thread would pass on
+        try:
+            draws: list[Draw] = await asyncio.wrap_future(state.pool().submit(context.run, draw))
+        except BaseException:
+            cancel.set()
+            raise
+        return draws
 
     def _rounds(self, batch: _Batch) -> Generator[list[Call], list[Draw], _Outcome]:
         """Yield each round's calls, receive its draws; stop when the plan or a failure says.

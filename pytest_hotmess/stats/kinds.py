@@ -51,4 +51,6 @@ KINDS: Final[tuple[Kind, ...]] = (
 LossName: TypeAlias = str
 """The name of a registered loss: a key of ``stats.losses.LOSSES``."""
 Estimator = Literal["unbiased", "plugin", "jackknife"]
-Verdict = Literal["pass", "fail", "inconclusive", "no-errors", "ungated"]
+Verdict = Literal["pass", "fail", "inconclusive", "no-errors", "ungated", "error"]
+"""``error``: sampling raised (a failed model call, an unreadable outcome, a budget stop);
+the test failed before anything could be judged."""

@@ -10,8 +10,10 @@ first valid (non-invalid) outcome, falling back to the target when every outcome
 
 - ``bool`` / ``numpy.bool_`` -> ``binary``;
 - ``float`` / numpy floating (any non-integral real number) -> ``numeric``;
-- ``str``, ``int``, ``enum.Enum`` and other hashable scalars -> ``categorical`` (ints are
-  labels: a numeric answer needs floats or ``kind="numeric"``);
+- ``str``, ``int``, ``bytes``, ``enum.Enum`` and tuples of labels -> ``categorical`` (ints
+  are labels: a numeric answer needs floats or ``kind="numeric"``). Any other object (an SDK
+  response, say) is an error naming its type: it would give every sample a label of its own
+  and a confident, meaningless verdict. ``kind="categorical"`` accepts any hashable label;
 - a ``Mapping`` label -> probability -> ``distribution``;
 - a sequence or 1-d array of bools -> ``coverage``;
 - a sequence or 1-d array of numbers -> ``vector`` (a float vector is a distribution only
@@ -194,7 +196,33 @@ def _as_float(value: object, item_id: str, what: str) -> float:
 # kind inference
 
 
-def _sequence_kind(values: Sequence[object], item_id: str) -> Kind:
+def _is_label(value: object) -> bool:
+    """A categorical label without ``kind=``: str, int, bool, bytes, Enum, or a tuple of them."""
+    exact = type(value)
+    if exact is str or exact is int or exact is bool:
+        return True
+    if isinstance(value, (str, bytes, enum.Enum)) or _is_bool(value) or _is_integral(value):
+        return True
+    return isinstance(value, tuple) and all(_is_label(v) for v in value)
+
+
+def _type_name(value: object) -> str:
+    kind = type(value)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def _not_a_label(value: object, item_id: str, what: str = "an outcome") -> ItemTypeError:
+    # the type, not the repr: an SDK response's repr can be long and hold request details
+    return ItemTypeError(
+        item_id,
+        f"{what} of type {_type_name(value)} is not a label: categorical labels are str, "
+        "int, bool, Enum or tuples of them; extract a label from it (extract=...), or pass "
+        "kind='categorical' to take such objects as labels",
+    )
+
+
+def _sequence_kind(values: Sequence[object], item_id: str, strict: bool) -> Kind:
     if len(values) == 0:
         raise ItemError(item_id, "an outcome is an empty vector")
     bools = [_is_bool(v) for v in values]
@@ -205,13 +233,20 @@ def _sequence_kind(values: Sequence[object], item_id: str) -> Kind:
         return "vector"
     if all(b or r for b, r in zip(bools, reals, strict=True)):
         raise ItemTypeError(item_id, f"outcome {_short(values)} mixes bools and numbers")
-    if isinstance(values, Hashable):
+    if _is_label(values) or (not strict and isinstance(values, Hashable)):
         return "categorical"  # a tuple of labels is one label
+    if isinstance(values, tuple) and isinstance(values, Hashable):
+        element = next(v for v in values if not _is_label(v))
+        raise _not_a_label(element, item_id, "an element of a tuple outcome")
     raise ItemTypeError(item_id, f"outcome {_short(values)} is neither numbers nor bools")
 
 
-def _value_kind(value: object, item_id: str) -> Kind:
-    """The kind a single (valid) outcome or target suggests."""
+def _value_kind(value: object, item_id: str, strict: bool = True) -> Kind:
+    """The kind a single (valid) outcome or target suggests.
+
+    ``strict``: only :func:`_is_label` values are categorical (an inferred kind); without it
+    (an explicit ``kind=``) any hashable object is.
+    """
     exact = type(value)  # exact-type fast path: the common cases skip the ABC checks below
     if exact is str or exact is int:
         return "categorical"
@@ -221,7 +256,7 @@ def _value_kind(value: object, item_id: str) -> Kind:
         return "binary"
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
-            return _value_kind(value.item(), item_id)
+            return _value_kind(value.item(), item_id, strict)
         if value.ndim != 1:
             raise ItemTypeError(item_id, f"an outcome is a {value.ndim}-d array; use 1-d arrays")
         if value.size == 0:
@@ -242,8 +277,10 @@ def _value_kind(value: object, item_id: str) -> Kind:
             return "numeric"
         raise ItemTypeError(item_id, f"outcome {_short(value)} is not a real number")
     if isinstance(value, (list, tuple)):
-        return _sequence_kind(value, item_id)
+        return _sequence_kind(value, item_id, strict)
     if isinstance(value, Hashable):
+        if strict:
+            raise _not_a_label(value, item_id)
         return "categorical"
     raise ItemTypeError(
         item_id, f"outcome {_short(value)} of type {type(value).__name__} is unsupported"
@@ -370,7 +407,7 @@ _EXPLICIT_ACCEPTS: Final[dict[Kind, tuple[Kind, ...]]] = {
 def _check_kinds(split: _Split, kind: Kind, explicit: bool, item_id: str) -> None:
     """Every valid outcome must have the item's kind (explicit kinds accept a few more)."""
     for position, value in zip(split.positions, split.valid, strict=True):
-        found = _value_kind(value, item_id)
+        found = _value_kind(value, item_id, strict=not explicit)
         if explicit:
             accepted = found in _EXPLICIT_ACCEPTS[kind] or (
                 kind == "numeric" and _is_integral(_plain_scalar(value))
@@ -457,7 +494,7 @@ def _given_labels(labels: Sequence[object] | None, item_id: str) -> _LabelSet | 
 
 
 def _categorical(
-    split: _Split, target: object, labels: Sequence[object] | None, item_id: str
+    split: _Split, target: object, labels: Sequence[object] | None, item_id: str, strict: bool
 ) -> _Fields:
     _require_k(split.total, item_id)
     given = _given_labels(labels, item_id)
@@ -474,6 +511,8 @@ def _categorical(
         if is_invalid(target):
             raise ItemError(item_id, f"target {target!r} is not a label; omit it for no target")
         label = _as_label(target, item_id, "target")
+        if strict and not _is_label(label):
+            raise _not_a_label(label, item_id, "the target")
         if given is not None and label not in given:
             raise ItemError(item_id, f"target {_short(label)} is not among labels")
         target_index = columns.add(label)
@@ -824,7 +863,7 @@ def prepare_item(
         )
     split = _split(raw)
     _check_kinds(split, resolved_kind, checked_kind is not None, item_id)
-    fields = _normalise(resolved_kind, split, target, labels, item_id)
+    fields = _normalise(resolved_kind, split, target, labels, item_id, checked_kind is None)
     return PreparedItem(
         item_id=item_id,
         kind=resolved_kind,
@@ -837,10 +876,15 @@ def prepare_item(
 
 
 def _normalise(
-    kind: Kind, split: _Split, target: object, labels: Sequence[object] | None, item_id: str
+    kind: Kind,
+    split: _Split,
+    target: object,
+    labels: Sequence[object] | None,
+    item_id: str,
+    inferred: bool,
 ) -> _Fields:
     if kind == "categorical":
-        return _categorical(split, target, labels, item_id)
+        return _categorical(split, target, labels, item_id, strict=inferred)
     if kind == "binary":
         return _binary(split, target, item_id)
     if kind == "numeric":
