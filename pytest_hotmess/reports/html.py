@@ -366,17 +366,21 @@ def _summary_section(run: RunRecord, charts: _Charts) -> str:
         + charts.tests(tests)
         + legend
         + _table(headers, rows)
-        + "".join(_error_note(t) for t in tests if t.get("verdict") == "error")
+        + "".join(_error_note(t) for t in tests if t.verdict == "error")
         + "</section>"
     )
 
 
-def _error_note(test: Mapping[str, Any]) -> str:
+def _error_note(test: TestRecord) -> str:
     """Why a test has verdict ``error``: the error's first line and the calls it made."""
-    calls = test.get("calls") or {}
-    reason = str(test.get("message") or "sampling failed").splitlines()[0]
-    made = f"calls made {_number(calls.get('made'))}, failed {_number(calls.get('failed'))}"
-    return f'<p class="note">{_text(test.get("nodeid"))}: error: {_text(reason)} ({made})</p>'
+    calls = test.calls
+    reason = (test.message or "sampling failed").splitlines()[0]
+    made = (
+        f"calls made {_number(calls.made)}, failed {_number(calls.failed)}"
+        if calls is not None
+        else "no calls counted"
+    )
+    return f'<p class="note">{_text(test.nodeid)}: error: {_text(reason)} ({made})</p>'
 
 
 _FIGURE_NAMES: Final = ("error", "bias", "variance", "incoherence")
