@@ -246,12 +246,19 @@ def rows_for(transports: list[str], *, aiohttp: bool, httpx_aiohttp: bool) -> li
         ProcessRow(
             "pytest --collect-only (start-up)", base, (*PYTEST, *PLUGIN, "--collect-only"), False
         ),
-        ProcessRow("pytest --collect-only, no plugin", base, (*PYTEST, "--collect-only"), False),
+        ProcessRow(
+            "pytest --collect-only -p no:hotmess",
+            base,
+            (*PYTEST, "-p", "no:hotmess", "--collect-only"),
+            False,
+        ),
     ]
     return rows
 
 
-def run_rows(rows: list[ProcessRow], workdir: Path, runs: int, ideal_s: float) -> dict[str, Any]:
+def run_rows(
+    rows: list[ProcessRow], workdir: Path, runs: int, ideal_s: float
+) -> list[dict[str, Any]]:
     """One untimed round (writes bytecode caches), then ``runs`` interleaved timed rounds."""
     env = child_env()
     walls: dict[str, list[float]] = {row.label: [] for row in rows}
@@ -286,13 +293,13 @@ def run_rows(rows: list[ProcessRow], workdir: Path, runs: int, ideal_s: float) -
             entry["cpu_vs_bare_aiohttp"] = round(
                 entry["median_cpu_s"] / reference["median_cpu_s"], 3
             )
-    return {"condition": CONDITION, "runs": max(1, runs), "rows": out}
+    return out
 
 
-def table(process: dict[str, Any]) -> str:
+def table(measured: list[dict[str, Any]], condition: str) -> str:
     """The whole-process table, headed by the condition it was measured under."""
     rows = []
-    for row in process["rows"]:
+    for row in measured:
         ratio = ""
         if "vs_bare_aiohttp" in row:
             ratio = f"{row['vs_bare_aiohttp']:.2f}x ({row['best_vs_bare_aiohttp']:.2f}x)"
@@ -320,5 +327,5 @@ def table(process: dict[str, Any]) -> str:
         ],
         rows,
     )
-    head = f"Whole processes ({process['runs']} interleaved runs each): {process['condition']}."
+    head = f"Whole processes ({len(measured[0]['walls_s'])} interleaved runs each): {condition}."
     return f"{head}\n\n{body}"

@@ -264,7 +264,7 @@ def _sequential(url: str, config: ThroughputConfig) -> dict[str, Any]:
     }
 
 
-def _pytest_process(url: str, config: ThroughputConfig, workdir: Path) -> dict[str, Any]:
+def _pytest_process(url: str, config: ThroughputConfig, workdir: Path) -> list[dict[str, Any]]:
     """Whole processes (see :mod:`benchmarks.process`): pytest on each transport, the bare
     scripts, pytest's start-up; every one without third-party pytest plugins."""
     suite = process.Suite(url, config.items, config.samples, config.concurrency)
@@ -287,7 +287,7 @@ def run(config: ThroughputConfig, workdir: Path) -> dict[str, Any]:
         in_process = _in_process(url, config)
         sequential = _sequential(url, config)
         try:
-            whole: dict[str, Any] = _pytest_process(url, config, workdir)
+            whole: list[dict[str, Any]] | dict[str, str] = _pytest_process(url, config, workdir)
         except RuntimeError as exc:  # keep the in-process figures when a pytest run breaks
             whole = {"error": str(exc)}
     return {
@@ -295,6 +295,7 @@ def run(config: ThroughputConfig, workdir: Path) -> dict[str, Any]:
         "in_process": in_process,
         "sequential": sequential,
         "pytest_process": whole,
+        "pytest_process_condition": process.CONDITION,
     }
 
 
@@ -334,10 +335,10 @@ def table(result: dict[str, Any]) -> str:
         rows,
     )
     measured = result["pytest_process"]
-    if "error" in measured:
+    if isinstance(measured, dict):
         whole = f"whole-process runs FAILED: {measured['error']}"
     else:
-        whole = process.table(measured)
+        whole = process.table(measured, result["pytest_process_condition"])
     return f"{head}\n{inside}\n\n{whole}\n"
 
 
