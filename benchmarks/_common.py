@@ -98,10 +98,14 @@ def config_record(config: Any) -> dict[str, Any]:
     return {**dataclasses.asdict(config), "calls": config.calls, "ideal_s": config.ideal_s}
 
 
-def pytest_ini() -> str:
-    """The ini of a generated suite: its own rootdir, quiet about pytest-asyncio's default."""
+def pytest_ini(*, autoload: bool = True) -> str:
+    """The ini of a generated suite: its own rootdir, quiet about pytest-asyncio's default.
+
+    ``autoload=False``: the suite runs with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``, so
+    pytest-asyncio is not loaded and its ini key would only draw an "unknown option" warning.
+    """
     lines = ["[pytest]"]
-    if importlib.util.find_spec("pytest_asyncio") is not None:
+    if autoload and importlib.util.find_spec("pytest_asyncio") is not None:
         lines.append("asyncio_default_fixture_loop_scope = function")
     return "\n".join(lines) + "\n"
 

@@ -9,13 +9,16 @@ Measured:
 
 - inside the process, one row per async transport (``http_transport``: httpx's own, in split
   pools, or aiohttp's through httpx-aiohttp) and pool layout, plus loops without the plugin for
-  scale: bare aiohttp (the reference) and a bare ``httpx.AsyncClient``;
+  scale: bare aiohttp (the reference), a bare ``httpx.AsyncClient`` over httpx-aiohttp (what
+  the plugin's libraries cost without the plugin) and a bare ``httpx.AsyncClient``;
 - sequential calling (one sync call after another; a sample of calls, extrapolated);
-- whole processes: ``python -m pytest`` on a generated test file (``hotmess.yaml`` +
-  ``hotmess_model`` + ``resample.map``) once per transport (``defaults.transport``), a bare
-  aiohttp script doing the same calls, and pytest's start-up alone, with bytecode caches in
-  place (as after ``pip install``, which compiles them; one untimed run writes them for an
-  editable checkout).
+- whole processes (:mod:`benchmarks.process`): ``python -m pytest`` on a generated test file
+  (``hotmess.yaml`` + ``hotmess_model`` + ``resample.map``) once per transport
+  (``defaults.transport``), the bare aiohttp script doing the same calls (the reference), the
+  same loop over httpx-aiohttp, the reference preceded by the imports a plugin run needs, and
+  pytest's start-up alone; all with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`` (pytest runs load
+  pytest-hotmess alone) and bytecode caches in place (as after ``pip install``, which compiles
+  them; one untimed run writes them for an editable checkout).
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ import argparse
 import asyncio
 import dataclasses
 import importlib.util
-import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -34,14 +35,13 @@ from typing import Any
 
 import httpx
 
+from benchmarks import process
 from benchmarks._common import (
     BenchmarkCLI,
     close_state,
     config_record,
     in_scratch_dir,
     markdown_table,
-    pytest_ini,
-    run_python,
     swapped,
     time_call,
 )
@@ -140,11 +140,16 @@ def _bare_aiohttp(url: str, config: ThroughputConfig) -> Callable[[], int]:
     return lambda: asyncio.run(loop())
 
 
-def _bare_httpx(url: str, config: ThroughputConfig) -> Callable[[], int]:
+def _bare_httpx(url: str, config: ThroughputConfig, *, aiohttp: bool = False) -> Callable[[], int]:
     async def loop() -> int:
         gate = asyncio.Semaphore(config.concurrency)
         limits = httpx.Limits(max_connections=config.concurrency)
-        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        client_class = httpx.AsyncClient
+        if aiohttp:
+            from httpx_aiohttp import HttpxAiohttpClient
+
+            client_class = HttpxAiohttpClient
+        async with client_class(limits=limits, timeout=60) as client:
 
             async def one(index: int) -> str:
                 body = {"model": "bench", "messages": [{"role": "user", "content": str(index)}]}
@@ -202,6 +207,12 @@ def _variants() -> list[_Variant]:
             needs="aiohttp",
         ),
         _Variant(
+            "bare-httpx-aiohttp-loop",
+            "no plugin: asyncio.gather over httpx.AsyncClient on httpx-aiohttp (the libraries)",
+            lambda url, config: _bare_httpx(url, config, aiohttp=True),
+            needs="httpx_aiohttp",
+        ),
+        _Variant(
             "bare-httpx-loop",
             "no plugin: asyncio.gather over httpx.AsyncClient, 50 connections",
             _bare_httpx,
@@ -253,139 +264,21 @@ def _sequential(url: str, config: ThroughputConfig) -> dict[str, Any]:
     }
 
 
-_TEST_FILE = """\
-import pytest
-
-PROMPTS = [f"question {{index}}" for index in range({items})]
-
-
-def letter(text):
-    text = text.strip()
-    return text if text in "ABCD" else None
-
-
-@pytest.mark.coherence(samples={samples})
-def test_throughput(resample, hotmess_model):
-    results = resample.map(hotmess_model, PROMPTS, targets=["A"] * {items}, extract=letter)
-    assert [item.k for item in results] == [{samples}] * {items}
-    assert sum(item.invalid for item in results) == 0
-"""
-
-
-_BARE_AIOHTTP_SCRIPT = """\
-import asyncio
-
-import aiohttp
-
-URL = {url!r}
-
-
-async def main():
-    gate = asyncio.Semaphore({concurrency})
-    connector = aiohttp.TCPConnector(limit={concurrency})
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(index):
-            body = {{"model": "bench", "messages": [{{"role": "user", "content": str(index)}}]}}
-            async with gate, session.post(URL, json=body) as answer:
-                data = await answer.json()
-            return data["choices"][0]["message"]["content"]
-
-        answers = await asyncio.gather(*(one(i % {items}) for i in range({calls})))
-    assert len(answers) == {calls} and all(a in "ABCD" for a in answers)
-
-
-asyncio.run(main())
-"""
-
-
-def _write_suite(folder: Path, url: str, config: ThroughputConfig, transport: str) -> None:
-    """A rootdir with the test and its hotmess.yaml (which names the transport)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "pytest.ini").write_text(pytest_ini())
-    (folder / "hotmess.yaml").write_text(
-        f"defaults: {{concurrency: {config.concurrency}, model: bench, transport: {transport}}}\n"
-        f"models:\n  bench: {{provider: openai, base_url: '{url}', model: bench}}\n"
-    )
-    (folder / "test_throughput.py").write_text(
-        _TEST_FILE.format(items=config.items, samples=config.samples)
-    )
-    (folder / "bare_aiohttp.py").write_text(
-        _BARE_AIOHTTP_SCRIPT.format(
-            url=f"{url}/chat/completions",
-            concurrency=config.concurrency,
-            items=config.items,
-            calls=config.calls,
-        )
-    )
-
-
-def _child_env() -> dict[str, str]:
-    """The environment of a timed pytest process: bytecode caches may be written.
-
-    ``PYTHONDONTWRITEBYTECODE=1`` (set on some CI machines and images) would make Python, and
-    pytest's assertion rewriting of plugin modules, compile an editable checkout's modules in
-    every process; after ``pip install`` the caches exist already.
-    """
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
-def _process_wall(folder: Path, args: list[str], env: dict[str, str]) -> float:
-    wall, done = run_python(args, cwd=folder, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"the generated run failed:\n{done.stdout}{done.stderr}")
-    return wall
-
-
 def _pytest_process(url: str, config: ThroughputConfig, workdir: Path) -> list[dict[str, Any]]:
-    """Whole processes, interleaved per round so that drift on the machine hits all alike:
-    pytest on each transport, the bare aiohttp script (the reference), pytest's start-up."""
-    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    runs: list[tuple[str, str, list[str], bool]] = []
-    if importlib.util.find_spec("httpx_aiohttp") is not None:
-        runs.append(("pytest run, aiohttp transport", "aiohttp", pytest_args, False))
-    runs.append(("pytest run, httpx transport", "httpx", pytest_args, False))
-    if importlib.util.find_spec("aiohttp") is not None:
-        runs.append(("bare aiohttp script (reference)", "httpx", ["bare_aiohttp.py"], False))
-    runs += [
-        ("pytest --collect-only (start-up)", "httpx", [*pytest_args, "--collect-only"], True),
-        (
-            "pytest --collect-only -p no:hotmess",
-            "httpx",
-            [*pytest_args, "--collect-only", "-p", "no:hotmess"],
-            True,
-        ),
-    ]
-    env = _child_env()
-    walls: dict[str, list[float]] = {label: [] for label, *_ in runs}
-    for transport in {transport for _, transport, _, _ in runs}:
-        _write_suite(workdir / f"pytest-throughput-{transport}", url, config, transport)
-    for _label, transport, args, _ in runs:  # untimed: writes the bytecode caches
-        _process_wall(workdir / f"pytest-throughput-{transport}", args, env)
-    for _ in range(max(1, config.pytest_runs)):
-        for label, transport, args, _ in runs:
-            walls[label].append(
-                _process_wall(workdir / f"pytest-throughput-{transport}", args, env)
-            )
-    rows = []
-    for label, _, _, startup in runs:
-        row_walls = walls[label]
-        rows.append(
-            {
-                "variant": label,
-                "wall_s": round(min(row_walls), 4),
-                "median_s": round(statistics.median(row_walls), 4),
-                "walls_s": [round(w, 4) for w in row_walls],
-                "ideal_s": None if startup else config.ideal_s,
-            }
-        )
-    reference = next((row for row in rows if row["variant"].startswith("bare aiohttp")), None)
-    for row in rows:
-        if reference is not None and row["ideal_s"] is not None:
-            row["vs_bare_aiohttp"] = round(row["median_s"] / reference["median_s"], 3)
-    return rows
+    """Whole processes (see :mod:`benchmarks.process`): pytest on each transport, the bare
+    scripts, pytest's start-up; every one without third-party pytest plugins."""
+    suite = process.Suite(url, config.items, config.samples, config.concurrency)
+    transports = (["aiohttp"] if _installed("httpx_aiohttp") else []) + ["httpx"]
+    for transport in transports:
+        process.write_suite(workdir / transport, suite, transport)
+    rows = process.rows_for(
+        transports, aiohttp=_installed("aiohttp"), httpx_aiohttp=_installed("httpx_aiohttp")
+    )
+    return process.run_rows(rows, workdir, config.pytest_runs, config.ideal_s)
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
 
 
 def run(config: ThroughputConfig, workdir: Path) -> dict[str, Any]:
@@ -394,14 +287,15 @@ def run(config: ThroughputConfig, workdir: Path) -> dict[str, Any]:
         in_process = _in_process(url, config)
         sequential = _sequential(url, config)
         try:
-            process: list[dict[str, Any]] | dict[str, str] = _pytest_process(url, config, workdir)
+            whole: list[dict[str, Any]] | dict[str, str] = _pytest_process(url, config, workdir)
         except RuntimeError as exc:  # keep the in-process figures when a pytest run breaks
-            process = {"error": str(exc)}
+            whole = {"error": str(exc)}
     return {
         "config": config_record(config),
         "in_process": in_process,
         "sequential": sequential,
-        "pytest_process": process,
+        "pytest_process": whole,
+        "pytest_process_condition": process.CONDITION,
     }
 
 
@@ -440,23 +334,11 @@ def table(result: dict[str, Any]) -> str:
         ],
         rows,
     )
-    process = result["pytest_process"]
-    if isinstance(process, dict):
-        whole = f"whole-process runs FAILED: {process['error']}"
+    measured = result["pytest_process"]
+    if isinstance(measured, dict):
+        whole = f"whole-process runs FAILED: {measured['error']}"
     else:
-        whole = markdown_table(
-            ["whole process", "wall s (best)", "median", "median / bare aiohttp", "runs"],
-            [
-                [
-                    row["variant"],
-                    f"{row['wall_s']:.3f}",
-                    f"{row['median_s']:.3f}",
-                    f"{row['vs_bare_aiohttp']:.2f}x" if "vs_bare_aiohttp" in row else "",
-                    ", ".join(f"{w:.2f}" for w in row["walls_s"]),
-                ]
-                for row in process
-            ],
-        )
+        whole = process.table(measured, result["pytest_process_condition"])
     return f"{head}\n{inside}\n\n{whole}\n"
 
 
