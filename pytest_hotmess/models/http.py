@@ -300,6 +300,13 @@ class JSONEndpoint:
         self.provider = provider
         self.model = model
         self.url = url
+        # Parsed once: httpx parses a str URL on every request (about 0.05 ms of CPU per call).
+        # A URL httpx rejects stays a str, so the first request reports it as before.
+        self._request_url: httpx.URL | str
+        try:
+            self._request_url = httpx.URL(url)
+        except httpx.InvalidURL:
+            self._request_url = url
         self.retry = retry
         self.transport_name: TransportName = transport_name
         self._shown_url = _shown_url(url)
@@ -460,7 +467,10 @@ class JSONEndpoint:
         index, client = pools.acquire()
         try:
             start = time.perf_counter()
-            with call_deadline(ends), client.stream("POST", self.url, json=body) as response:
+            with (
+                call_deadline(ends),
+                client.stream("POST", self._request_url, json=body) as response,
+            ):
                 content = bytearray()
                 for chunk in response.iter_bytes():
                     content += chunk
@@ -505,7 +515,7 @@ class JSONEndpoint:
         self, client: httpx.AsyncClient, body: Mapping[str, Any]
     ) -> tuple[int, httpx.Headers, bytes] | Failure:
         """One request and its body, read up to ``max_response_bytes`` (decoded)."""
-        async with client.stream("POST", self.url, json=body) as response:
+        async with client.stream("POST", self._request_url, json=body) as response:
             content = bytearray()
             async for chunk in response.aiter_bytes():
                 content += chunk
