@@ -13,6 +13,7 @@ import logging
 import traceback
 import urllib.parse
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ModelConfigError",
     "Secret",
     "clean_key",
+    "exception_chain",
     "excerpt",
     "forget_transport_locals",
     "redact",
@@ -293,6 +295,13 @@ def forget_transport_locals(exc: BaseException) -> None:
     -l`` would print them. The frames have returned by now, so their locals are only evidence.
     Frames still running (ours, the caller's) cannot be cleared and are left as they are.
     """
+    for current in exception_chain(exc):
+        traceback.clear_frames(current.__traceback__)
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, what it was raised from or during (``__cause__``, ``__context__``), and the OS
+    or certificate error an aiohttp exception wraps; each once."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -300,5 +309,7 @@ def forget_transport_locals(exc: BaseException) -> None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        traceback.clear_frames(current.__traceback__)
-        pending.extend((current.__context__, current.__cause__))
+        yield current
+        wrapped = [getattr(current, name, None) for name in ("certificate_error", "os_error")]
+        pending += [e for e in wrapped if isinstance(e, BaseException)]
+        pending += [current.__cause__, current.__context__]

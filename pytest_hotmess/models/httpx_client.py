@@ -19,7 +19,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import Failure, Secret, redact
+from .errors import Failure, Secret, exception_chain, redact
 from .transport import TransportName
 
 __all__ = [
@@ -248,21 +248,6 @@ def _error_name(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and everything it was raised from, and the OS error aiohttp wraps."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        wrapped = [getattr(current, name, None) for name in ("certificate_error", "os_error")]
-        pending += [e for e in wrapped if isinstance(e, BaseException)]
-        pending += [current.__cause__, current.__context__]
-
-
 _DROPPED_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 """TLS errors that mean the connection was cut: transient, like any dropped connection."""
 
@@ -270,7 +255,7 @@ _DROPPED_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 def _lasting_cause(exc: BaseException) -> str | None:
     """Why a failure will not go away by retrying: a certificate or TLS failure, or a host name
     that does not resolve (a temporary resolver failure, EAI_AGAIN, is still transient)."""
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate verification failed: {cause}"
         if isinstance(cause, ssl.SSLError) and not isinstance(cause, _DROPPED_TLS):
