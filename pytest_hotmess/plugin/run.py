@@ -39,6 +39,7 @@ RUN_KEY = pytest.StashKey["HotmessRun"]()
 
 
 def hotmess_run(config: pytest.Config) -> HotmessRun:
+    """The run object that configure stashed on this config."""
     return config.stash[RUN_KEY]
 
 

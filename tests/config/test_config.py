@@ -119,9 +119,7 @@ def test_spec_for_is_the_parsed_spec_of_the_matching_rules(full: Path) -> None:
 def test_spec_for_names_the_file_when_merged_rules_contradict() -> None:
     # each rule is valid alone; together they ask for max_samples below samples
     config = parse_config(
-        "thresholds:\n"
-        "  - {match: '*', samples: 20}\n"
-        "  - {match: 'tests/*', max_samples: 5}\n"
+        "thresholds:\n  - {match: '*', samples: 20}\n  - {match: 'tests/*', max_samples: 5}\n"
     )
     assert config.spec_for("other/test_x.py::t") == CoherenceSpec(samples=20)
     with pytest.raises(MarkerError) as caught:
