@@ -43,6 +43,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from .marker import CoherenceSpec, MarkerError, parse_marker_kwargs
 from .settings import RECORD_MODES, TRANSPORTS
 
 __all__ = [
@@ -561,6 +562,20 @@ class HotmessConfig:
             if rule.matches(nodeid):
                 merged.update(rule.values)
         return merged
+
+    def spec_for(self, nodeid: str) -> CoherenceSpec | None:
+        """The file's rules for one test as a checked spec; None when no rule matches it.
+
+        The plugin then only merges specs. A bad value is a ``MarkerError`` that says it came
+        from this file, not from a marker.
+        """
+        rules = self.thresholds_for(nodeid)
+        if not rules:
+            return None
+        try:
+            return parse_marker_kwargs((), rules)
+        except MarkerError as exc:
+            raise MarkerError(f"hotmess.yaml thresholds for this test: {exc}") from None
 
     def file_values(self) -> dict[str, tuple[Any, str]]:
         """Run-wide settings set by the file, as ``name -> (value, "file:line")``."""

@@ -15,8 +15,9 @@ import pytest
 from ..config.marker import MARKER_HELP
 from ..sampling.budget import current_budget
 from .fixtures import hotmess_model, hotmess_seed, resample
+from .items import ITEM_KEY, MARKER_ERROR_PREFIX, item_state
 from .options import add_options
-from .run import ITEM_KEY, MARKER_ERROR_PREFIX, RUN_KEY, HotmessRun, hotmess_run, item_state
+from .run import RUN_KEY, HotmessRun, hotmess_run
 
 __all__ = ["MARKER_ERROR_PREFIX", "hotmess_model", "hotmess_seed", "resample"]
 
@@ -106,7 +107,7 @@ class _RunObserver:
         try:
             return (yield)
         finally:
-            self.run.save_recording(session)
+            self.run.recording.save(session)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         # Under xdist a worker's bad-marker stop reaches the controller as an interruption.
@@ -131,7 +132,7 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     """xdist: collect each worker's recording part file on the controller."""
     output = getattr(node, "workeroutput", None)
     if isinstance(output, dict):
-        hotmess_run(node.config).worker_down(output)
+        hotmess_run(node.config).recording.worker_down(output)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

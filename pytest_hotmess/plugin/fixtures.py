@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..models.registry import UnknownModelError
-from .run import hotmess_run, item_state
+from .items import item_state
+from .run import hotmess_run
 
 if TYPE_CHECKING:
     from ..sampling.completion import Model

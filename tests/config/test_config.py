@@ -10,6 +10,7 @@ import pytest
 from _yaml_errors import assert_points_at, model_x, rule
 
 from pytest_hotmess.config.file import ConfigError, HotmessConfig, load_config, parse_config
+from pytest_hotmess.config.marker import CoherenceSpec, MarkerError
 from pytest_hotmess.models.providers import provider_names
 from pytest_hotmess.sim import MultipleChoiceSim, sim_model_from_spec
 
@@ -102,6 +103,30 @@ def test_thresholds_apply_in_file_order_and_later_rules_win(full: Path) -> None:
     assert config.thresholds_for("tests/test_llm.py::test_param[hot]")["confidence"] == 0.99
     assert "confidence" not in config.thresholds_for("tests/test_llm.py::test_paramx")
     assert config.thresholds_for("elsewhere/test_x.py::test") == {}
+
+
+def test_spec_for_is_the_parsed_spec_of_the_matching_rules(full: Path) -> None:
+    config = load_config(full)
+    assert config.spec_for("tests/test_llm.py::test_a") == CoherenceSpec(
+        max_incoherence=0.3, max_error=1.5, samples=20, loss="kl", estimator="plugin"
+    )
+    assert config.spec_for("tests/test_other.py::test_a") == CoherenceSpec(
+        max_incoherence=0.5, max_error=1.5
+    )
+    assert config.spec_for("elsewhere/test_x.py::test") is None
+
+
+def test_spec_for_names_the_file_when_merged_rules_contradict() -> None:
+    # each rule is valid alone; together they ask for max_samples below samples
+    config = parse_config(
+        "thresholds:\n  - {match: '*', samples: 20}\n  - {match: 'tests/*', max_samples: 5}\n"
+    )
+    assert config.spec_for("other/test_x.py::t") == CoherenceSpec(samples=20)
+    with pytest.raises(MarkerError) as caught:
+        config.spec_for("tests/test_x.py::t")
+    assert str(caught.value) == (
+        "hotmess.yaml thresholds for this test: max_samples (5) must be at least samples (20)"
+    )
 
 
 def test_file_values_name_their_line_for_the_settings_resolver(tmp_path: Path, full: Path) -> None:

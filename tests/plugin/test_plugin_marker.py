@@ -78,6 +78,35 @@ def test_bad_marker_is_a_usage_error_under_xdist(pytester: pytest.Pytester) -> N
     assert "max_incoherence must lie in [0, 1]" in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
+def test_contradicting_file_rules_are_a_usage_error_naming_test_and_file(
+    pytester: pytest.Pytester, xdist: bool
+) -> None:
+    pytester.makefile(
+        ".yaml",
+        hotmess="thresholds:\n"
+        "  - {match: '*', samples: 20}\n"
+        "  - {match: '*::test_ruled', max_samples: 5}\n",
+    )
+    pytester.makepyfile(
+        """
+        def test_ruled(resample):
+            resample.record(["a", "b", "a"], target="a")
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*(["-n", "2"] if xdist else []))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    expected = (
+        "::test_ruled: hotmess.yaml thresholds for this test: "
+        "max_samples (5) must be at least samples (20)"
+    )
+    assert expected in result.stdout.str() + result.stderr.str()
+    assert "test_plain: " not in result.stdout.str() + result.stderr.str()
+
+
 def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
