@@ -26,6 +26,7 @@ import httpx
 from .. import __version__
 from ..sampling.budget import current_budget
 from ..sampling.context import current_item
+from .body import ACCEPT_ENCODING, BodyError, BoundedBody
 from .errors import Failure, ModelAPIError, Secret, excerpt, forget_transport_locals, redact
 from .httpx_client import (
     AsyncTransportFactory,
@@ -262,6 +263,10 @@ def _shown_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+_CLOCK_TICK = 2 * time.get_clock_info("monotonic").resolution + 0.001
+"""How early an event loop may run a timer (about 16 ms on Windows, well under 1 ms elsewhere)."""
+
+
 class JSONEndpoint:
     """POSTs JSON to one URL with retries, over sync clients and per-event-loop async clients.
 
@@ -310,7 +315,7 @@ class JSONEndpoint:
         self.retry = retry
         self.transport_name: TransportName = transport_name
         self._shown_url = _shown_url(url)
-        self._headers = {"User-Agent": USER_AGENT, **headers}
+        self._headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **headers}
         self._secret = secret
         self._key_header = key_header
         self._key_prefix = key_prefix
@@ -455,10 +460,17 @@ class JSONEndpoint:
             detail = f"{detail}; last: {failure.detail}"
         return dataclasses.replace(failure, retryable=False, detail=detail)
 
-    def _too_large(self, status: int, read: int) -> Failure:
+    def _body(self, response: httpx.Response) -> BoundedBody:
+        """The reader of ``response``'s body, decoded with its size bounded (see :mod:`.body`)."""
+        return BoundedBody(response.headers.get("content-encoding"), self.max_response_bytes)
+
+    def _unreadable(self, status: int, error: BodyError) -> Failure:
+        """A body over ``max_response_bytes`` or in an encoding that cannot be decoded: final."""
+        if not error.too_large:
+            return Failure(False, status, None, str(error))
         detail = (
             f"the answer is larger than max_response_bytes ({self.max_response_bytes} bytes "
-            f"after decompression; {read} read when it was stopped)"
+            "after decompression; reading stopped there)"
         )
         return Failure(False, status, None, detail)
 
@@ -471,14 +483,18 @@ class JSONEndpoint:
                 call_deadline(ends),
                 client.stream("POST", self._request_url, json=body) as response,
             ):
-                content = bytearray()
-                for chunk in response.iter_bytes():
-                    content += chunk
-                    if len(content) > self.max_response_bytes:
-                        return self._too_large(response.status_code, len(content))
-                    if time.monotonic() >= ends:
-                        return self._past_deadline(Failure(False, None, None, None))
+                body_reader = self._body(response)
+                if response.is_stream_consumed:  # an in-memory answer (MockTransport, respx)
+                    body_reader.feed_decoded(response.content)
+                else:
+                    for chunk in response.iter_raw():
+                        body_reader.feed(chunk)
+                        if time.monotonic() >= ends:
+                            return self._past_deadline(Failure(False, None, None, None))
+                content = body_reader.finish()
             latency_s = time.perf_counter() - start
+        except BodyError as exc:
+            return self._unreadable(response.status_code, exc)
         except Exception as exc:  # every transport failure becomes a Failure (judge_exception)
             failure = judge_exception(exc, self._secret, self._shown_url)
             return self._past_deadline(failure) if time.monotonic() >= ends else failure
@@ -487,7 +503,7 @@ class JSONEndpoint:
             raise
         finally:
             pools.release(index)
-        return self._reply(response.status_code, response.headers, bytes(content), latency_s)
+        return self._reply(response.status_code, response.headers, content, latency_s)
 
     async def _aattempt(self, body: Mapping[str, Any], ends: float) -> JSONReply | Failure:
         pools = (await self._async()).pools
@@ -500,7 +516,9 @@ class JSONEndpoint:
         except Exception as exc:  # every transport failure becomes a Failure (judge_exception)
             forget_transport_locals(exc)  # a deadline cancels the transport mid-request
             failure = judge_exception(exc, self._secret, self._shown_url)
-            return self._past_deadline(failure) if time.monotonic() >= ends else failure
+            # asyncio may fire the deadline's timer up to a clock tick early
+            past = time.monotonic() >= ends - _CLOCK_TICK
+            return self._past_deadline(failure) if past else failure
         except BaseException as exc:  # cancelled mid-request: the transport's frames hold the key
             forget_transport_locals(exc)
             raise
@@ -516,12 +534,17 @@ class JSONEndpoint:
     ) -> tuple[int, httpx.Headers, bytes] | Failure:
         """One request and its body, read up to ``max_response_bytes`` (decoded)."""
         async with client.stream("POST", self._request_url, json=body) as response:
-            content = bytearray()
-            async for chunk in response.aiter_bytes():
-                content += chunk
-                if len(content) > self.max_response_bytes:
-                    return self._too_large(response.status_code, len(content))
-        return response.status_code, response.headers, bytes(content)
+            try:
+                body_reader = self._body(response)
+                if response.is_stream_consumed:  # an in-memory answer (MockTransport, respx)
+                    body_reader.feed_decoded(response.content)
+                else:
+                    async for chunk in response.aiter_raw():
+                        body_reader.feed(chunk)
+                content = body_reader.finish()
+            except BodyError as exc:
+                return self._unreadable(response.status_code, exc)
+        return response.status_code, response.headers, content
 
     def _reply(
         self, status: int, headers: Mapping[str, str], body: bytes, latency_s: float

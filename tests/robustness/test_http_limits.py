@@ -3,12 +3,14 @@ the run-wide retry budget, against raw socket servers on 127.0.0.1 and both asyn
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import socket
 import ssl
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -154,8 +156,13 @@ def _endless_chunks(stopped: Callable[[], bool]) -> Handler:
     return handler
 
 
+@functools.cache
+def _bomb() -> bytes:
+    return gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # ~64 KB on the wire
+
+
 def _gzip_bomb(stopped: Callable[[], bool]) -> Handler:
-    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # ~64 KB on the wire
+    bomb = _bomb()
 
     def handler(conn: socket.socket) -> None:
         conn.sendall(
@@ -240,6 +247,43 @@ def test_the_decoded_body_is_capped(behaviour: Any) -> None:
             assert time.monotonic() - started < 5, name
             assert caught.value.attempts == 1  # not retried: the same answer would come back
         assert server.connections == 2
+
+
+@pytest.mark.usefixtures("async_transport")
+def test_a_gzip_bomb_never_grows_past_the_cap_in_memory() -> None:
+    # 64 MiB of zeros in about 64 KB of gzip: decoding each network read whole (httpx's
+    # iter_bytes) would hold tens of MiB before any cap is checked. Decoding is bounded instead.
+    cap = 1024 * 1024
+    _bomb()  # made before memory is traced
+    with _server(_gzip_bomb) as server:
+        model = make_client(OpenAIChatModel, model="m", base_url=server.url, max_response_bytes=cap)
+        for name, call in _calls(model):
+            tracemalloc.start()
+            try:
+                with pytest.raises(ModelAPIError, match=r"larger than max_response_bytes"):
+                    call()
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert peak < 8 * cap, f"{name}: peak {peak} bytes"
+
+
+@pytest.mark.usefixtures("async_transport")
+def test_an_encoding_that_was_not_asked_for_is_refused_not_guessed() -> None:
+    def brotli_answer(stopped: Callable[[], bool]) -> Handler:
+        def handler(conn: socket.socket) -> None:
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Encoding: br\r\nContent-Length: 4\r\n\r\nabcd"
+            )
+
+        return handler
+
+    with _server(brotli_answer) as server:
+        model = make_client(OpenAIChatModel, model="m", base_url=server.url)
+        for _, call in _calls(model):
+            with pytest.raises(ModelAPIError, match=r"encoded as br, which was not asked for"):
+                call()
 
 
 def test_the_default_cap_lets_ordinary_answers_through(server: FakeLLMServer) -> None:
