@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ..stats.compare import Change
-from .plain_record import PlainRecord, Shape
+from .plain_record import PlainRecord
 
 __all__ = ["Comparison", "Regression", "TestComparison", "TotalComparison", "VerdictPair"]
 
@@ -22,10 +22,6 @@ class TestComparison(PlainRecord):
     """One test present in both runs: item pairing and the change of each figure."""
 
     __test__: ClassVar[bool] = False
-    NESTED: ClassVar[dict[str, tuple[Shape, Any]]] = {
-        "verdict": ("one", VerdictPair),
-        "figures": ("dict", Change),
-    }
 
     nodeid: str
     verdict: VerdictPair = dataclasses.field(default_factory=lambda: VerdictPair(None, None))
@@ -41,8 +37,6 @@ class TestComparison(PlainRecord):
 
 @dataclasses.dataclass(frozen=True)
 class TotalComparison(PlainRecord):
-    NESTED: ClassVar[dict[str, tuple[Shape, Any]]] = {"figures": ("dict", Change)}
-
     items_paired: int = 0
     figures: dict[str, Change] = dataclasses.field(default_factory=dict)
 
@@ -52,10 +46,6 @@ class Comparison(PlainRecord):
     """This run against a baseline (current - baseline), test by test and pooled."""
 
     OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"baseline_path"})
-    NESTED: ClassVar[dict[str, tuple[Shape, Any]]] = {
-        "tests": ("list", TestComparison),
-        "total": ("one", TotalComparison),
-    }
 
     confidence: float
     method: str = "delta"

@@ -1,26 +1,24 @@
 """The one conversion between typed records and JSON-ready builtins, shared by every record.
 
 A record's ``to_plain()`` walks its fields in declaration order (the JSON report's key order);
-``from_plain()`` rebuilds it from such data, converting the nested records each class names.
-The analyses computed in ``stats`` (``LengthAnalysis``, ``EnsembleProjection``, ``Change``) are
-plain frozen dataclasses: ``to_plain_value`` writes them the same way, and ``from_plain_data``
-rebuilds them (and the dataclasses nested in them) from their field annotations.
+``from_plain()`` rebuilds it from such data, the nested records and dataclasses (lists, dicts
+and optionals of them) found from the field annotations. The analyses computed in ``stats``
+(``LengthAnalysis``, ``EnsembleProjection``, ``Change``) are plain frozen dataclasses:
+``to_plain_value`` writes them the same way, and ``from_plain_data`` rebuilds them alike.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..stats.plain import plain
 
 __all__ = ["PlainRecord", "from_plain_data", "to_plain_value"]
 
-Shape = Literal["one", "list", "dict"]
 R = TypeVar("R", bound="PlainRecord")
 T = TypeVar("T")
 
@@ -41,8 +39,6 @@ def to_plain_value(value: object) -> Any:
 class PlainRecord:
     """Mixin for record dataclasses: ``to_plain`` and a ``from_plain`` that checks the shape."""
 
-    NESTED: ClassVar[Mapping[str, tuple[Shape, Any]]] = {}
-    """Fields holding records: name -> (one, list of, or dict of) and the record class."""
     OMIT_NONE: ClassVar[frozenset[str]] = frozenset()
     """Fields left out of the plain form when None (keys the JSON report shows only if set)."""
 
@@ -58,32 +54,7 @@ class PlainRecord:
     @classmethod
     def from_plain(cls: type[R], data: Mapping[str, Any]) -> R:
         """Rebuild from ``to_plain`` output; absent optional keys take their defaults."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-        kwargs: dict[str, Any] = {}
-        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if field.name not in data:
-                has_default = (
-                    field.default is not dataclasses.MISSING
-                    or field.default_factory is not dataclasses.MISSING
-                )
-                if not has_default:
-                    raise ValueError(f"{cls.__name__}: missing {field.name!r}")
-                continue
-            kwargs[field.name] = _nested(cls.NESTED.get(field.name), data[field.name])
-        return cls(**kwargs)
-
-
-def _nested(spec: tuple[Shape, Any] | None, value: Any) -> Any:
-    if spec is None or value is None:
-        return value
-    shape, kind = spec
-    build = functools.partial(from_plain_data, kind)
-    if shape == "one":
-        return build(value)
-    if shape == "list":
-        return [build(v) for v in value]
-    return {str(k): build(v) for k, v in value.items()}
+        return _from_fields(cls, data)
 
 
 def from_plain_data(kind: type[T], data: Any) -> T:
@@ -93,13 +64,18 @@ def from_plain_data(kind: type[T], data: Any) -> T:
     if from_plain is not None:
         built: T = from_plain(data)
         return built
+    return _from_fields(kind, data)
+
+
+def _from_fields(kind: type[T], data: Any) -> T:
+    """``kind`` built field by field from ``data``, nested values by their annotations."""
     if not isinstance(data, Mapping):
         raise ValueError(f"{kind.__name__}: expected an object, got {type(data).__name__}")
     hints = _hints(kind)
     kwargs: dict[str, object] = {}
     for field in dataclasses.fields(kind):  # type: ignore[arg-type]
         if field.name in data:
-            kwargs[field.name] = _typed(hints[field.name], data[field.name])
+            kwargs[field.name] = _typed(hints[field.name], data[field.name], kind, field.name)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ValueError(f"{kind.__name__}: missing {field.name!r}")
     return kind(**kwargs)
@@ -116,7 +92,7 @@ def _hints(kind: type) -> dict[str, Any]:
     return found
 
 
-def _typed(hint: Any, value: Any) -> Any:
+def _typed(hint: Any, value: Any, owner: type, name: str) -> Any:
     """``value`` with the dataclasses its annotation names rebuilt (lists, dicts, optionals)."""
     if value is None:
         return None
@@ -124,11 +100,19 @@ def _typed(hint: Any, value: Any) -> Any:
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
-        return _typed(inner[0], value) if len(inner) == 1 else value
-    if origin is list and isinstance(value, list):
-        return [_typed(args[0], v) for v in value]
-    if origin is dict and isinstance(value, Mapping):
-        return {str(k): _typed(args[1], v) for k, v in value.items()}
+        return _typed(inner[0], value, owner, name) if len(inner) == 1 else value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(
+                f"{owner.__name__}.{name}: expected a list, got {type(value).__name__}"
+            )
+        return [_typed(args[0], v, owner, name) for v in value]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"{owner.__name__}.{name}: expected an object, got {type(value).__name__}"
+            )
+        return {str(k): _typed(args[1], v, owner, name) for k, v in value.items()}
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_plain_data(hint, value)
     return value

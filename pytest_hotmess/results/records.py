@@ -15,7 +15,7 @@ from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import Check
 from ..stats.length import LengthAnalysis
 from .comparison import Comparison, Regression
-from .plain_record import PlainRecord, Shape, to_plain_value
+from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
     "SCHEMA",
@@ -162,15 +162,6 @@ class TestRecord(PlainRecord):
     """One coherence test: its verdict, figures, items and analyses, and pytest's outcome."""
 
     __test__: ClassVar[bool] = False  # not a pytest test class
-    NESTED: ClassVar[dict[str, tuple[Shape, Any]]] = {
-        "checks": ("list", Check),
-        "calls": ("one", CallStats),
-        "sequential": ("one", SequentialRecord),
-        "length": ("one", LengthAnalysis),
-        "ensembles": ("one", EnsembleProjection),
-        "totals": ("one", Totals),
-        "items": ("list", ItemRecord),
-    }
 
     nodeid: str
     outcome: str | None = None
@@ -211,13 +202,6 @@ class RunRecord(PlainRecord):
     """The whole run: what the terminal, JUnit, JSON and HTML reports and baselines read."""
 
     OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"run", "comparison", "regressions"})
-    NESTED: ClassVar[dict[str, tuple[Shape, Any]]] = {
-        "run": ("one", RunInfo),
-        "tests": ("list", TestRecord),
-        "totals": ("one", RunTotals),
-        "comparison": ("one", Comparison),
-        "regressions": ("list", Regression),
-    }
 
     plugin_version: str = ""
     created: str = ""

@@ -217,7 +217,7 @@ def _not_a_label(value: object, item_id: str, what: str = "an outcome") -> ItemT
     return ItemTypeError(
         item_id,
         f"{what} of type {_type_name(value)} is not a label: categorical labels are str, "
-        "int, bool, Enum or tuples of them; extract a label from it (extract=...), or pass "
+        "int, bool, bytes, Enum or tuples of them; extract a label from it (extract=...), or pass "
         "kind='categorical' to take such objects as labels",
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pytest_hotmess.results.comparison import TestComparison
 from pytest_hotmess.results.records import ItemRecord, RunRecord, TestRecord
 
 pytest_plugins = ["pytester"]
@@ -118,3 +119,10 @@ def test_a_record_missing_a_required_field_is_refused() -> None:
         RunRecord.from_plain({"schema": "pytest-hotmess/1"})
     with pytest.raises(ValueError, match="schema"):
         RunRecord.from_plain({"schema": "pytest-hotmess/0", "tests": []})
+
+
+def test_a_nested_field_of_the_wrong_shape_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"TestRecord\.items: expected a list, got dict"):
+        TestRecord.from_plain({"nodeid": "t", "items": {}})
+    with pytest.raises(ValueError, match=r"TestComparison\.figures: expected an object"):
+        TestComparison.from_plain({"nodeid": "t", "figures": []})
