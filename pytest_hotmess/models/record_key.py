@@ -145,12 +145,14 @@ def canonical_request(
     *,
     provider: str | None = None,
     base_url: str | None = None,
+    test: str | None = None,
 ) -> dict[str, Any]:
     """What identifies a request: model, messages (a str prompt is one user message), parameters
     without None values and without anything that could hold a credential.
 
     With ``provider`` it is a version-2 request (provider, base URL, model id); without, the
-    version-1 form keyed by the model's name.
+    version-1 form keyed by the model's name. ``test`` (a version-2 request only) is the node
+    id of the test the request was sent for: each test keeps its own answers.
     """
     request: dict[str, Any] = {
         "model": model,
@@ -160,6 +162,8 @@ def canonical_request(
     if provider is not None:
         request["provider"] = provider
         request["base_url"] = public_base_url(base_url)
+        if test is not None:
+            request["test"] = test
     return request
 
 
@@ -180,16 +184,24 @@ def request_key(request: Mapping[str, Any]) -> str:
 
 def describe_request(request: Mapping[str, Any], sample: int) -> str:
     """Model, a short excerpt of the last message, and the sample index, for error messages."""
+    where = f" in {request['test']}" if isinstance(request.get("test"), str) else ""
+    if request.get("provider") == "callable":
+        inputs = json.dumps(request.get("params"), ensure_ascii=False, sort_keys=True)
+        if len(inputs) > _EXCERPT_CHARS:
+            inputs = inputs[: _EXCERPT_CHARS - 1] + "…"
+        return (
+            f"callable {request.get('model')!r}{where}, item {request.get('item')!r}, "
+            f"inputs {inputs}, sample {sample}"
+        )
     messages = request.get("messages") or [{}]
     content = messages[-1].get("content") if isinstance(messages[-1], dict) else None
     text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
     text = " ".join(text.split())
     if len(text) > _EXCERPT_CHARS:
         text = text[: _EXCERPT_CHARS - 1] + "…"
-    where = ""
     if not is_legacy(request):
         base_url = request.get("base_url")
-        where = f" ({request.get('provider')}{', ' + str(base_url) if base_url else ''})"
+        where = f" ({request.get('provider')}{', ' + str(base_url) if base_url else ''}){where}"
     return f"model {request.get('model')!r}{where}, prompt {text!r}, sample {sample}"
 
 
@@ -197,7 +209,7 @@ def request_differences(recorded: Mapping[str, Any], asked: Mapping[str, Any]) -
     """What differs between a recorded request and the one asked for, field by field
     (messages aside): ``recorded for model 'a', asked for 'b'``."""
     out = []
-    for field in ("provider", "base_url", "model"):
+    for field in ("provider", "base_url", "model", "test", "item"):
         if recorded.get(field) != asked.get(field):
             out.append(
                 f"recorded for {field} {recorded.get(field)!r}, asked for {asked.get(field)!r}"

@@ -3,8 +3,10 @@
 The file is JSON Lines: a header line, then one line per sample, sorted by request then sample
 index, every object with sorted keys, so the same samples always give the same bytes and a
 re-recording diffs line by line. A line holds the canonical request (provider, base URL, model
-id, messages, parameters: never headers or keys), the sample index, the name of the model that
-recorded it (not part of the key) and the completion's fields.
+id, messages, parameters: never headers or keys; the test it was made for), the sample index, the
+name of the model that recorded it (not part of the key) and the completion's fields. A user
+callable's answer that is not a completion (a string, a number, JSON data, a ``Sample``) is held
+as ``value`` instead: ``{"data": ..., "covariates": {...}}``.
 
 Version 1 files (keyed by the model's name) are still read; their answers keep their version-1
 request until a recording session reuses them, which rewrites them with a version-2 key.
@@ -59,6 +61,8 @@ _COMPLETION_TYPES: dict[str, tuple[type, ...]] = {
 }
 _V1_REQUEST = {"model", "messages", "params"}
 _V2_REQUEST = {*_V1_REQUEST, "provider", "base_url"}
+_V2_OPTIONAL = {"test", "item"}
+"""Per-test keys (``test``) and a callable's item (``item``): absent in older version-2 files."""
 
 
 class RecordingFormatError(ValueError):
@@ -83,8 +87,15 @@ class RecordedSample:
 
     request: dict[str, Any]
     sample: int
-    completion: Completion
+    completion: Completion | None
     name: str | None = None
+    value: dict[str, Any] | None = None
+    """A callable's answer that is not a completion: ``{"data": ..., "covariates": {...}}``."""
+
+    @property
+    def answer(self) -> tuple[Completion | None, str | None]:
+        """What two answers are compared by (completion, or the value's canonical JSON)."""
+        return self.completion, None if self.value is None else _dumps(self.value)
 
     @property
     def key(self) -> _Key:
@@ -101,6 +112,11 @@ class RecordedSample:
 
     def line(self) -> str:
         name = f'"name": {_dumps(self.name)}, ' if self.name is not None else ""
+        if self.completion is None:
+            return (
+                f'{{"request": {_dumps(self.request)}, "sample": {self.sample}, {name}'
+                f'"value": {_dumps(self.value)}}}'
+            )
         return (
             f'{{"request": {_dumps(self.request)}, "sample": {self.sample}, {name}'
             f'"completion": {_dumps(_completion_json(self.completion))}}}'
@@ -196,17 +212,34 @@ class Recording:
     ) -> Completion:
         """Store the answer unless one is held already; return the one held.
 
-        Two tests of one run that send the same request get the same recorded answer, just
-        as they will on replay, so a replayed run reproduces the recorded one exactly.
+        A request sent again for the same sample (its key includes the test that sent it) gets
+        the recorded answer, just as it will on replay, so a replayed run reproduces the
+        recorded one exactly.
         """
         _check_sample(sample)
         plain: dict[str, Any] = jsonable(request, "request")
         with self._lock:
             held = self._entries.get((request_key(plain), sample))
-            if held is not None:
+            if held is not None and held.completion is not None:
                 return held.completion
             self._add(RecordedSample(plain, sample, completion, name))
         return completion
+
+    def entry(self, request: Mapping[str, Any], sample: int) -> RecordedSample | None:
+        """The stored answer to ``request`` and ``sample``, completion or value."""
+        with self._lock:
+            return self._entries.get((request_key(request), sample))
+
+    def keep(self, entry: RecordedSample) -> RecordedSample:
+        """Store ``entry`` unless an answer is held under its key already; return the one held."""
+        _check_sample(entry.sample)
+        plain = dataclasses.replace(entry, request=jsonable(entry.request, "request"))
+        with self._lock:
+            held = self._entries.get(plain.key)
+            if held is not None:
+                return held
+            self._add(plain)
+        return plain
 
     def get(self, request: Mapping[str, Any], sample: int) -> Completion | None:
         with self._lock:
@@ -236,7 +269,9 @@ class Recording:
         with self._lock:
             key = self._by_name.get((request_key(legacy), sample))
             entry = None if key is None else self._entries.get(key)
-            if key is None or entry is None or not is_legacy(entry.request):
+            if key is None or entry is None or entry.completion is None:
+                return None
+            if not is_legacy(entry.request):
                 return None
             del self._entries[key]
             del self._by_name[key]
@@ -263,7 +298,7 @@ class Recording:
                 elif prefer == "incoming":
                     if held != entry:
                         self._add(entry)
-                elif held.completion != entry.completion:
+                elif held.answer != entry.answer:
                     conflicts.append(describe_request(entry.request, entry.sample))
                     if prefer == "sorted" and entry.line() < held.line():
                         self._add(entry)
@@ -417,18 +452,29 @@ def _check_header(data: Any, where: str) -> int:
     return int(version)
 
 
+def _shape_ok(request: dict[str, Any], version: int) -> bool:
+    keys = set(request)
+    if version == 1 or keys == _V1_REQUEST:
+        return keys == _V1_REQUEST
+    return _V2_REQUEST <= keys <= _V2_REQUEST | _V2_OPTIONAL and all(
+        isinstance(request[name], str) for name in keys & _V2_OPTIONAL
+    )
+
+
 def _check_request(request: Any, version: int, where: str) -> None:
-    shapes = (_V1_REQUEST,) if version == 1 else (_V1_REQUEST, _V2_REQUEST)
     if (
         not isinstance(request, dict)
-        or set(request) not in shapes
+        or not _shape_ok(request, version)
         or not isinstance(request.get("model"), str)
         or not isinstance(request.get("messages"), list)
         or not isinstance(request.get("params"), dict)
     ):
         fields = "'model' (str), 'messages' (list), 'params' (object)"
         if version > 1:
-            fields += ", and 'provider' (str) and 'base_url' (str or null) or neither"
+            fields += (
+                ", and 'provider' (str) and 'base_url' (str or null) or neither"
+                " (and maybe 'test' and 'item', str)"
+            )
         raise RecordingFormatError(f"{where}: 'request' must hold {fields}")
     if "provider" in request and (
         not isinstance(request["provider"], str)
@@ -439,7 +485,38 @@ def _check_request(request: Any, version: int, where: str) -> None:
         )
 
 
+def _parse_value(value: Any, where: str) -> dict[str, Any]:
+    """A callable's recorded ``value``: ``data`` (JSON), maybe ``covariates`` (name: number)."""
+    if (
+        not isinstance(value, dict)
+        or "data" not in value
+        or not set(value) <= {"data", "covariates"}
+    ):
+        raise RecordingFormatError(f"{where}: 'value' must be an object with 'data'")
+    covariates = value.get("covariates", {})
+    if not isinstance(covariates, dict) or any(
+        isinstance(number, bool) or not isinstance(number, (int, float))
+        for number in covariates.values()
+    ):
+        raise RecordingFormatError(f"{where}: 'value.covariates' must map names to numbers")
+    return value
+
+
 def _parse_entry(data: Any, where: str, version: int) -> RecordedSample:
+    if version > 1 and isinstance(data, dict) and "value" in data and "completion" not in data:
+        shape, allowed = {"request", "sample", "value"}, {"request", "sample", "value", "name"}
+        if not shape <= set(data) <= allowed:
+            raise RecordingFormatError(
+                f"{where}: expected an object with 'request', 'sample' and 'value'"
+            )
+        _check_request(data["request"], version, where)
+        sample, name = data["sample"], data.get("name")
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+            raise RecordingFormatError(f"{where}: 'sample' must be an int >= 0, got {sample!r}")
+        if name is not None and not isinstance(name, str):
+            raise RecordingFormatError(f"{where}: 'name' must be a string, got {name!r}")
+        value = _parse_value(data["value"], where)
+        return RecordedSample(data["request"], sample, None, name, value)
     required = {"request", "sample", "completion"}
     allowed = required if version == 1 else {*required, "name"}
     if not isinstance(data, dict) or not required <= set(data) <= allowed:

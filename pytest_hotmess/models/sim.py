@@ -164,6 +164,9 @@ class MultipleChoiceSim:
     Sampling parameters passed to a call are accepted and ignored.
     """
 
+    hotmess_no_record = True
+    """Not recorded again as a user callable: it records itself, or is local and seeded."""
+
     def __init__(
         self,
         *,
@@ -553,6 +556,9 @@ class QuadraticOptimizerSim:
     from x0 toward x~, as 0 <= 1 - eta lambda < 1) while variance = tr S_T grows, so incoherence
     rises with trajectory length, as in the paper.
     """
+
+    hotmess_no_record = True
+    """Not recorded again as a user callable: it records itself, or is local and seeded."""
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ import pytest
 
 from ..config.marker import MARKER_HELP
 from ..sampling.budget import current_budget
+from ..sampling.context import current_test
 from .fixtures import hotmess_model, hotmess_seed, resample
 from .items import ITEM_KEY, MARKER_ERROR_PREFIX, item_state
 from .options import add_options
@@ -56,12 +57,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     # model calls made by the test count their retries on its budget (or the run's)
     budget = entry.state.budget if entry.state is not None else run.budget
     token = current_budget.set(budget)
+    test_token = current_test.set(item.nodeid)  # recordings keep each test's answers apart
     try:
         result = yield
     except BaseException as raised:
         run.finish_test(item, entry, body_raised=True, raised=raised)  # its outcome stands
         raise
     finally:
+        current_test.reset(test_token)
         current_budget.reset(token)
     message = run.finish_test(item, entry, body_raised=False)
     if message is not None:

@@ -30,6 +30,7 @@ from .totals import run_record
 
 if TYPE_CHECKING:
     from ..results.records import RunRecord, TestRecord
+    from ..sampling.callables import CallRecorder
     from ..sampling.resampler import TestState
 
 __all__ = ["RUN_KEY", "HotmessRun", "hotmess_run"]
@@ -84,6 +85,7 @@ class HotmessRun:
         """(what, where) of each report file this run wrote: the summary names only these."""
         self.marker_error = False
         self.result: RunRecord | None = None
+        self._callable_recorder: CallRecorder | None = None
 
     def collect(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         collect_specs(session, items, self.file_config, self.settings, is_worker=self.is_worker)
@@ -113,8 +115,23 @@ class HotmessRun:
                 ),
                 progress=progress_factory(self.config, item.name, is_worker=self.is_worker),
                 call_timeout=spec.call_timeout or settings.call_timeout,
+                seed=settings.seed,
+                recorder=self.callable_recorder(),
             )
         return entry.state
+
+    def callable_recorder(self) -> CallRecorder | None:
+        """What records (or replays) the answers of users' callables: the run's recording."""
+        if self._callable_recorder is None:
+            store = self.registry.record or self.registry.replay
+            if store is None:
+                return None
+            from ..models.callable_recording import CallableRecorder
+
+            self._callable_recorder = CallableRecorder(
+                store, replaying=self.registry.replay is not None
+            )
+        return self._callable_recorder
 
     def finish_test(
         self,

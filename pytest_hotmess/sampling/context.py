@@ -10,7 +10,12 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["current_item", "current_sample", "sample_scope"]
+__all__ = ["current_item", "current_sample", "current_test", "sample_scope", "test_scope"]
+
+current_test: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "hotmess_current_test", default=None
+)
+"""The node id of the test the calls are made for: recordings keep each test's answers apart."""
 
 current_item: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "hotmess_current_item", default=None
@@ -18,6 +23,16 @@ current_item: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 current_sample: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "hotmess_current_sample", default=None
 )
+
+
+@contextmanager
+def test_scope(nodeid: str | None) -> Iterator[None]:
+    """Mark the calls made inside as calls of the test ``nodeid``."""
+    token = current_test.set(nodeid)
+    try:
+        yield
+    finally:
+        current_test.reset(token)
 
 
 @contextmanager

@@ -22,8 +22,11 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from .budget import Budget
+from .callables import is_async_callable
 from .context import sample_scope
 from .threads import WorkerThreads
+
+__tracebackhide__ = True  # a failing model shows the user's frame, not the plugin's
 
 __all__ = [
     "NOT_DRAWN",
@@ -90,14 +93,6 @@ class ProgressSink(Protocol):
     def refresh(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-def is_async_callable(fn: Callable[..., Any]) -> bool:
-    """True for coroutine functions and for objects whose ``__call__`` is one."""
-    if inspect.iscoroutinefunction(fn):
-        return True
-    call = getattr(fn, "__call__", None)  # noqa: B004 - we want the bound method, not callable()
-    return call is not None and inspect.iscoroutinefunction(call)
 
 
 def _schedule(calls: Sequence[Call]) -> Iterator[tuple[int, int]]:

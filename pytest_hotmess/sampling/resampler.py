@@ -17,7 +17,9 @@ from ..config.marker import THRESHOLDS
 from ..stats.kinds import INVALID, KINDS, NOTHING, Estimator, Kind, LossName
 from ..stats.plain import plain
 from .budget import Budget
+from .callables import CallRecorder, awaiting_on, prepare_callable
 from .completion import Completion, Sample
+from .context import test_scope
 from .draw import (
     NOT_DRAWN,
     Call,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from ..stats.aggregate import Aggregate
     from ..stats.decompose import ItemEstimate
     from ..stats.sequential import SequentialDecision, SequentialPlan
+
+__tracebackhide__ = True  # a failing model shows the user's frame, not the plugin's
 
 __all__ = ["ItemResult", "Resampler", "SamplingError", "TestState"]
 
@@ -155,6 +159,10 @@ class TestState:
     error: Exception | None = None
     """The last error a ``resample`` call raised: the test's verdict is ``error`` if it fails
     the test."""
+    seed: int = 0
+    """The run seed (``--hotmess-seed``): per-sample seeds of callables derive from it."""
+    recorder: CallRecorder | None = None
+    """Records (or replays) the answers of callables under ``--hotmess-record``/``-replay``."""
     _ids: set[str] = dataclasses.field(default_factory=set)
     _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
     _pool: WorkerThreads | None = None
@@ -230,6 +238,8 @@ class _Batch:
     on_error: OnError
     kind: Kind | None
     plan: SequentialPlan | None
+    originals: list[Callable[..., Any]]
+    """The callables as given (their ``acall`` may be what ``calls`` use)."""
 
     def final_k(self, call: Call) -> int:
         return self.plan.looks[-1] if self.plan is not None else call.k
@@ -338,6 +348,8 @@ class Resampler:
         on_error: OnError = "raise",
         kind: Kind | None = None,
         weight: float = 1.0,
+        record_key: Any = None,
+        record_model: str | None = None,
         **kwargs: Any,
     ) -> ItemResult:
         with self._noting_errors():
@@ -345,6 +357,7 @@ class Resampler:
             batch = self._one(
                 fn, args, kwargs, item, target, extract, samples, on_error, kind, weight
             )
+            batch = self._prepared(batch, record_key, record_model)
             return self._only(batch, self._sample(batch))
 
     def map(
@@ -359,12 +372,15 @@ class Resampler:
         on_error: OnError = "raise",
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
+        record_key: Any = None,
+        record_model: str | None = None,
     ) -> list[ItemResult]:
         with self._noting_errors():
             ensure_no_running_loop()
             batch = self._many(
                 fn, inputs, targets, items, extract, samples, on_error, kind, weights
             )
+            batch = self._prepared(batch, record_key, record_model)
             return self._sample(batch)
 
     async def acall(
@@ -378,12 +394,15 @@ class Resampler:
         on_error: OnError = "raise",
         kind: Kind | None = None,
         weight: float = 1.0,
+        record_key: Any = None,
+        record_model: str | None = None,
         **kwargs: Any,
     ) -> ItemResult:
         with self._noting_errors():
             batch = self._one(
                 fn, args, kwargs, item, target, extract, samples, on_error, kind, weight
             )
+            batch = self._prepared(batch, record_key, record_model)
             return self._only(batch, await self._asample(batch))
 
     async def amap(
@@ -398,11 +417,14 @@ class Resampler:
         on_error: OnError = "raise",
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
+        record_key: Any = None,
+        record_model: str | None = None,
     ) -> list[ItemResult]:
         with self._noting_errors():
             batch = self._many(
                 fn, inputs, targets, items, extract, samples, on_error, kind, weights
             )
+            batch = self._prepared(batch, record_key, record_model)
             return await self._asample(batch)
 
     def record(
@@ -547,7 +569,8 @@ class Resampler:
             prepared.append(dataclasses.replace(call, fn=fn))
         self._state.used = True
         plan = self._state.sequential_plan() if adaptive else None
-        return _Batch(prepared, targets, weights, extract, on_error, kind, plan)
+        originals = [call.fn for call in calls]
+        return _Batch(prepared, targets, weights, extract, on_error, kind, plan, originals)
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -567,7 +590,41 @@ class Resampler:
             f"{reason or 'sampling stopped'} before its first call"
         )
 
+    def _prepared(self, batch: _Batch, record_key: Any, record_model: str | None) -> _Batch:
+        """Wrap each call's callable (:mod:`.callables`); inputs that cannot be keyed for the
+        recording raise here, before any call is made."""
+        state = self._state
+        if record_model is not None and (not isinstance(record_model, str) or not record_model):
+            raise TypeError(f"record_model must be a non-empty string, got {record_model!r}")
+        calls = []
+        for call, original in zip(batch.calls, batch.originals, strict=True):
+            recorder = None if getattr(original, "hotmess_no_record", False) else state.recorder
+            key = record_key
+            if recorder is not None and callable(key):
+                key = key(*call.args, **call.kwargs)
+            fn = prepare_callable(
+                call.fn,
+                call.args,
+                call.kwargs,
+                test=state.nodeid,
+                item=call.item_id,
+                run_seed=state.seed,
+                recorder=recorder,
+                record_key=key,
+                record_model=record_model,
+            )
+            calls.append(dataclasses.replace(call, fn=fn))
+        return dataclasses.replace(batch, calls=calls)
+
     def _sample(self, batch: _Batch) -> list[ItemResult]:
+        with test_scope(self._state.nodeid):
+            return self._sample_in_test(batch)
+
+    async def _asample(self, batch: _Batch) -> list[ItemResult]:
+        with test_scope(self._state.nodeid):
+            return await self._asample_in_test(batch)
+
+    def _sample_in_test(self, batch: _Batch) -> list[ItemResult]:
         state = self._state
         use_async = any(is_async_callable(call.fn) for call in batch.calls)
         stop = batch.on_error == "raise"
@@ -605,7 +662,7 @@ class Resampler:
                 progress.close()
         return self._commit(outcome)
 
-    async def _asample(self, batch: _Batch) -> list[ItemResult]:
+    async def _asample_in_test(self, batch: _Batch) -> list[ItemResult]:
         state = self._state
         use_async = any(is_async_callable(call.fn) for call in batch.calls)
         stop = batch.on_error == "raise"
@@ -646,7 +703,8 @@ class Resampler:
             call_timeout=state.call_timeout,
             cancel=cancel,
         )
-        context = contextvars.copy_context()  # what asyncio.to_thread would pass on
+        with awaiting_on(asyncio.get_running_loop()):
+            context = contextvars.copy_context()  # what asyncio.to_thread would pass on
         try:
             draws: list[Draw] = await asyncio.wrap_future(state.pool().submit(context.run, draw))
         except BaseException:
