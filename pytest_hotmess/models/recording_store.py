@@ -74,7 +74,9 @@ def _dumps(value: Any) -> str:
 
 
 def _header(version: int = VERSION) -> str:
-    return _dumps({"format": FORMAT, "version": version})
+    # "callables": this file also holds the answers of users' callables (files written before
+    # they were recorded lack it, and replaying them calls callables as those releases did)
+    return _dumps({"callables": True, "format": FORMAT, "version": version})
 
 
 def _completion_json(completion: Completion) -> dict[str, Any]:
@@ -142,6 +144,8 @@ class Recording:
         self.path = Path(path) if path is not None else None
         self.version = VERSION
         """The format version of the file this was loaded from."""
+        self.covers_callables = True
+        """Whether users' callables were recorded too (False for files of older releases)."""
         self._entries: dict[_Key, RecordedSample] = {}
         self._by_name: dict[_Key, _Key] = {}
         self._fresh: set[_Key] = set()
@@ -371,6 +375,7 @@ class Recording:
             data = _json_line(raw, where)
             if number == 1:
                 recording.version = _check_header(data, where)
+                recording.covers_callables = data.get("callables") is True
                 continue
             entry = _parse_entry(data, where, recording.version)
             if entry.key in seen:

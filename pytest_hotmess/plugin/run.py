@@ -121,10 +121,13 @@ class HotmessRun:
         return entry.state
 
     def callable_recorder(self) -> CallRecorder | None:
-        """What records (or replays) the answers of users' callables: the run's recording."""
+        """What records (or replays) the answers of users' callables: the run's recording
+        (None when not recording, or when replaying a file written before callables were)."""
         if self._callable_recorder is None:
-            store = self.registry.record or self.registry.replay
-            if store is None:
+            record, replay = self.registry.record, self.registry.replay
+            store = record if record is not None else replay  # an empty one is falsy
+            if store is None or (replay is not None and not replay.covers_callables):
+                # a recording of an older release holds no callable's answers: call them
                 return None
             from ..models.callable_recording import CallableRecorder
 

@@ -153,7 +153,11 @@ def test_re_recording_against_a_fresh_server_is_byte_identical(tmp_path: Path) -
             outputs.append(saved.replace(server.openai_base_url.encode(), b"BASE_URL"))
     assert outputs[0] == outputs[1]
     lines = outputs[0].decode().splitlines()
-    assert json.loads(lines[0]) == {"format": "pytest-hotmess-recording", "version": 2}
+    assert json.loads(lines[0]) == {
+        "callables": True,
+        "format": "pytest-hotmess-recording",
+        "version": 2,
+    }
     assert len(lines) == 1 + len(ITEMS) * K
     first = json.loads(lines[1])
     assert list(first) == ["request", "sample", "name", "completion"]
