@@ -98,7 +98,8 @@ class ItemRecord(PlainRecord):
 
 @dataclasses.dataclass(frozen=True)
 class CallStats(PlainRecord):
-    """Model calls of one test; token figures only when a budget counted them."""
+    """Model calls of one test. A token count no answer reported is None (null in the JSON:
+    unknown, never 0); cost is None unless prices were given."""
 
     made: int = 0
     failed: int = 0
@@ -109,13 +110,6 @@ class CallStats(PlainRecord):
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
     cost: float | None = None
-
-    def to_plain(self) -> dict[str, Any]:
-        out = super().to_plain()
-        if self.input_tokens is None:
-            for name in ("input_tokens", "output_tokens", "reasoning_tokens", "cost"):
-                del out[name]
-        return out
 
 
 @dataclasses.dataclass(frozen=True)

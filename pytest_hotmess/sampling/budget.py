@@ -42,9 +42,10 @@ class Usage:
 
     calls: int = 0
     cost: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    """Token counts: None while no answer reported one (unknown, which is not 0)."""
     retries: int = 0
     """Attempts repeated after a transient failure (429, 5xx, timeout, dropped connection)."""
     retry_wait: float = 0.0
@@ -135,10 +136,18 @@ class Budget:
         if not isinstance(value, Completion):
             return
         with self._lock:
-            self.usage.input_tokens += value.input_tokens or 0
-            self.usage.output_tokens += value.output_tokens or 0
-            self.usage.reasoning_tokens += value.reasoning_tokens or 0
+            usage = self.usage
+            usage.input_tokens = _add(usage.input_tokens, value.input_tokens)
+            usage.output_tokens = _add(usage.output_tokens, value.output_tokens)
+            usage.reasoning_tokens = _add(usage.reasoning_tokens, value.reasoning_tokens)
             if self.prices is not None:
                 self.usage.cost += self.prices.cost(value)
         if self.parent is not None:
             self.parent.charge(value)
+
+
+def _add(total: int | None, count: int | None) -> int | None:
+    """Add a count to a total; an unknown count leaves the total as it was (unknown if none)."""
+    if count is None:
+        return total
+    return count if total is None else total + count

@@ -312,7 +312,7 @@ def test_a_real_endpoint_then_its_recording(tmp_path: Path) -> None:
     secret = "sk-example-suite-never-shown-0123456789"
     # one request per sample: 48 questions x K=10 for each of the two gated quiz tests, and
     # 16 judgement calls x K=10 for the consistency test; the other tests use no model
-    expected_requests = 2 * 48 * 10 + 16 * 10
+    expected_requests = 2 * 48 * 10 + 16 * 10 + 4 * 5  # + test_own_code.py: 4 x K=5
     with FakeLLMServer() as server:
         server.script(*(_chat_reply(_served_text(i)) for i in range(expected_requests)))
         config = _uncommented_config().replace("http://127.0.0.1:8000/v1", server.openai_base_url)

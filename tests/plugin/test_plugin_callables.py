@@ -158,7 +158,7 @@ def test_seeds_reproduce_and_follow_the_run_seed(pytester: pytest.Pytester) -> N
     def outcomes(seed: str, name: str) -> list[Any]:
         pytester.runpytest("--hotmess-seed", seed, "--hotmess-json", name)
         report = json.loads((pytester.path / name).read_text())
-        return [item["outcomes"] for item in report["tests"][0]["items"]]
+        return [item["counts"] for item in report["tests"][0]["items"]]
 
     first = outcomes("1", "a.json")
     assert outcomes("1", "b.json") == first
@@ -201,7 +201,7 @@ def test_two_tests_sending_the_same_request_keep_their_own_recorded_answers(
 
     def outcomes(name: str) -> dict[str, list[Any]]:
         report = json.loads((pytester.path / name).read_text())
-        return {t["nodeid"]: t["items"][0]["outcomes"] for t in report["tests"]}
+        return {t["nodeid"]: t["items"][0]["counts"] for t in report["tests"]}
 
     recorded = outcomes("rec.json")
     assert recorded[next(iter(recorded))] != recorded[list(recorded)[1]]  # draws 0-2, then 3-5
@@ -286,3 +286,29 @@ def test_replaying_a_recording_of_an_older_release_calls_callables_as_before(
     result = pytester.runpytest("--hotmess-replay", "new.jsonl")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*ReplayMissError: no recorded answer for callable*"])
+
+
+def test_token_counts_a_callable_does_not_report_are_unknown_not_zero(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_hotmess import Completion
+
+        @pytest.mark.coherence(samples=3)
+        def test_plain_text(resample):
+            resample(lambda p: p, "hi", target="hi")
+
+        @pytest.mark.coherence(samples=3)
+        def test_counted(resample):
+            resample(lambda p: Completion(p, input_tokens=2), "hi", target="hi")
+        """
+    )
+    pytester.runpytest("--hotmess-json", "r.json").assert_outcomes(passed=2)
+    report = json.loads((pytester.path / "r.json").read_text())
+    calls = {t["nodeid"].split("::")[1]: t["calls"] for t in report["tests"]}
+    assert calls["test_plain_text"]["input_tokens"] is None
+    assert calls["test_plain_text"]["output_tokens"] is None
+    assert calls["test_counted"]["input_tokens"] == 6
+    assert calls["test_counted"]["output_tokens"] is None
