@@ -36,11 +36,13 @@ __all__ = [
     "EXTRA_PARAMETERS",
     "CallKey",
     "CallRecorder",
+    "CallableProfile",
     "UnkeyableInputError",
     "awaiting_on",
     "callable_name",
     "is_async_callable",
     "prepare_callable",
+    "profile_of",
     "sample_seed",
 ]
 
@@ -165,6 +167,20 @@ def _declared(fn: Callable[..., Any]) -> tuple[str, ...]:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class CallableProfile:
+    """What is read once per callable (not per item or sample): its name, the extra parameters
+    it declares and whether it is async."""
+
+    name: str
+    extras: tuple[str, ...]
+    is_async: bool
+
+
+def profile_of(fn: Callable[..., Any]) -> CallableProfile:
+    return CallableProfile(callable_name(fn), _declared(fn), is_async_callable(fn))
+
+
 def canonical_inputs(value: Any, where: str) -> Any:
     """Plain JSON data for ``value``: dataclasses and pydantic models by their fields, enums by
     their value, tuples as lists; anything else raises :class:`UnkeyableInputError`."""
@@ -232,14 +248,15 @@ def prepare_callable(
     recorder: CallRecorder | None,
     record_key: Any = None,
     record_model: str | None = None,
+    profile: CallableProfile | None = None,
 ) -> Callable[..., Any]:
     """``fn`` wrapped for sampling one item: extras passed, SDK answers adapted, maybe recorded.
 
     Raises :class:`UnkeyableInputError` before any call when answers are recorded or replayed
     and the inputs cannot be keyed (``record_key=`` names the call instead; ``False`` opts out).
     """
-    extras = _declared(fn)
-    name = callable_name(fn)
+    profile = profile if profile is not None else profile_of(fn)
+    extras, name = profile.extras, profile.name
     key: CallKey | None = None
     if recorder is not None and record_key is not False:
         inputs = (
@@ -268,7 +285,7 @@ def prepare_callable(
             answer = recorder.store(key, sample, answer)
         return answer
 
-    if is_async_callable(fn):
+    if profile.is_async:
 
         async def async_model(*call_args: Any, **call_kwargs: Any) -> Any:
             sample, held, call_kwargs = before(call_kwargs)

@@ -17,7 +17,7 @@ from ..config.marker import THRESHOLDS
 from ..stats.kinds import INVALID, KINDS, NOTHING, Estimator, Kind, LossName
 from ..stats.plain import plain
 from .budget import Budget
-from .callables import CallRecorder, awaiting_on, prepare_callable
+from .callables import CallableProfile, CallRecorder, awaiting_on, prepare_callable, profile_of
 from .completion import Completion, Sample
 from .context import test_scope
 from .draw import (
@@ -597,7 +597,11 @@ class Resampler:
         if record_model is not None and (not isinstance(record_model, str) or not record_model):
             raise TypeError(f"record_model must be a non-empty string, got {record_model!r}")
         calls = []
+        profiles: dict[int, CallableProfile] = {}  # a map's items share one callable
         for call, original in zip(batch.calls, batch.originals, strict=True):
+            profile = profiles.get(id(call.fn))
+            if profile is None:
+                profile = profiles[id(call.fn)] = profile_of(call.fn)
             recorder = None if getattr(original, "hotmess_no_record", False) else state.recorder
             key = record_key
             if recorder is not None and callable(key):
@@ -612,6 +616,7 @@ class Resampler:
                 recorder=recorder,
                 record_key=key,
                 record_model=record_model,
+                profile=profile,
             )
             calls.append(dataclasses.replace(call, fn=fn))
         return dataclasses.replace(batch, calls=calls)
