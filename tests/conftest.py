@@ -22,3 +22,14 @@ def _quiet_pytester_plugins(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
         monkeypatch = request.getfixturevalue("monkeypatch")
         monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+
+
+@pytest.fixture(autouse=True)
+def _no_run_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every option reads ``HOTMESS_<NAME>``, and CI sets ``GITHUB_STEP_SUMMARY``: a developer's
+    or CI's environment must not change the runs these tests make (a test sets what it needs)."""
+    from pytest_hotmess.config.settings import OPTIONS
+
+    for option in OPTIONS:
+        for name in (option.env_var, *option.fallback_env):
+            monkeypatch.delenv(name, raising=False)
