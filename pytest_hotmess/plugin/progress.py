@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,7 +29,9 @@ from ..reports.progress import (
     aggregate_line,
     read_progress,
 )
-from ..sampling.draw import ProgressSink
+
+if TYPE_CHECKING:
+    from ..sampling.draw import ProgressSink  # draw imports asyncio: not at plugin load
 
 __all__ = ["PROGRESS_DIR_KEY", "RunProgress"]
 
