@@ -158,7 +158,8 @@ class PlainProgress:
         """A last line with the total time, only when the reader was told about this sampling."""
         if self._printed:
             elapsed = self._throttle.clock() - self._started
-            self._write_line(f"hotmess {self.label}: {self.done} calls in {elapsed:.1f}s")
+            calls = "call" if self.done == 1 else "calls"
+            self._write_line(f"hotmess {self.label}: {self.done} {calls} in {elapsed:.1f}s")
 
 
 @dataclasses.dataclass(frozen=True)
