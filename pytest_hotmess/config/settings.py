@@ -113,7 +113,9 @@ def _fail_rules(value: str | list[str]) -> tuple[str, ...]:
     """``FIGURE:TOLERANCE`` rules, repeated on the command line or spread over ini lines."""
     from ..stats.compare import parse_fail_rules
 
-    texts = value if isinstance(value, list) else str(value).replace(",", " ").split()
+    lines = value if isinstance(value, list) else [value]
+    # an ini "linelist" keeps a line whole: "incoherence:0.05, error:0.1" is still two rules
+    texts = [text for line in lines for text in str(line).replace(",", " ").split()]
     try:
         rules = parse_fail_rules(texts)
     except ValueError as exc:

@@ -150,3 +150,16 @@ def test_github_step_summary_is_read_after_the_ini_file() -> None:
     settings = resolve_settings(raw, {}, environ)
     assert settings.step_summary == "/runner/summary.md"
     assert settings.sources["step_summary"] == "environment variable GITHUB_STEP_SUMMARY"
+
+
+def test_an_ini_line_may_hold_several_fail_rules() -> None:
+    """Before ini options had types, one line held comma-separated rules: it still does."""
+    raw = RawOptions(
+        cli={},
+        ini={"compare_fail": ["incoherence:0.05, error:0.1", "bias:0.2"]},
+        inifile="tox.ini",
+        invocation_dir=HERE,
+        rootdir=ROOT,
+    )
+    settings = resolve_settings(raw, {}, {})
+    assert settings.compare_fail == ("incoherence:0.05", "error:0.1", "bias:0.2")
