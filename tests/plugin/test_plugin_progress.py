@@ -131,8 +131,9 @@ def test_plain_progress_lines_at_most_every_interval(pytester: pytest.Pytester) 
         "--hotmess-concurrency", "2", "--hotmess-progress-interval", "30"
     )
     result.assert_outcomes(passed=1)
-    # 2.5 s of sampling, quiet for the first 3 s: no line at all
-    assert "calls" not in result.stdout.str()
+    # about 2.5 s of sampling (more on a busy machine), nothing in its first 3 s, then at most
+    # one line per 30 s: never more than one progress line
+    assert len(re.findall(PLAIN_LINE, result.stdout.str())) <= 1
 
 
 def test_plain_progress_lines_with_quiet_on_a_terminal(pytester: pytest.Pytester) -> None:
@@ -144,7 +145,9 @@ def test_plain_progress_lines_with_quiet_on_a_terminal(pytester: pytest.Pytester
 
 
 def test_xdist_controller_prints_progress_summed_over_workers(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(LONG_SUITE + "\n\ndef test_other(resample):\n    test_sampling(resample)\n")
+    # two tests of about 4 s each, one per worker: they overlap for most of their sampling
+    suite = LONG_SUITE.replace("time.sleep(0.05)", "time.sleep(0.08)")
+    pytester.makepyfile(suite + "\n\ndef test_other(resample):\n    test_sampling(resample)\n")
     result = pytester.runpytest_subprocess(
         "-n", "2", "--hotmess-concurrency", "2", "--hotmess-progress-interval", "0.5"
     )
@@ -153,6 +156,7 @@ def test_xdist_controller_prints_progress_summed_over_workers(pytester: pytest.P
     found = re.findall(r"hotmess: (\d+)/(\d+) calls on (\d) workers?, [\d.]+/s, ETA \d+s", output)
     assert found, output
     assert any(workers == "2" and planned == "200" for _, planned, workers in found), found
+    assert "(gw0 test_" in output and ", gw1 test_" in output
 
 
 def test_plain_progress_waits_a_few_seconds_then_keeps_its_interval() -> None:
