@@ -1,10 +1,10 @@
-# Two commands on a fresh machine: `make example` and `make test`.
+# Two commands on a fresh machine: `make example` and `make test`; `make dist` builds the wheel.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: example test lint bench clean
+.PHONY: example test lint bench dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ example: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
+
+# The wheel and sdist to install elsewhere: pip install dist/pytest_hotmess-*.whl
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
@@ -32,4 +37,4 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) example_suite/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist build example_suite/out .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 # The plugin imports scipy lazily, on first use. In-process pytester runs drop every module they
@@ -22,3 +25,23 @@ def _quiet_pytester_plugins(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
         monkeypatch = request.getfixturevalue("monkeypatch")
         monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+
+
+@pytest.fixture(autouse=True)
+def _no_run_settings_from_the_environment() -> Iterator[None]:
+    """Every option reads ``HOTMESS_<NAME>``, and CI sets ``GITHUB_STEP_SUMMARY``: a developer's
+    or CI's environment must not change the runs these tests make (a test sets what it needs).
+
+    Not through ``monkeypatch``: an autouse fixture that takes it would make it the first fixture
+    set up and the last torn down, after fixtures that rely on undoing their own patches first.
+    """
+    from pytest_hotmess.config.settings import OPTIONS
+
+    names = {name for option in OPTIONS for name in (option.env_var, *option.fallback_env)}
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        for name in names:
+            os.environ.pop(name, None)
+        os.environ.update(saved)

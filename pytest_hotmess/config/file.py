@@ -573,9 +573,10 @@ class HotmessConfig:
         if not rules:
             return None
         try:
-            return parse_marker_kwargs((), rules)
+            spec = parse_marker_kwargs((), rules)
         except MarkerError as exc:
             raise MarkerError(f"hotmess.yaml thresholds for this test: {exc}") from None
+        return dataclasses.replace(spec, from_file=frozenset(spec.thresholds()))
 
     def file_values(self) -> dict[str, tuple[Any, str]]:
         """Run-wide settings set by the file, as ``name -> (value, "file:line")``."""

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "MARKER_HELP",
     "THRESHOLDS",
+    "UNSETTABLE",
     "CoherenceSpec",
     "MarkerError",
     "parse_marker_kwargs",
@@ -40,7 +41,8 @@ MARKER_HELP = (
     "'unbiased', 'plugin' or 'jackknife'; `confidence` in (0, 1) switches to the statistical "
     "gate; `max_samples` makes K adaptive (sequential sampling in resample.map); "
     "`max_incoherence_slope` gates the rise of incoherence per doubling of reasoning length; "
-    "`call_timeout` (seconds) fails a model call that takes longer."
+    "`call_timeout` (seconds) fails a model call that takes longer. A threshold given as None "
+    "unsets what an outer marker or hotmess.yaml set."
 )
 
 
@@ -81,15 +83,31 @@ class CoherenceSpec:
         if samples is not None and most is not None and most < samples:
             raise MarkerError(f"max_samples ({most}) must be at least samples ({samples})")
 
+    cleared: frozenset[str] = frozenset()
+    """Thresholds set to ``None`` here on purpose: unset, whatever a farther marker or
+    hotmess.yaml rule says."""
+    from_file: frozenset[str] = frozenset()
+    """Thresholds that came from a hotmess.yaml rule rather than a marker: one that needs
+    targets is skipped (with a note) for a test without targets instead of failing it."""
+
+    def without(self, names: list[str]) -> CoherenceSpec:
+        """This spec with the named arguments unset."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
+        values.update(dict.fromkeys(names))
+        return CoherenceSpec(**values, cleared=self.cleared, from_file=self.from_file)
+
     def merged_over(self, base: CoherenceSpec) -> CoherenceSpec:
-        """This spec, with the fields it leaves unset taken from ``base``."""
-        values = {
-            f.name: getattr(self, f.name)
-            if getattr(self, f.name) is not None
-            else getattr(base, f.name)
-            for f in dataclasses.fields(self)
-        }
-        return CoherenceSpec(**values)
+        """This spec, with the fields it leaves unset (and has not cleared) taken from ``base``."""
+        values: dict[str, Any] = {}
+        from_file = set()
+        for name in _FIELDS:
+            mine = getattr(self, name)
+            owner = self if mine is not None or name in self.cleared else base
+            values[name] = getattr(owner, name)
+            if name in owner.from_file and values[name] is not None:
+                from_file.add(name)
+        cleared = self.cleared | {n for n in base.cleared if getattr(self, n) is None}
+        return CoherenceSpec(**values, cleared=frozenset(cleared), from_file=frozenset(from_file))
 
 
 def _real(name: str, value: Any) -> float:
@@ -145,11 +163,20 @@ def _validate(name: str, value: Any) -> Any:
     raise AssertionError(name)  # pragma: no cover - guarded by the caller
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(CoherenceSpec))
+_FIELDS = tuple(
+    f.name for f in dataclasses.fields(CoherenceSpec) if f.name not in ("cleared", "from_file")
+)
+"""The marker's arguments."""
+UNSETTABLE = (*THRESHOLDS, "max_incoherence_slope")
+"""Arguments whose ``None`` on a marker unsets a value that a farther marker or the file set."""
 
 
 def parse_marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CoherenceSpec:
-    """Validate one marker's arguments; ``None`` values mean "not set"."""
+    """Validate one marker's arguments.
+
+    ``None`` means "not set" except for a threshold, where it unsets what a farther marker or a
+    hotmess.yaml rule set (``cleared``).
+    """
     if args:
         raise MarkerError(
             f"takes keyword arguments only, got positional {', '.join(map(repr, args))}"
@@ -160,6 +187,7 @@ def parse_marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Coh
             f"unknown argument(s) {', '.join(unknown)}; expected some of {', '.join(_FIELDS)}"
         )
     values = {name: _validate(name, value) for name, value in kwargs.items() if value is not None}
-    spec = CoherenceSpec(**values)
+    cleared = frozenset(n for n in UNSETTABLE if n in kwargs and kwargs[n] is None)
+    spec = CoherenceSpec(**values, cleared=cleared)
     spec.check()
     return spec

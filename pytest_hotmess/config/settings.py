@@ -1,7 +1,7 @@
 """Run-wide settings: one table of options, each with a CLI flag, an ini twin and a validator.
 
-Precedence is CLI > environment (where an option has a variable) > ini > config file > built-in
-default. A bad value is a usage error that says where it came from.
+Precedence is CLI > environment (``HOTMESS_<NAME>``) > ini > config file > built-in default.
+A bad value is a usage error that says where it came from.
 """
 
 from __future__ import annotations
@@ -88,7 +88,19 @@ def _seconds(text: str) -> float | None:
     return number or None
 
 
-def _flag(text: str) -> bool:
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise SettingsError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _flag(text: str | bool) -> bool:
+    if isinstance(text, bool):  # an ini value of type "bool"
+        return text
     value = str(text).strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -101,7 +113,9 @@ def _fail_rules(value: str | list[str]) -> tuple[str, ...]:
     """``FIGURE:TOLERANCE`` rules, repeated on the command line or spread over ini lines."""
     from ..stats.compare import parse_fail_rules
 
-    texts = value if isinstance(value, list) else str(value).replace(",", " ").split()
+    lines = value if isinstance(value, list) else [value]
+    # an ini "linelist" keeps a line whole: "incoherence:0.05, error:0.1" is still two rules
+    texts = [text for line in lines for text in str(line).replace(",", " ").split()]
     try:
         rules = parse_fail_rules(texts)
     except ValueError as exc:
@@ -136,8 +150,11 @@ class Option:
     default: Any = None
     metavar: str = "VALUE"
     env: str | None = None
+    """The environment variable; ``HOTMESS_<NAME>`` unless given."""
     kind: str = "value"
     """``value``, ``flag`` (no argument on the command line) or ``list`` (repeatable)."""
+    fallback_env: tuple[str, ...] = ()
+    """Variables read after the ini file, set by tools rather than users (GITHUB_STEP_SUMMARY)."""
 
     @property
     def flag(self) -> str:
@@ -146,6 +163,15 @@ class Option:
     @property
     def ini(self) -> str:
         return "hotmess_" + self.name
+
+    @property
+    def env_var(self) -> str:
+        return self.env or "HOTMESS_" + self.name.upper()
+
+    @property
+    def ini_type(self) -> str:
+        """The pytest ini type: numbers stay strings, validated here with their source."""
+        return {"flag": "bool", "list": "linelist"}.get(self.kind, "string")
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -207,7 +233,13 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "K",
     ),
-    Option("max_calls", "call budget per test", _int_at_least(1), None, "N"),
+    Option(
+        "max_calls",
+        "call budget per test (for the run: --hotmess-max-run-calls)",
+        _int_at_least(1),
+        None,
+        "N",
+    ),
     Option(
         "call_timeout",
         "seconds one model call may take before it counts as a failed call (default: none; "
@@ -242,7 +274,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "max_cost",
         "cost budget for the whole run, from the chosen model's input_price/output_price "
-        "(per million tokens; split evenly over xdist workers)",
+        "(per million tokens; split evenly over xdist workers; per test: "
+        "--hotmess-max-test-cost)",
+        _non_negative,
+        None,
+        "AMOUNT",
+    ),
+    Option(
+        "max_test_cost",
+        "cost budget per test, from the chosen model's input_price/output_price (per million "
+        "tokens)",
         _non_negative,
         None,
         "AMOUNT",
@@ -311,6 +352,23 @@ OPTIONS: tuple[Option, ...] = (
         "auto",
         "NAME",
     ),
+    Option(
+        "progress_interval",
+        "seconds between plain progress lines where no live line is drawn (logs, -q, xdist; "
+        "default 10)",
+        _positive_seconds,
+        10.0,
+        "SECONDS",
+    ),
+    Option(
+        "step_summary",
+        "append the coherence table as Markdown to PATH (default: $GITHUB_STEP_SUMMARY when "
+        "set, as on GitHub Actions)",
+        _text,
+        None,
+        "PATH",
+        fallback_env=("GITHUB_STEP_SUMMARY",),
+    ),
 )
 
 
@@ -335,6 +393,7 @@ class Settings:
     max_retries: int | None = None
     max_retry_wait: float | None = None
     max_cost: float | None = None
+    max_test_cost: float | None = None
     save: str | None = None
     compare: str | None = None
     compare_fail: tuple[str, ...] = ()
@@ -344,6 +403,8 @@ class Settings:
     details: bool = False
     inconclusive: str = "point"
     transport: str = "auto"
+    progress_interval: float = 10.0
+    step_summary: str | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
     explicit: frozenset[str] = frozenset()
     """Names set on the command line, in the environment or in the ini file: these win over
@@ -382,12 +443,16 @@ def resolve_settings(
     explicit: set[str] = set()
     inifile = raw.inifile or "ini file"
     for option in OPTIONS:
-        candidates: list[tuple[Any, str]] = [(raw.cli.get(option.name), option.flag)]
-        if option.env:
-            candidates.append(
-                (environ.get(option.env) or None, f"environment variable {option.env}")
-            )
-        candidates.append((raw.ini.get(option.name) or None, f"{inifile}: {option.ini}"))
+        ini_value = raw.ini.get(option.name)
+        candidates: list[tuple[Any, str]] = [
+            (raw.cli.get(option.name), option.flag),
+            (environ.get(option.env_var) or None, f"environment variable {option.env_var}"),
+            (None if ini_value in (None, "", []) else ini_value, f"{inifile}: {option.ini}"),
+        ]
+        candidates += [
+            (environ.get(name) or None, f"environment variable {name}")
+            for name in option.fallback_env
+        ]
         for given, source in candidates:
             if given is None:
                 continue
@@ -404,7 +469,7 @@ def resolve_settings(
             else:
                 values[option.name] = option.default
                 sources[option.name] = "default"
-    for name in ("json", "record", "replay", "config", "html", "baseline_dir"):
+    for name in ("json", "record", "replay", "config", "html", "baseline_dir", "step_summary"):
         # CLI paths are relative to where pytest was invoked, ini paths to the rootdir.
         if values[name] is not None and sources[name] != "default":
             base = raw.invocation_dir if sources[name].startswith("--") else raw.rootdir

@@ -35,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
+        run.progress.stop()
         run.registry.close()
 
 
@@ -128,6 +129,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     hotmess_run(session.config).finish(session)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: tell each starting worker where to write its sampling progress."""
+    hotmess_run(node.config).progress.configure_node(node.workerinput)
 
 
 @pytest.hookimpl(optionalhook=True)

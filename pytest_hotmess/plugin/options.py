@@ -15,7 +15,7 @@ __all__ = ["add_options", "read_settings"]
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("hotmess", "coherence gating (pytest-hotmess)")
     for option in OPTIONS:
-        env_note = f" [env {option.env}]" if option.env else ""
+        sources = " ".join([f"[env {option.env_var}]", *(f"[{n}]" for n in option.fallback_env)])
         if option.kind == "flag":
             group.addoption(
                 option.flag,
@@ -23,19 +23,19 @@ def add_options(parser: pytest.Parser) -> None:
                 default=None,
                 action="store_const",
                 const="true",
-                help=option.help,
+                help=f"{option.help} {sources}",
             )
-            parser.addini(option.ini, help=option.help, type="string", default=None)
-            continue
-        group.addoption(
-            option.flag,
-            dest=option.ini,
-            default=None,
-            metavar=option.metavar,
-            action="append" if option.kind == "list" else "store",
-            help=option.help + env_note + (" (repeatable)" if option.kind == "list" else ""),
-        )
-        parser.addini(option.ini, help=option.help, type="string", default=None)
+        else:
+            repeat = " (repeatable)" if option.kind == "list" else ""
+            group.addoption(
+                option.flag,
+                dest=option.ini,
+                default=None,
+                metavar=option.metavar,
+                action="append" if option.kind == "list" else "store",
+                help=f"{option.help} {sources}{repeat}",
+            )
+        parser.addini(option.ini, help=option.help, type=option.ini_type, default=None)  # type: ignore[arg-type]
 
 
 def read_settings(

@@ -22,7 +22,7 @@ from ..config.settings import Settings
 from ..sampling.budget import Budget
 from .items import ItemState, collect_specs, final_outcome
 from .options import read_settings
-from .progress import progress_factory
+from .progress import RunProgress
 from .recording import RecordingKeeper
 from .setup import baseline_folder, check_baselines, load_file_config, model_registry, run_budget
 from .summary import write_summary
@@ -78,6 +78,9 @@ class HotmessRun:
         self.budget = run_budget(config, self.settings, self.file_config)
         self.baseline_dir: Path = baseline_folder(config, self.settings)
         self.baseline = check_baselines(self.settings, self.baseline_dir, is_worker=self.is_worker)
+        self.progress = RunProgress(
+            config, self.settings.progress_interval, is_worker=self.is_worker
+        )
         self.records: dict[str, TestRecord] = {}
         self.outcomes: dict[str, str] = {}
         self.write_errors: list[str] = []
@@ -109,11 +112,12 @@ class HotmessRun:
                 max_samples=spec.max_samples or settings.max_samples,
                 budget=Budget(
                     max_calls=settings.max_calls,
+                    max_cost=settings.max_test_cost,
                     prices=self.budget.prices,
                     parent=self.budget,
                     label="test",
                 ),
-                progress=progress_factory(self.config, item.name, is_worker=self.is_worker),
+                progress=self.progress.sink_factory(item.name),
                 call_timeout=spec.call_timeout or settings.call_timeout,
                 seed=settings.seed,
                 recorder=self.callable_recorder(),
@@ -208,6 +212,7 @@ class HotmessRun:
         if self.is_worker:
             self.recording.hand_over_part()
             return
+        self.progress.stop()
         if self.marker_error:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR  # an xdist worker found a bad marker
         if not self.records and not self.settings.json:

@@ -104,11 +104,12 @@ def run_budget(
     prices = None
     if entry is not None and entry.prices:
         prices = Prices(entry.prices.get("input_price", 0.0), entry.prices.get("output_price", 0.0))
-    if settings.max_cost is not None and prices is None:
-        raise usage_error(
-            f"{settings.sources['max_cost']}: a cost budget needs token prices; add "
-            f"input_price/output_price to the model entry {model or 'sim'!r} in hotmess.yaml"
-        )
+    for name in ("max_cost", "max_test_cost"):
+        if getattr(settings, name) is not None and prices is None:
+            raise usage_error(
+                f"{settings.sources[name]}: a cost budget needs token prices; add "
+                f"input_price/output_price to the model entry {model or 'sim'!r} in hotmess.yaml"
+            )
     calls, retries, wait = settings.max_run_calls, settings.max_retries, settings.max_retry_wait
     return Budget(
         # an equal share per worker, rounded up so that no worker gets nothing

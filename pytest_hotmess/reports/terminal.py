@@ -8,7 +8,7 @@ from ..results.comparison import Comparison, Regression
 from ..results.records import RunRecord, TestRecord, Totals
 from ..stats.plain import format_k
 
-__all__ = ["render_comparison", "render_details", "render_errors", "render_table"]
+__all__ = ["render_comparison", "render_details", "render_errors", "render_table", "table_cells"]
 
 _SHORT = {
     "max_incoherence": "inc",
@@ -55,8 +55,8 @@ def _row(name: str, totals: Totals, k: str, thresholds: str, verdict: str) -> li
     ]
 
 
-def render_table(run: RunRecord) -> list[str]:
-    """One row per coherence test and a total row, columns aligned."""
+def table_cells(run: RunRecord) -> tuple[list[str], list[list[str]]]:
+    """The table's header and rows (the TOTAL row last) as text cells, for any renderer."""
     records, totals = run.tests, run.totals
     header = [
         "test",
@@ -82,7 +82,7 @@ def render_table(run: RunRecord) -> list[str]:
     counts = ", ".join(f"{n} {v}" for v, n in sorted(totals.verdicts.items()))
     rows.append(
         _row(
-            f"TOTAL ({len(records)} tests)",
+            f"TOTAL ({len(records)} test{'' if len(records) == 1 else 's'})",
             totals,
             format_k(totals.k_min, totals.k_max),
             "",
@@ -92,6 +92,12 @@ def render_table(run: RunRecord) -> list[str]:
     level = totals.confidence
     if level is not None:
         header[6] = f"incoherence [{level:.0%} CI]"
+    return header, rows
+
+
+def render_table(run: RunRecord) -> list[str]:
+    """One row per coherence test and a total row, columns aligned."""
+    header, rows = table_cells(run)
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     numeric = {1, 3, 4, 5}
 
@@ -104,7 +110,7 @@ def render_table(run: RunRecord) -> list[str]:
 
     rule = "-" * len(line(header))
     table = [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
-    return table + render_errors(records) + _retries(records)
+    return table + render_errors(run.tests) + _retries(run.tests)
 
 
 def _retries(records: Sequence[TestRecord]) -> list[str]:

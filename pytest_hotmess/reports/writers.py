@@ -25,6 +25,12 @@ def _write_html(path: str | Path, run: RunRecord) -> None:
     write_atomic(path, render_html(run).encode("utf-8"))
 
 
+def _append_step_summary(path: str | Path, run: RunRecord) -> None:
+    from .step_summary import append_step_summary
+
+    append_step_summary(path, run)
+
+
 @dataclasses.dataclass(frozen=True)
 class ReportWriter:
     name: str
@@ -40,6 +46,7 @@ WRITERS: tuple[ReportWriter, ...] = (
     ReportWriter("JSON report", "json", False, write_json_atomic),
     ReportWriter("baseline", "save", True, write_json_atomic),
     ReportWriter("HTML report", "html", True, _write_html),
+    ReportWriter("step summary", "step_summary", True, _append_step_summary),
 )
 
 

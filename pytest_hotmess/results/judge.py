@@ -52,6 +52,9 @@ def judge_test(
     """
     estimates = state.estimates()
     agg, losses = state.aggregate_with_losses()
+    spec, skipped = _skip_file_thresholds(spec, estimates, agg)
+    if skipped:
+        note = f"{skipped}\n{note}" if note else skipped
     thresholds = spec.thresholds()
     decided = state.sequential_verdicts()
     confidence = spec.confidence or settings.confidence
@@ -130,6 +133,26 @@ def _message(
     if usage is None:
         return None
     return usage + ("\n" + gate_message if gate_message else "")
+
+
+def _skip_file_thresholds(
+    spec: CoherenceSpec, estimates: Sequence[ItemEstimate], agg: Aggregate
+) -> tuple[CoherenceSpec, str | None]:
+    """Leave out hotmess.yaml thresholds that need targets when no item has one.
+
+    A glob rule (``tests/*``) also matches variance-only tests; failing them would make the
+    rule unusable. The same threshold on the test's own marker is still a usage error.
+    """
+    if not estimates or agg.targeted_items:
+        return spec, None
+    names = [n for n in spec.target_thresholds() if n in spec.from_file]
+    if not names:
+        return spec, None
+    spec = spec.without(names)
+    return spec, (
+        f"hotmess.yaml {', '.join(names)} not applied: no item of this test has a target "
+        "(variance-only items)"
+    )
 
 
 def _usage_problem(

@@ -81,7 +81,8 @@ class Budget:
 
     def _room(self) -> str | None:
         if self.max_calls is not None and self.usage.calls >= self.max_calls:
-            return f"{self.label} call budget of {self.max_calls} calls used up"
+            calls = "call" if self.max_calls == 1 else "calls"
+            return f"{self.label} call budget of {self.max_calls} {calls} used up"
         if self.max_cost is not None and self.usage.cost >= self.max_cost:
             return f"{self.label} cost budget of {self.max_cost:g} used up"
         return self._refused

@@ -150,7 +150,8 @@ def _message(
         elif figure == "incoherence" and agg.incoherence_low is not None:
             text += f" [{_fmt(agg.incoherence_low)}, {_fmt(agg.incoherence_high)}]"
         relation = ">" if check.value is not None and check.value > check.threshold else "vs"
-        text += f" {relation} {check.name} {check.threshold:g} ({agg.items} items, K={k}"
+        items = f"{agg.items} item" + ("" if agg.items == 1 else "s")
+        text += f" {relation} {check.name} {check.threshold:g} ({items}, K={k}"
         if confidence is not None:
             level = f"{confidence:.0%}"
             if check.verdict == "inconclusive":

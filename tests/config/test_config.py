@@ -107,11 +107,17 @@ def test_thresholds_apply_in_file_order_and_later_rules_win(full: Path) -> None:
 
 def test_spec_for_is_the_parsed_spec_of_the_matching_rules(full: Path) -> None:
     config = load_config(full)
+    from_file = frozenset({"max_incoherence", "max_error"})  # thresholds the file set
     assert config.spec_for("tests/test_llm.py::test_a") == CoherenceSpec(
-        max_incoherence=0.3, max_error=1.5, samples=20, loss="kl", estimator="plugin"
+        max_incoherence=0.3,
+        max_error=1.5,
+        samples=20,
+        loss="kl",
+        estimator="plugin",
+        from_file=from_file,
     )
     assert config.spec_for("tests/test_other.py::test_a") == CoherenceSpec(
-        max_incoherence=0.5, max_error=1.5
+        max_incoherence=0.5, max_error=1.5, from_file=from_file
     )
     assert config.spec_for("elsewhere/test_x.py::test") is None
 

@@ -86,7 +86,7 @@ def test_config_file_rules_defaults_and_precedence(pytester: pytest.Pytester) ->
     result = pytester.runpytest("--hotmess-json", "out.json")
     # the file's rule gates test_ruled (not marked); the marker's threshold beats the rule
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*incoherence 0.6667 > max_incoherence 0 (1 items, K=4)*"])
+    result.stdout.fnmatch_lines(["*incoherence 0.6667 > max_incoherence 0 (1 item, K=4)*"])
     tests = {
         t["nodeid"].split("::")[1]: t for t in json.loads(Path("out.json").read_text())["tests"]
     }
