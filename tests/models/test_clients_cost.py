@@ -74,9 +74,8 @@ def test_an_async_call_runs_in_the_callers_task() -> None:
     assert caller is not None and tasks == [caller] * 3
 
 
-def test_the_deadline_still_ends_a_slow_async_call(
-    server: FakeLLMServer, async_transport: str
-) -> None:
+@pytest.mark.usefixtures("async_transport")
+def test_the_deadline_still_ends_a_slow_async_call(server: FakeLLMServer) -> None:
     # The answer comes after 2 s; the deadline (0.3 s) ends the call there, without a retry.
     model = make_client(OpenAIChatModel, model="m", base_url=server.openai_base_url, deadline=0.3)
     assert run(model.acall("warm-up")).text  # the transport's imports are not on the clock
