@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from .budget import Budget
 from .context import sample_scope
+from .preload import preload_numbers
 from .threads import WorkerThreads
 
 __all__ = [
@@ -181,6 +182,7 @@ def draw_sync(
     :class:`CallTimeoutError` and its thread is abandoned, not joined. ``cancel`` stops the
     drawing from another thread (an async test that was cancelled); what was drawn is kept.
     """
+    preload_numbers()  # the estimates after the draw need them: imported while calls wait
     if pool is not None:
         return _draw_in_pool(
             pool, calls, concurrency, stop_on_error, progress, budget, call_timeout, cancel
@@ -367,6 +369,7 @@ async def draw_async(
     A call still running after ``call_timeout`` seconds is cancelled and fails with
     :class:`CallTimeoutError` (a coroutine that blocks the loop cannot be cancelled).
     """
+    preload_numbers()  # the estimates after the draw need them: imported while calls wait
     draws = [Draw.empty(call.k) for call in calls]
     schedule = _schedule(calls)
     stopped = False
