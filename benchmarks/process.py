@@ -16,6 +16,9 @@ Rows (interleaved per round, so drift on a shared machine hits them alike):
 - ``bare aiohttp script + required imports``: the reference preceded by the imports a plugin
   run cannot avoid (pytest, PyYAML, httpx, httpx-aiohttp, numpy, ``scipy.special``): a floor
   for any plugin built on these libraries;
+- ``bare httpx-aiohttp script + required imports``: the same imports before the httpx-aiohttp
+  loop: the floor for a plugin whose every request is an httpx request (what respx, vcrpy and
+  pytest-socket see), whatever its own code does;
 - ``pytest --collect-only``: pytest's start-up with and without the plugin.
 
 Wall time is the child's start to exit; CPU time is the child's user + system time
@@ -173,6 +176,9 @@ def write_suite(folder: Path, suite: Suite, transport: str) -> None:
     (folder / "bare_aiohttp.py").write_text(_BARE_AIOHTTP.format(**fields))
     (folder / "bare_httpx_aiohttp.py").write_text(_BARE_HTTPX_AIOHTTP.format(**fields))
     (folder / "floor_aiohttp.py").write_text(_REQUIRED_IMPORTS + _BARE_AIOHTTP.format(**fields))
+    (folder / "floor_httpx_aiohttp.py").write_text(
+        _REQUIRED_IMPORTS + _BARE_HTTPX_AIOHTTP.format(**fields)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +247,11 @@ def rows_for(transports: list[str], *, aiohttp: bool, httpx_aiohttp: bool) -> li
         rows.append(ProcessRow("bare httpx-aiohttp script", base, ("bare_httpx_aiohttp.py",)))
         rows.append(
             ProcessRow("bare aiohttp script + required imports", base, ("floor_aiohttp.py",))
+        )
+        rows.append(
+            ProcessRow(
+                "bare httpx-aiohttp script + required imports", base, ("floor_httpx_aiohttp.py",)
+            )
         )
     rows += [
         ProcessRow(

@@ -344,7 +344,11 @@ def table(result: dict[str, Any]) -> str:
 
 def _measure(args: argparse.Namespace) -> dict[str, Any]:
     config = ThroughputConfig(
-        items=args.items, samples=args.samples, repeats=args.repeats, slow=not args.no_slow
+        items=args.items,
+        samples=args.samples,
+        repeats=args.repeats,
+        pytest_runs=args.pytest_runs,
+        slow=not args.no_slow,
     )
     return in_scratch_dir(lambda folder: run(config, folder))
 
@@ -354,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     cli.parser.add_argument("--items", type=int, default=ThroughputConfig.items)
     cli.parser.add_argument("--samples", type=int, default=ThroughputConfig.samples)
     cli.parser.add_argument("--repeats", type=int, default=ThroughputConfig.repeats)
+    cli.parser.add_argument(
+        "--pytest-runs",
+        type=int,
+        default=ThroughputConfig.pytest_runs,
+        help="interleaved timed runs of each whole process",
+    )
     cli.parser.add_argument("--no-slow", action="store_true", help="skip the 5-10 s layouts")
     return cli.run(argv, _measure, table)
 

@@ -14,11 +14,12 @@ import json
 import logging
 import random
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import httpx
@@ -33,7 +34,9 @@ from .httpx_client import (
     KeyAuth,
     call_deadline,
     create_ssl_context,
+    fail_closed_ssl_context,
     judge_exception,
+    may_use_tls,
     new_async_client,
     new_sync_client,
 )
@@ -266,6 +269,27 @@ def _shown_url(url: str) -> str:
 _CLOCK_TICK = 2 * time.get_clock_info("monotonic").resolution + 0.001
 """How early an event loop may run a timer (about 16 ms on Windows, well under 1 ms elsewhere)."""
 
+_T = TypeVar("_T")
+
+if sys.version_info >= (3, 11):
+
+    async def _within(work: Coroutine[Any, Any, _T], seconds: float) -> _T:
+        """``work``, cancelled with ``TimeoutError`` after ``seconds``; never started at 0.
+
+        ``asyncio.timeout`` runs ``work`` in the caller's task; ``wait_for`` (Python 3.10) wraps
+        it in a task of its own, which costs a task and its scheduling on every call.
+        """
+        if seconds <= 0:
+            work.close()
+            raise TimeoutError
+        async with asyncio.timeout(seconds):
+            return await work
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(work: Coroutine[Any, Any, _T], seconds: float) -> _T:
+        return await asyncio.wait_for(work, seconds)
+
 
 class JSONEndpoint:
     """POSTs JSON to one URL with retries, over sync clients and per-event-loop async clients.
@@ -345,10 +369,12 @@ class JSONEndpoint:
     # -- clients -----------------------------------------------------------------------------
 
     def _shared_ssl_context(self) -> ssl.SSLContext:
-        """httpx's verification, loaded once per endpoint (the CA bundle takes ~25 ms)."""
+        """httpx's verification, loaded once per endpoint (the CA bundle takes ~25 ms), and
+        only for an endpoint that may use TLS."""
         with self._lock:
             if self._ssl_context is None:
-                self._ssl_context = create_ssl_context()
+                tls = may_use_tls(self.url)
+                self._ssl_context = create_ssl_context() if tls else fail_closed_ssl_context()
             return self._ssl_context
 
     def _client_options(self) -> dict[str, Any]:
@@ -511,7 +537,7 @@ class JSONEndpoint:
         try:
             start = time.perf_counter()
             left = max(ends - time.monotonic(), 0.0)
-            read = await asyncio.wait_for(self._aread(client, body), left)
+            read = await _within(self._aread(client, body), left)
             latency_s = time.perf_counter() - start
         except Exception as exc:  # every transport failure becomes a Failure (judge_exception)
             forget_transport_locals(exc)  # a deadline cancels the transport mid-request

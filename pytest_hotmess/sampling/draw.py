@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from .budget import Budget
 from .callables import is_async_callable
-from .context import sample_scope
+from .context import current_item, current_sample
+from .preload import preload_numbers
 from .threads import WorkerThreads
 
 __tracebackhide__ = True  # a failing model shows the user's frame, not the plugin's
@@ -108,8 +109,14 @@ def _is_stop(error: BaseException) -> bool:
 
 
 def _run_one(call: Call, sample_index: int) -> Any:
-    with sample_scope(call.item_id, call.first_index + sample_index):
+    # sample_scope by hand: a generator context manager costs more than the two tokens
+    item_token = current_item.set(call.item_id)
+    sample_token = current_sample.set(call.first_index + sample_index)
+    try:
         result = call.fn(*call.args, **call.kwargs)
+    finally:
+        current_sample.reset(sample_token)
+        current_item.reset(item_token)
     if inspect.isawaitable(result):
         if inspect.iscoroutine(result):
             result.close()  # never awaited: close it so Python does not warn later
@@ -121,11 +128,17 @@ def _run_one(call: Call, sample_index: int) -> Any:
 
 
 async def _arun_one(call: Call, sample_index: int) -> Any:
-    with sample_scope(call.item_id, call.first_index + sample_index):
+    # sample_scope by hand, as in _run_one
+    item_token = current_item.set(call.item_id)
+    sample_token = current_sample.set(call.first_index + sample_index)
+    try:
         result = call.fn(*call.args, **call.kwargs)
         if inspect.isawaitable(result):
             result = await result
         return result
+    finally:
+        current_sample.reset(sample_token)
+        current_item.reset(item_token)
 
 
 async def _arun_bounded(call: Call, sample_index: int, call_timeout: float | None) -> Any:
@@ -176,6 +189,7 @@ def draw_sync(
     :class:`CallTimeoutError` and its thread is abandoned, not joined. ``cancel`` stops the
     drawing from another thread (an async test that was cancelled); what was drawn is kept.
     """
+    preload_numbers()  # the estimates after the draw need them: imported while calls wait
     if pool is not None:
         return _draw_in_pool(
             pool, calls, concurrency, stop_on_error, progress, budget, call_timeout, cancel
@@ -362,6 +376,7 @@ async def draw_async(
     A call still running after ``call_timeout`` seconds is cancelled and fails with
     :class:`CallTimeoutError` (a coroutine that blocks the loop cannot be cancelled).
     """
+    preload_numbers()  # the estimates after the draw need them: imported while calls wait
     draws = [Draw.empty(call.k) for call in calls]
     schedule = _schedule(calls)
     stopped = False
