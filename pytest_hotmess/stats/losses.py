@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .kinds import KINDS, Estimator, Kind
+from .kl_bootstrap import bootstrap_expectation
 
 __all__ = [
     "KL_DELTA",
@@ -167,6 +168,23 @@ def _logsumexp(a: NDArray[np.float64], axis: int) -> NDArray[np.float64]:
     return np.asarray(total, dtype=np.float64)
 
 
+def _distribution_bootstrap(log_f: NDArray[np.float64]) -> float:
+    """Bootstrap mean of one item's plug-in KL variance; ``log_f`` (K, C) smoothed log samples.
+
+    Identical samples are one atom, so one-hot samples give exactly the categorical result.
+    """
+    atoms, counts = np.unique(log_f, axis=0, return_counts=True)
+    if atoms.shape[0] < 2:
+        return 0.0
+
+    def plugin(draws: NDArray[np.float64]) -> NDArray[np.float64]:
+        mean_log = draws @ atoms / draws.sum(axis=1, keepdims=True)
+        variance = np.maximum(-_logsumexp(mean_log, axis=1), 0.0)
+        return np.where((draws > 0).sum(axis=1) == 1, 0.0, variance)
+
+    return bootstrap_expectation(counts.astype(np.float64), plugin)
+
+
 # ----------------------------------------------------------------------------------------
 # the losses
 
@@ -222,7 +240,8 @@ class KLLoss(Loss):
     """KL divergence from the target to each sample, on probabilities smoothed by ``delta``.
 
     Error and bias are measured from the smoothing floor, so an always-right model has error 0.
-    There is no closed-form unbiased variance, so ``unbiased`` means ``jackknife``.
+    There is no unbiased variance estimator, so ``unbiased`` means the least biased one of
+    ``python -m benchmarks.kl_bias``: ``bootstrap`` (see :mod:`.kl_bootstrap`).
     """
 
     name = "kl"
@@ -244,9 +263,11 @@ class KLLoss(Loss):
         p = counts / k[:, None]
         error = np.where(has_target, (1.0 - hit / k) * spread, np.nan)
         variance = self._count_variance(p, log_hi, spread)
-        if estimator != "plugin":
+        if estimator == "jackknife":
             loo = self._count_leave_one_out(counts, k, spread, log_lo)
             variance = k * variance - (k - 1.0) * loo
+        elif estimator != "plugin":  # unbiased, bootstrap
+            variance = 2.0 * variance - self._count_bootstrap(counts, log_hi, spread)
         unanimous = p.max(axis=1) == 1.0
         variance = np.where(unanimous, 0.0, variance)
         return error, error - variance, variance
@@ -283,6 +304,28 @@ class KLLoss(Loss):
         log_z = log_hi + (p_max - 1.0) * spread + np.log1p(others.sum(axis=1))
         result: NDArray[np.float64] = np.maximum(-log_z, 0.0)  # >= 0 by AM-GM; clip rounding
         return result
+
+    @classmethod
+    def _count_bootstrap(
+        cls, counts: NDArray[np.float64], log_hi: float, spread: float
+    ) -> NDArray[np.float64]:
+        """Per item, the bootstrap mean of the plug-in variance over resamples of its answers."""
+        out = np.zeros(counts.shape[0])
+        for row, n in enumerate(counts):
+            seen = np.flatnonzero(n > 0)
+            if seen.size < 2:
+                continue  # unanimous: every resample has variance 0
+
+            def plugin(
+                draws: NDArray[np.float64], seen: NDArray[np.intp] = seen
+            ) -> NDArray[np.float64]:
+                p = np.zeros((draws.shape[0], counts.shape[1]))
+                p[:, seen] = draws / draws.sum(axis=1, keepdims=True)
+                variance = cls._count_variance(p, log_hi, spread)
+                return np.where(p.max(axis=1) == 1.0, 0.0, variance)
+
+            out[row] = bootstrap_expectation(n[seen], plugin)
+        return out
 
     @staticmethod
     def _count_leave_one_out(
@@ -336,10 +379,13 @@ class KLLoss(Loss):
         # mean log taken as an offset from the first sample: identical samples reproduce it
         mean_log = log_f[:, 0, :] + (log_f - log_f[:, :1, :]).mean(axis=1)
         variance = np.maximum(-_logsumexp(mean_log, axis=1), 0.0)
-        if estimator != "plugin":
+        if estimator == "jackknife":
             loo_mean_log = (k * mean_log[:, None, :] - log_f) / (k - 1)
             loo = np.maximum(-_logsumexp(loo_mean_log, axis=2), 0.0).mean(axis=1)
             variance = k * variance - (k - 1) * loo
+        elif estimator != "plugin":  # unbiased, bootstrap
+            boot = [_distribution_bootstrap(rows) for rows in log_f]
+            variance = 2.0 * variance - np.asarray(boot, dtype=np.float64)
         identical = np.all(f == f[:, :1, :], axis=(1, 2))
         variance = np.where(identical, 0.0, variance)
         return error, error - variance, variance
