@@ -155,6 +155,8 @@ class TestState:
     error: Exception | None = None
     """The last error a ``resample`` call raised: the test's verdict is ``error`` if it fails
     the test."""
+    models: list[str] = dataclasses.field(default_factory=list)
+    """The names of the models this test called (``model.name``, else the callable's name)."""
     _ids: set[str] = dataclasses.field(default_factory=set)
     _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
     _pool: WorkerThreads | None = None
@@ -542,6 +544,9 @@ class Resampler:
         for call in calls:
             if not callable(call.fn):
                 raise TypeError(f"resample needs a callable model, got {call.fn!r}")
+            name = getattr(call.fn, "name", None) or getattr(call.fn, "__qualname__", None)
+            if isinstance(name, str) and name not in self._state.models:
+                self._state.models.append(name)
             acall = getattr(call.fn, "acall", None)
             fn = acall if acall is not None and callable(acall) else call.fn
             prepared.append(dataclasses.replace(call, fn=fn))
