@@ -3,7 +3,8 @@
 KL has no unbiased variance estimator: the plug-in one is low at small K because the most
 frequent answer's share is overestimated. The bootstrap correction 2 V(x) - E*[V(x*)], with
 x* K draws with replacement from the item's own samples, has the smallest worst-case bias of
-the estimators compared by ``python -m benchmarks.kl_bias``.
+the estimators compared by ``python -m benchmarks.kl_bias`` up to K = 5; from K = 6 the
+jackknife has.
 
 E* is exact where it is cheap: an item's K samples fall into m distinct values ("atoms")
 with counts n, a resample is a multinomial draw of K over them, and there are
@@ -24,10 +25,21 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DRAWS", "EXACT_LIMIT", "KL_RELIABLE_K", "bootstrap_expectation", "resample_counts"]
+__all__ = [
+    "DRAWS",
+    "EXACT_LIMIT",
+    "KL_BOOTSTRAP_MAX_K",
+    "KL_RELIABLE_K",
+    "bootstrap_expectation",
+    "resample_counts",
+]
 
 EXACT_LIMIT: Final = 20_000
 """Most resample compositions enumerated exactly; more are drawn (:data:`DRAWS`)."""
+
+KL_BOOTSTRAP_MAX_K: Final = 5
+"""Up to this K the bootstrap correction has the smaller worst-case bias, above it the
+jackknife (``python -m benchmarks.kl_bias``): ``unbiased`` under KL switches here."""
 
 KL_RELIABLE_K: Final = 30
 """From this K on, the bootstrap KL variance's bias stays within 5% of the incoherence for every

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .kinds import KINDS, Estimator, Kind
-from .kl_bootstrap import bootstrap_expectation
+from .kl_bootstrap import KL_BOOTSTRAP_MAX_K, bootstrap_expectation
 
 __all__ = [
     "KL_DELTA",
@@ -168,6 +168,16 @@ def _logsumexp(a: NDArray[np.float64], axis: int) -> NDArray[np.float64]:
     return np.asarray(total, dtype=np.float64)
 
 
+def _use_bootstrap(estimator: Estimator, k: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Which items take the bootstrap correction: all under ``bootstrap``; under ``unbiased``
+    those with K <= KL_BOOTSTRAP_MAX_K, where it is less biased than the jackknife."""
+    if estimator == "bootstrap":
+        return np.ones(k.shape, dtype=bool)
+    if estimator == "unbiased":
+        return np.asarray(k <= KL_BOOTSTRAP_MAX_K)
+    return np.zeros(k.shape, dtype=bool)
+
+
 def _distribution_bootstrap(log_f: NDArray[np.float64]) -> float:
     """Bootstrap mean of one item's plug-in KL variance; ``log_f`` (K, C) smoothed log samples.
 
@@ -240,8 +250,9 @@ class KLLoss(Loss):
     """KL divergence from the target to each sample, on probabilities smoothed by ``delta``.
 
     Error and bias are measured from the smoothing floor, so an always-right model has error 0.
-    There is no unbiased variance estimator, so ``unbiased`` means the least biased one of
-    ``python -m benchmarks.kl_bias``: ``bootstrap`` (see :mod:`.kl_bootstrap`).
+    There is no unbiased variance estimator, so ``unbiased`` means the least biased one in
+    ``python -m benchmarks.kl_bias`` at the item's K: ``bootstrap`` (see :mod:`.kl_bootstrap`)
+    up to K = ``KL_BOOTSTRAP_MAX_K``, ``jackknife`` above.
     """
 
     name = "kl"
@@ -263,11 +274,15 @@ class KLLoss(Loss):
         p = counts / k[:, None]
         error = np.where(has_target, (1.0 - hit / k) * spread, np.nan)
         variance = self._count_variance(p, log_hi, spread)
-        if estimator == "jackknife":
+        if estimator != "plugin":
             loo = self._count_leave_one_out(counts, k, spread, log_lo)
-            variance = k * variance - (k - 1.0) * loo
-        elif estimator != "plugin":  # unbiased, bootstrap
-            variance = 2.0 * variance - self._count_bootstrap(counts, log_hi, spread)
+            jackknife = k * variance - (k - 1.0) * loo
+            boot = _use_bootstrap(estimator, k)
+            if np.any(boot):
+                corrected = 2.0 * variance - self._count_bootstrap(counts, log_hi, spread, boot)
+                variance = np.where(boot, corrected, jackknife)
+            else:
+                variance = jackknife
         unanimous = p.max(axis=1) == 1.0
         variance = np.where(unanimous, 0.0, variance)
         return error, error - variance, variance
@@ -307,13 +322,18 @@ class KLLoss(Loss):
 
     @classmethod
     def _count_bootstrap(
-        cls, counts: NDArray[np.float64], log_hi: float, spread: float
+        cls,
+        counts: NDArray[np.float64],
+        log_hi: float,
+        spread: float,
+        rows: NDArray[np.bool_],
     ) -> NDArray[np.float64]:
-        """Per item, the bootstrap mean of the plug-in variance over resamples of its answers."""
+        """Per item (of ``rows``), the bootstrap mean of the plug-in variance over resamples
+        of its answers."""
         out = np.zeros(counts.shape[0])
         for row, n in enumerate(counts):
             seen = np.flatnonzero(n > 0)
-            if seen.size < 2:
+            if not rows[row] or seen.size < 2:
                 continue  # unanimous: every resample has variance 0
 
             def plugin(
@@ -379,13 +399,13 @@ class KLLoss(Loss):
         # mean log taken as an offset from the first sample: identical samples reproduce it
         mean_log = log_f[:, 0, :] + (log_f - log_f[:, :1, :]).mean(axis=1)
         variance = np.maximum(-_logsumexp(mean_log, axis=1), 0.0)
-        if estimator == "jackknife":
+        if estimator == "bootstrap" or (estimator == "unbiased" and k <= KL_BOOTSTRAP_MAX_K):
+            boot = [_distribution_bootstrap(rows) for rows in log_f]
+            variance = 2.0 * variance - np.asarray(boot, dtype=np.float64)
+        elif estimator != "plugin":  # jackknife; unbiased above KL_BOOTSTRAP_MAX_K
             loo_mean_log = (k * mean_log[:, None, :] - log_f) / (k - 1)
             loo = np.maximum(-_logsumexp(loo_mean_log, axis=2), 0.0).mean(axis=1)
             variance = k * variance - (k - 1) * loo
-        elif estimator != "plugin":  # unbiased, bootstrap
-            boot = [_distribution_bootstrap(rows) for rows in log_f]
-            variance = 2.0 * variance - np.asarray(boot, dtype=np.float64)
         identical = np.all(f == f[:, :1, :], axis=(1, 2))
         variance = np.where(identical, 0.0, variance)
         return error, error - variance, variance

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.kl_bias import cell
 from pytest_hotmess.stats.decompose import categorical_terms, estimate_item
-from pytest_hotmess.stats.kl_bootstrap import EXACT_LIMIT, resample_counts
+from pytest_hotmess.stats.kl_bootstrap import EXACT_LIMIT, KL_BOOTSTRAP_MAX_K, resample_counts
 from pytest_hotmess.stats.losses import KL_DELTA
 from pytest_hotmess.stats.ranges import out_of_range, unclipped
 
@@ -42,16 +42,20 @@ def test_unanimous_answers_have_zero_variance() -> None:
     assert item.variance == 0.0
 
 
-def test_unbiased_means_bootstrap_for_kl_and_old_values_still_work() -> None:
-    answers = ["A", "B", "A", "C", "A", "B"]
-    boot = estimate_item(answers, "A", loss="kl", estimator="bootstrap")
-    assert estimate_item(answers, "A", loss="kl").variance == boot.variance
-    jack = estimate_item(answers, "A", loss="kl", estimator="jackknife")
-    plug = estimate_item(answers, "A", loss="kl", estimator="plugin")
-    assert len({boot.variance, jack.variance, plug.variance}) == 3
-    # Brier has an exact unbiased variance: bootstrap gives it, like jackknife
-    brier = [estimate_item(answers, "A", estimator=e).variance for e in ("bootstrap", "unbiased")]
-    assert brier[0] == brier[1]
+def test_unbiased_is_bootstrap_up_to_k5_and_jackknife_above() -> None:
+    assert KL_BOOTSTRAP_MAX_K == 5
+    for answers in (["A", "B", "A", "C", "A"], ["A", "B", "A", "C", "A", "B"]):
+        boot = estimate_item(answers, "A", loss="kl", estimator="bootstrap").variance
+        jack = estimate_item(answers, "A", loss="kl", estimator="jackknife").variance
+        plug = estimate_item(answers, "A", loss="kl", estimator="plugin").variance
+        assert len({boot, jack, plug}) == 3
+        want = boot if len(answers) <= KL_BOOTSTRAP_MAX_K else jack
+        assert estimate_item(answers, "A", loss="kl").variance == want
+        # Brier has an exact unbiased variance: bootstrap gives it, like jackknife
+        brier = [
+            estimate_item(answers, "A", estimator=e).variance for e in ("bootstrap", "unbiased")
+        ]
+        assert brier[0] == brier[1]
 
 
 def test_large_resample_spaces_are_drawn_reproducibly() -> None:
