@@ -67,7 +67,7 @@ def _similarity(outcomes: Sequence[object]) -> tuple[NDArray[np.float64], bool] 
     if not all(isinstance(o, Hashable) for o in outcomes):
         return None
     codes: dict[object, int] = {}
-    labels = np.asarray([codes.setdefault(o, len(codes)) for o in outcomes])  # type: ignore[arg-type]
+    labels = np.asarray([codes.setdefault(o, len(codes)) for o in outcomes])
     return (labels[:, None] == labels[None, :]).astype(np.float64), True
 
 

@@ -106,9 +106,7 @@ def test_kl_at_small_k_and_clipping_are_reported(
     assert ">=1.000 (clipped from 1.996)" in text
     assert "<=0.000 (clipped from -0.650)" in text
     assert "1.000 [1.000, 1.000]" not in text
-    assert [i.get("out_of_range") for i in numeric["items"]] == 2 * [
-        ["bias<0", "variance>error"]
-    ]
+    assert [i.get("out_of_range") for i in numeric["items"]] == 2 * [["bias<0", "variance>error"]]
     assert _properties(junit, "test_numeric_clipped")["hotmess.incoherence_unclipped"] == repr(
         totals["clipped"]["incoherence"]
     )

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks.kl_bias import cell
 from pytest_hotmess.stats.decompose import categorical_terms, estimate_item
 from pytest_hotmess.stats.kl_bootstrap import EXACT_LIMIT, KL_BOOTSTRAP_MAX_K, resample_counts
 from pytest_hotmess.stats.losses import KL_DELTA
 from pytest_hotmess.stats.ranges import out_of_range, unclipped
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # xdist workers may lack the checkout on sys.path
+    sys.path.insert(0, str(ROOT))
+cell = importlib.import_module("benchmarks.kl_bias").cell
 
 
 def _plugin_variance(counts: list[int]) -> float:
