@@ -100,12 +100,17 @@ def batch_dependence(
     if not usable:
         return None
     rng = np.random.default_rng(seed)
-    observed = sum(_within(s, b) for s, b, _ in usable)
-    extreme = 1
-    for _ in range(PERMUTATIONS):
-        total = sum(_within(s, rng.permutation(b)) for s, b, _ in usable)
-        if total >= observed - 1e-9 * max(1.0, abs(observed)):
-            extreme += 1
+    observed = 0.0
+    permuted = np.zeros(PERMUTATIONS)
+    for similarity, batch, _ in usable:
+        observed += _within(similarity, batch)
+        # every permutation of this item's batch labels at once: (P, K) labels, (P, K, K) pairs
+        labels = rng.permuted(np.tile(batch, (PERMUTATIONS, 1)), axis=1)
+        same = labels[:, :, None] == labels[:, None, :]
+        permuted += (same * similarity[None, :, :]).sum(axis=(1, 2))
+        permuted -= float(np.trace(similarity))
+    permuted /= 2.0
+    extreme = 1 + int(np.sum(permuted >= observed - 1e-9 * max(1.0, abs(observed))))
     within_rate, across_rate = _agreement(usable)
     return BatchTest(
         items=len(usable),
