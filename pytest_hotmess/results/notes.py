@@ -1,7 +1,9 @@
 """Notes on one test's figures: what the numbers cannot be trusted for, said where they show.
 
-Two notes exist (docs/statistics.md): ``kl-small-k``, the test uses KL with fewer samples
-per item than the KL estimator needs for a bias within 5% of the incoherence; and
+Two notes exist (docs/statistics.md): ``kl-small-k``, the test uses a bias-corrected KL
+estimator (``unbiased``, ``jackknife``, ``bootstrap``; ``plugin`` is the paper's split, biased
+by design) with fewer samples per item than it needs for a bias within 5% of the
+incoherence; and
 ``batch-dependence``, samples fetched in one request (``n_per_request > 1``) agree more
 than samples of different requests, so they are not the independent draws the split assumes.
 """
@@ -17,7 +19,7 @@ from ..stats.decompose import ItemEstimate
 from ..stats.kl_bootstrap import KL_RELIABLE_K
 from .plain_record import PlainRecord
 
-__all__ = ["Note", "test_notes"]
+__all__ = ["Note", "notes_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +69,9 @@ def _batch_note(items: Sequence[ItemResult], models: Sequence[str]) -> Note | No
     )
 
 
-def test_notes(
+def notes_for(
     items: Sequence[ItemResult], estimates: Sequence[ItemEstimate], models: Sequence[str]
 ) -> list[Note]:
     """The notes that apply to one test, in a stable order."""
     found = (_kl_note(estimates), _batch_note(items, models))
     return [note for note in found if note is not None]
-
-
-test_notes.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
