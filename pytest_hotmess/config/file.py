@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 SIM_PROVIDER = "sim"
-_ESTIMATORS = ("unbiased", "plugin", "jackknife")
+_ESTIMATORS = ("unbiased", "plugin", "jackknife", "bootstrap")
 _SIM_PRESETS = ("coherent", "hot_mess", "scattering")
 _SECRET_NAMES = frozenset({"api_key", "apikey", "key", "authorization", "x-api-key", "token"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

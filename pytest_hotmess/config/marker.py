@@ -29,7 +29,7 @@ DEFAULT_CONFIDENCE = 0.95
 THRESHOLDS = ("max_incoherence", "max_bias", "max_variance", "max_error")
 """Threshold names, in report order."""
 
-ESTIMATORS: tuple[Estimator, ...] = ("unbiased", "plugin", "jackknife")
+ESTIMATORS: tuple[Estimator, ...] = ("unbiased", "plugin", "jackknife", "bootstrap")
 
 MARKER_HELP = (
     "coherence(max_incoherence=None, max_bias=None, max_variance=None, max_error=None, "

@@ -146,7 +146,9 @@ class OpenAIChatModel(ChatModelBase):
             except ModelAPIError as exc:
                 failure = exc
             else:
-                return self._parse(reply, choice=choice, batched=True)
+                return self._parse(
+                    reply, choice=choice, batched=True, batch=sample // self.n_per_request
+                )
             raise self._copy_error(failure)  # outside ``except``: no exception context
 
     async def acall(self, prompt: Prompt, **params: Any) -> Completion:
@@ -167,7 +169,9 @@ class OpenAIChatModel(ChatModelBase):
             except ModelAPIError as exc:
                 failure = exc
             else:
-                return self._parse(reply, choice=choice, batched=True)
+                return self._parse(
+                    reply, choice=choice, batched=True, batch=sample // self.n_per_request
+                )
             raise self._copy_error(failure)  # outside ``except``: no exception context
 
     # -- requests ----------------------------------------------------------------------------
@@ -230,7 +234,9 @@ class OpenAIChatModel(ChatModelBase):
 
     # -- answers -----------------------------------------------------------------------------
 
-    def _parse(self, reply: JSONReply, *, choice: int, batched: bool) -> Completion:
+    def _parse(
+        self, reply: JSONReply, *, choice: int, batched: bool, batch: int | None = None
+    ) -> Completion:
         data = reply.data
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices:
@@ -258,6 +264,7 @@ class OpenAIChatModel(ChatModelBase):
             output_tokens=None if batched else optional_int(usage.get("completion_tokens")),
             reasoning_tokens=None if batched else optional_int(details.get("reasoning_tokens")),
             latency_s=reply.latency_s,
+            batch=batch,
         )
 
 

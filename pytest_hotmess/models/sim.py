@@ -48,7 +48,7 @@ __all__ = [
 DEFAULT_LETTERS: Final = ("A", "B", "C", "D")
 _MASK64 = (1 << 64) - 1
 _DIFFICULTY_BANDS = {"easy": 0.0, "medium": 1.0 / 3.0, "hard": 2.0 / 3.0}
-_ESTIMATORS = ("unbiased", "plugin", "jackknife")
+_ESTIMATORS = ("unbiased", "plugin", "jackknife", "bootstrap")
 _ANSWER = re.compile(r"\bAnswer:\s*([A-Za-z])\b")
 
 

@@ -307,6 +307,16 @@ def _thresholds(value: Any) -> str:
     return ", ".join(f"{_text(k)} {_text(v)}" for k, v in value.items())
 
 
+def _clipped(summary: Totals, name: str) -> str:
+    """A figure, with its unclipped value when display clipping changed it."""
+    text = _number(getattr(summary, name))
+    raw = summary.clipped.get(name)
+    if raw is None:
+        return text
+    sign = "&ge;" if raw > 1 else "&le;"
+    return f"{sign}{text} (clipped from {_number(raw)})"
+
+
 def _summary_row(
     name: str, verdict: str, summary: Totals, k: Any, extra: str, scale: float
 ) -> list[str]:
@@ -316,10 +326,10 @@ def _summary_row(
         _number(summary.items),
         _text(k) if k is not None else "n/a",
         _number(summary.error),
-        _number(summary.bias),
-        _number(summary.variance),
+        _clipped(summary, "bias"),
+        _clipped(summary, "variance"),
         _split_bar(summary.bias, summary.variance, scale),
-        _number(summary.incoherence),
+        _clipped(summary, "incoherence"),
         _interval(summary.incoherence_low, summary.incoherence_high),
         _interval_track(summary.incoherence, summary.incoherence_low, summary.incoherence_high),
         extra,
@@ -367,6 +377,11 @@ def _summary_section(run: RunRecord, charts: _Charts) -> str:
         + legend
         + _table(headers, rows)
         + "".join(_error_note(t) for t in tests if t.verdict == "error")
+        + "".join(
+            f'<p class="note">{_text(t.nodeid)}: {_text(n.message)}</p>'
+            for t in tests
+            for n in t.notes
+        )
         + "</section>"
     )
 

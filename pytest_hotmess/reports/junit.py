@@ -31,6 +31,8 @@ def testcase_properties(record: TestRecord) -> list[tuple[str, str]]:
     props += [(f"hotmess.{name}", _text(value)) for name, value in record.thresholds.items()]
     if record.confidence is not None:
         props.append(("hotmess.confidence", _text(record.confidence)))
+    props += [(f"hotmess.note.{note.code}", note.message) for note in record.notes]
+    props += [(f"hotmess.{name}_unclipped", _text(v)) for name, v in totals.clipped.items()]
     if record.calls is not None and record.calls.retried:
         props.append(("hotmess.calls.retried", _text(record.calls.retried)))
     if record.verdict == "error":  # sampling failed: say why and what it cost

@@ -8,7 +8,14 @@ from ..results.comparison import Comparison, Regression
 from ..results.records import RunRecord, TestRecord, Totals
 from ..stats.plain import format_k
 
-__all__ = ["render_comparison", "render_details", "render_errors", "render_table", "table_cells"]
+__all__ = [
+    "render_comparison",
+    "render_details",
+    "render_errors",
+    "render_notes",
+    "render_table",
+    "table_cells",
+]
 
 _SHORT = {
     "max_incoherence": "inc",
@@ -23,12 +30,21 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _figure(totals: Totals, name: str) -> str:
+    """A figure as displayed, and its unclipped value when display clipping changed it."""
+    text = _num(getattr(totals, name))
+    raw = totals.clipped.get(name)
+    if raw is not None:
+        text = f"{'>=' if raw > 1 else '<='}{text} (clipped from {raw:.3f})"
+    return text
+
+
 def _interval(totals: Totals) -> str:
     if len(totals.losses) > 1:
         return "mixed losses"
     if totals.incoherence is None:
         return "undefined"
-    text = _num(totals.incoherence)
+    text = _figure(totals, "incoherence")
     if totals.incoherence_low is not None:
         text += f" [{_num(totals.incoherence_low)}, {_num(totals.incoherence_high)}]"
     return text
@@ -47,8 +63,8 @@ def _row(name: str, totals: Totals, k: str, thresholds: str, verdict: str) -> li
         str(totals.items),
         k,
         _num(totals.error),
-        _num(totals.bias),
-        _num(totals.variance),
+        _figure(totals, "bias"),
+        _figure(totals, "variance"),
         _interval(totals),
         thresholds,
         verdict,
@@ -110,7 +126,12 @@ def render_table(run: RunRecord) -> list[str]:
 
     rule = "-" * len(line(header))
     table = [line(header), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
-    return table + render_errors(run.tests) + _retries(run.tests)
+    return table + render_errors(run.tests) + _retries(run.tests) + render_notes(run.tests)
+
+
+def render_notes(records: Sequence[TestRecord]) -> list[str]:
+    """Under the table, each test's notes: what its figures cannot be trusted for."""
+    return [f"note {r.nodeid}: {note.message}" for r in records for note in r.notes]
 
 
 def _retries(records: Sequence[TestRecord]) -> list[str]:

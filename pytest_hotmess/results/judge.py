@@ -18,6 +18,7 @@ from ..stats.decompose import ItemEstimate
 from ..stats.gate import Check, evaluate, resolve_inconclusive
 from ..stats.length import LengthAnalysis
 from .insights import ensembles_for, length_for, slope_verdict
+from .notes import notes_for
 from .record import build_record, item_record
 from .records import CallStats, SequentialRecord, TestRecord
 
@@ -114,6 +115,7 @@ def judge_test(
         ensembles=ensembles,
         verdict=_verdict(verdict_override, usage),
         message=_message(verdict_override, usage, gate.message, note),
+        notes=notes_for(state.items, estimates, state.models),
     )
     fails = gate.fails_test or usage is not None or verdict_override in ("fail", "error")
     return Judgement(record, record.message if fails else None)

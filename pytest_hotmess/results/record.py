@@ -7,11 +7,14 @@ from typing import Any
 
 from ..sampling.resampler import ItemResult
 from ..stats.aggregate import Aggregate, aggregate_one_loss
+from ..stats.decompose import ItemEstimate
 from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import GateOutcome
 from ..stats.kinds import NOTHING
 from ..stats.length import LengthAnalysis
 from ..stats.plain import plain
+from ..stats.ranges import out_of_range, unclipped
+from .notes import Note
 from .records import (
     CallStats,
     ItemRecord,
@@ -55,10 +58,14 @@ def item_record(result: ItemResult) -> ItemRecord:
         outcomes=None if estimate.outcomes is None else plain(estimate.outcomes),
         covariates=covariates,
         problem=result.problem,
+        out_of_range=out_of_range(estimate.error, estimate.bias, estimate.variance) or None,
     )
 
 
-def totals_from(agg: Aggregate, losses: Sequence[str]) -> Totals:
+def totals_from(
+    agg: Aggregate, losses: Sequence[str], estimates: Sequence[ItemEstimate] = ()
+) -> Totals:
+    """The typed totals of an aggregate; ``estimates`` give the unclipped figures."""
     return Totals(
         items=agg.items,
         error=agg.error,
@@ -74,6 +81,7 @@ def totals_from(agg: Aggregate, losses: Sequence[str]) -> Totals:
         invalid=agg.invalid,
         interval_method=agg.interval_method,
         losses=list(losses),
+        clipped=unclipped(estimates) if len(losses) <= 1 and agg.error is not None else {},
     )
 
 
@@ -97,6 +105,7 @@ def build_record(
     ensembles: EnsembleProjection | None = None,
     verdict: str | None = None,
     message: str | None = None,
+    notes: Sequence[Note] = (),
 ) -> TestRecord:
     """The per-test record: everything the terminal, JUnit, JSON and HTML reports need.
 
@@ -118,8 +127,11 @@ def build_record(
         stopped_by=stopped_by,
         length=length,
         ensembles=ensembles,
-        totals=totals_from(agg, losses),
+        totals=totals_from(
+            agg, losses, [e for item in items if (e := item.estimate()) is not None]
+        ),
         items=list(items),
+        notes=list(notes),
     )
 
 
@@ -136,6 +148,6 @@ def pooled_totals(records: Sequence[TestRecord], confidence: float = 0.95) -> Ru
         for item in record.items
         if (estimate := item.estimate()) is not None
     ]
-    totals = totals_from(*aggregate_one_loss(estimates, confidence=confidence))
+    totals = totals_from(*aggregate_one_loss(estimates, confidence=confidence), estimates)
     fields: dict[str, Any] = {name: getattr(totals, name) for name in totals.__dataclass_fields__}
     return RunTotals(**fields, tests=len(records), verdicts=verdict_counts(records))

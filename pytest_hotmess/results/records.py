@@ -15,12 +15,14 @@ from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import Check
 from ..stats.length import LengthAnalysis
 from .comparison import Comparison, Regression
+from .notes import Note
 from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
     "SCHEMA",
     "CallStats",
     "ItemRecord",
+    "Note",
     "RunInfo",
     "RunRecord",
     "RunTotals",
@@ -55,6 +57,8 @@ class ItemRecord(PlainRecord):
     counts: dict[str, int] | None = None
     outcomes: list[object] | None = None
     problem: str | None = None
+    out_of_range: list[str] | None = None
+    """Figures outside their valid range, e.g. ``["bias<0", "variance>error"]`` (kept as is)."""
 
     @property
     def estimated(self) -> bool:
@@ -68,8 +72,10 @@ class ItemRecord(PlainRecord):
         else:
             order = ("id", "target", "k", "error", "bias", "variance", "outcomes", "invalid")
         out: dict[str, Any] = {}
-        for name in (*order, "invalid", "covariates", "problem"):
+        for name in (*order, "invalid", "covariates", "problem", "out_of_range"):
             value = getattr(self, name)
+            if not value and name == "out_of_range":
+                continue
             if value is None and name in ("counts", "outcomes", "problem"):
                 continue
             out[name] = to_plain_value(value)
@@ -141,6 +147,8 @@ class Totals(PlainRecord):
     invalid: int | None = None
     interval_method: str | None = None
     losses: list[str] = dataclasses.field(default_factory=list)
+    clipped: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Figures clipped for display (bias, variance at 0; incoherence to [0, 1]), unclipped."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +182,8 @@ class TestRecord(PlainRecord):
     ensembles: EnsembleProjection | None = None
     totals: Totals = dataclasses.field(default_factory=Totals)
     items: list[ItemRecord] = dataclasses.field(default_factory=list)
+    notes: list[Note] = dataclasses.field(default_factory=list)
+    """What the figures cannot be trusted for (KL at small K, dependent batches)."""
 
     def with_outcome(self, outcome: str | None) -> TestRecord:
         return dataclasses.replace(self, outcome=outcome)

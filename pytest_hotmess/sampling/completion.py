@@ -11,12 +11,17 @@ __all__ = ["Completion", "Message", "Model", "Prompt", "Sample"]
 Message = Mapping[str, Any]
 Prompt: TypeAlias = "str | Sequence[Message]"
 
-_COVARIATE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "latency_s")
+_COVARIATE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "latency_s", "batch")
 
 
 @dataclasses.dataclass(frozen=True)
 class Completion:
-    """One sampled answer. Fields the API does not report are ``None``."""
+    """One sampled answer. Fields the API does not report are ``None``.
+
+    ``batch`` numbers the request that returned several samples of one item together
+    (``n_per_request > 1``); the report tests whether samples of one batch agree more than
+    samples of different batches (docs/statistics.md, 'Batched samples').
+    """
 
     text: str
     model: str | None = None
@@ -25,6 +30,7 @@ class Completion:
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
     latency_s: float | None = None
+    batch: int | None = None
 
     def covariates(self) -> dict[str, float]:
         """Token counts and latency that are known, as plain numbers for the reports."""

@@ -163,6 +163,8 @@ class TestState:
     """The run seed (``--hotmess-seed``): per-sample seeds of callables derive from it."""
     recorder: CallRecorder | None = None
     """Records (or replays) the answers of callables under ``--hotmess-record``/``-replay``."""
+    models: list[str] = dataclasses.field(default_factory=list)
+    """The names of the models this test called (``model.name``, else the callable's name)."""
     _ids: set[str] = dataclasses.field(default_factory=set)
     _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
     _pool: WorkerThreads | None = None
@@ -564,6 +566,9 @@ class Resampler:
         for call in calls:
             if not callable(call.fn):
                 raise TypeError(f"resample needs a callable model, got {call.fn!r}")
+            name = getattr(call.fn, "name", None) or getattr(call.fn, "__qualname__", None)
+            if isinstance(name, str) and name not in self._state.models:
+                self._state.models.append(name)
             acall = getattr(call.fn, "acall", None)
             fn = acall if acall is not None and callable(acall) else call.fn
             prepared.append(dataclasses.replace(call, fn=fn))

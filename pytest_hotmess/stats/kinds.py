@@ -50,7 +50,7 @@ KINDS: Final[tuple[Kind, ...]] = (
 )
 LossName: TypeAlias = str
 """The name of a registered loss: a key of ``stats.losses.LOSSES``."""
-Estimator = Literal["unbiased", "plugin", "jackknife"]
+Estimator = Literal["unbiased", "plugin", "jackknife", "bootstrap"]
 Verdict = Literal["pass", "fail", "inconclusive", "no-errors", "ungated", "error"]
 """``error``: sampling raised (a failed model call, an unreadable outcome, a budget stop);
 the test failed before anything could be judged."""

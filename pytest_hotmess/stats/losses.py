@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .kinds import KINDS, Estimator, Kind
+from .kl_bootstrap import KL_BOOTSTRAP_MAX_K, bootstrap_expectation
 
 __all__ = [
     "KL_DELTA",
@@ -167,6 +168,33 @@ def _logsumexp(a: NDArray[np.float64], axis: int) -> NDArray[np.float64]:
     return np.asarray(total, dtype=np.float64)
 
 
+def _use_bootstrap(estimator: Estimator, k: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Which items take the bootstrap correction: all under ``bootstrap``; under ``unbiased``
+    those with K <= KL_BOOTSTRAP_MAX_K, where it is less biased than the jackknife."""
+    if estimator == "bootstrap":
+        return np.ones(k.shape, dtype=bool)
+    if estimator == "unbiased":
+        return np.asarray(k <= KL_BOOTSTRAP_MAX_K)
+    return np.zeros(k.shape, dtype=bool)
+
+
+def _distribution_bootstrap(log_f: NDArray[np.float64]) -> float:
+    """Bootstrap mean of one item's plug-in KL variance; ``log_f`` (K, C) smoothed log samples.
+
+    Identical samples are one atom, so one-hot samples give exactly the categorical result.
+    """
+    atoms, counts = np.unique(log_f, axis=0, return_counts=True)
+    if atoms.shape[0] < 2:
+        return 0.0
+
+    def plugin(draws: NDArray[np.float64]) -> NDArray[np.float64]:
+        mean_log = draws @ atoms / draws.sum(axis=1, keepdims=True)
+        variance = np.maximum(-_logsumexp(mean_log, axis=1), 0.0)
+        return np.where((draws > 0).sum(axis=1) == 1, 0.0, variance)
+
+    return bootstrap_expectation(counts.astype(np.float64), plugin)
+
+
 # ----------------------------------------------------------------------------------------
 # the losses
 
@@ -222,7 +250,9 @@ class KLLoss(Loss):
     """KL divergence from the target to each sample, on probabilities smoothed by ``delta``.
 
     Error and bias are measured from the smoothing floor, so an always-right model has error 0.
-    There is no closed-form unbiased variance, so ``unbiased`` means ``jackknife``.
+    There is no unbiased variance estimator, so ``unbiased`` means the least biased one in
+    ``python -m benchmarks.kl_bias`` at the item's K: ``bootstrap`` (see :mod:`.kl_bootstrap`)
+    up to K = ``KL_BOOTSTRAP_MAX_K``, ``jackknife`` above.
     """
 
     name = "kl"
@@ -246,7 +276,13 @@ class KLLoss(Loss):
         variance = self._count_variance(p, log_hi, spread)
         if estimator != "plugin":
             loo = self._count_leave_one_out(counts, k, spread, log_lo)
-            variance = k * variance - (k - 1.0) * loo
+            jackknife = k * variance - (k - 1.0) * loo
+            boot = _use_bootstrap(estimator, k)
+            if np.any(boot):
+                corrected = 2.0 * variance - self._count_bootstrap(counts, log_hi, spread, boot)
+                variance = np.where(boot, corrected, jackknife)
+            else:
+                variance = jackknife
         unanimous = p.max(axis=1) == 1.0
         variance = np.where(unanimous, 0.0, variance)
         return error, error - variance, variance
@@ -283,6 +319,33 @@ class KLLoss(Loss):
         log_z = log_hi + (p_max - 1.0) * spread + np.log1p(others.sum(axis=1))
         result: NDArray[np.float64] = np.maximum(-log_z, 0.0)  # >= 0 by AM-GM; clip rounding
         return result
+
+    @classmethod
+    def _count_bootstrap(
+        cls,
+        counts: NDArray[np.float64],
+        log_hi: float,
+        spread: float,
+        rows: NDArray[np.bool_],
+    ) -> NDArray[np.float64]:
+        """Per item (of ``rows``), the bootstrap mean of the plug-in variance over resamples
+        of its answers."""
+        out = np.zeros(counts.shape[0])
+        for row, n in enumerate(counts):
+            seen = np.flatnonzero(n > 0)
+            if not rows[row] or seen.size < 2:
+                continue  # unanimous: every resample has variance 0
+
+            def plugin(
+                draws: NDArray[np.float64], seen: NDArray[np.intp] = seen
+            ) -> NDArray[np.float64]:
+                p = np.zeros((draws.shape[0], counts.shape[1]))
+                p[:, seen] = draws / draws.sum(axis=1, keepdims=True)
+                variance = cls._count_variance(p, log_hi, spread)
+                return np.where(p.max(axis=1) == 1.0, 0.0, variance)
+
+            out[row] = bootstrap_expectation(n[seen], plugin)
+        return out
 
     @staticmethod
     def _count_leave_one_out(
@@ -336,7 +399,10 @@ class KLLoss(Loss):
         # mean log taken as an offset from the first sample: identical samples reproduce it
         mean_log = log_f[:, 0, :] + (log_f - log_f[:, :1, :]).mean(axis=1)
         variance = np.maximum(-_logsumexp(mean_log, axis=1), 0.0)
-        if estimator != "plugin":
+        if estimator == "bootstrap" or (estimator == "unbiased" and k <= KL_BOOTSTRAP_MAX_K):
+            boot = [_distribution_bootstrap(rows) for rows in log_f]
+            variance = 2.0 * variance - np.asarray(boot, dtype=np.float64)
+        elif estimator != "plugin":  # jackknife; unbiased above KL_BOOTSTRAP_MAX_K
             loo_mean_log = (k * mean_log[:, None, :] - log_f) / (k - 1)
             loo = np.maximum(-_logsumexp(loo_mean_log, axis=2), 0.0).mean(axis=1)
             variance = k * variance - (k - 1) * loo

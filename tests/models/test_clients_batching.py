@@ -47,9 +47,9 @@ async def sample_async(
 
 
 def without_server_values(completion: Completion) -> Completion:
-    """Fields the server reports differently per request shape (tokens, timing) blanked."""
+    """Fields the server reports differently per request shape (tokens, timing, batch) blanked."""
     return dataclasses.replace(
-        completion, output_tokens=None, reasoning_tokens=None, latency_s=None
+        completion, output_tokens=None, reasoning_tokens=None, latency_s=None, batch=None
     )
 
 
@@ -68,6 +68,13 @@ def test_ten_samples_in_blocks_of_five_make_two_requests(server: FakeLLMServer) 
         without_server_values(c) for c in unbatched
     ]
     assert batched[0].input_tokens == unbatched[0].input_tokens == 1
+
+
+def test_each_sample_records_its_batch(server: FakeLLMServer) -> None:
+    batched = sample_sync(make_model(server, 4), "p", 10)
+    assert [c.batch for c in batched] == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    assert [c.covariates()["batch"] for c in batched] == [c.batch for c in batched]
+    assert all(c.batch is None for c in sample_sync(make_model(server, 1), "p", 3))
 
 
 def test_batched_samples_share_the_request_latency(server: FakeLLMServer) -> None:

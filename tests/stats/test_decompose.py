@@ -168,7 +168,11 @@ def test_distribution_kl_hand_computed() -> None:
     assert (jack.error, jack.bias, jack.variance) == pytest.approx(
         (error, error + 2 * math.log(0.8), -2 * math.log(0.8)), abs=1e-9
     )
-    assert estimate_item(samples, 0, loss="kl").variance == jack.variance  # unbiased = jackknife
+    # Bootstrap (K = 2): resamples (2,0), (1,1), (0,2) with chances 1/4, 1/2, 1/4; only (1,1)
+    # has a variance, so E* = v/2 and the corrected variance is 2v - v/2 = 1.5 * (-log .8).
+    boot = estimate_item(samples, 0, loss="kl", estimator="bootstrap")
+    assert (boot.error, boot.variance) == pytest.approx((error, -1.5 * math.log(0.8)), abs=1e-9)
+    assert estimate_item(samples, 0, loss="kl").variance == boot.variance  # unbiased = bootstrap
 
 
 def test_kl_soft_target_is_mean_kl_from_target() -> None:
