@@ -18,7 +18,11 @@ ANSWERS: dict[str, list[str]] = {
     "What is 2 + 2?": ["4", "4", "4", "4"],
     "What colour is the sky?": ["blue", "grey", "blue", "green"],
 }
-TARGETS = {"What is the capital of France?": "Paris", "What is 2 + 2?": "4", "What colour is the sky?": "blue"}
+TARGETS = {
+    "What is the capital of France?": "Paris",
+    "What is 2 + 2?": "4",
+    "What colour is the sky?": "blue",
+}
 
 
 def _question(text: str) -> str:
