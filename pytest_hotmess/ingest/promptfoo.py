@@ -96,7 +96,10 @@ def _outcome(
 ) -> tuple[Any, Any]:
     response = result.get("response")
     output = response.get("output") if isinstance(response, dict) else None
-    failed = result.get("error") or (isinstance(response, dict) and response.get("error"))
+    # failureReason 2 is a failed call; 1, a failed assertion, is an outcome like any other
+    failed = result.get("failureReason") == 2 or (
+        response.get("error") if isinstance(response, dict) else result.get("error")
+    )
     grading = result.get("gradingResult")
     if extract is not None:
         target = _equals_target(result.get("testCase") or {})
