@@ -1,7 +1,9 @@
 """Run a real ``promptfoo eval --repeat`` against the sampling server on 127.0.0.1.
 
-The promptfoo command comes from ``HOTMESS_PROMPTFOO`` (a path to its ``promptfoo`` script)
-or ``promptfoo`` on PATH; ``find_promptfoo`` returns None, with the reason, when there is none.
+The promptfoo command comes from ``HOTMESS_PROMPTFOO`` (a path to its ``promptfoo`` script),
+``.cache/promptfoo`` in the repository (``npm install --prefix .cache/promptfoo
+promptfoo@0.118.0``) or ``promptfoo`` on PATH; ``find_promptfoo`` returns None, with the
+reason, when there is none.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from _sampling_server import ANSWERS, TARGETS, SamplingServer
 __all__ = ["REPEAT", "find_promptfoo", "run_promptfoo"]
 
 REPEAT = 4
+CACHE = Path(__file__).resolve().parent.parent.parent / ".cache" / "promptfoo"
 
 
 def find_promptfoo() -> tuple[str | None, str]:
@@ -28,11 +31,12 @@ def find_promptfoo() -> tuple[str | None, str]:
         return (
             (named, "") if Path(named).exists() else (None, f"HOTMESS_PROMPTFOO={named} is missing")
         )
-    found = shutil.which("promptfoo")
+    cached = CACHE / "node_modules" / ".bin" / "promptfoo"
+    found = str(cached) if cached.exists() else shutil.which("promptfoo")
     if found is None:
         return None, (
-            "promptfoo is not installed (npm install promptfoo@0.118.0, then set "
-            "HOTMESS_PROMPTFOO to node_modules/.bin/promptfoo)"
+            "promptfoo is not installed (npm install --prefix .cache/promptfoo "
+            "promptfoo@0.118.0, or set HOTMESS_PROMPTFOO to its node_modules/.bin/promptfoo)"
         )
     return found, ""
 
