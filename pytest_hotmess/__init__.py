@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
         load_bundled_questions,
         load_items,
     )
+    from .ingest.records import IngestError
     from .models.clients import (
         AnthropicMessagesModel,
         ModelAPIError,
@@ -47,6 +48,7 @@ __all__ = [
     "Completion",
     "DatasetError",
     "DatasetItem",
+    "IngestError",
     "ItemEstimate",
     "ItemResult",
     "Model",
@@ -98,6 +100,7 @@ _SOURCE_MODULE = {
     "ItemResult": ".sampling.resampler",
     "Resampler": ".sampling.resampler",
     "SamplingError": ".sampling.resampler",
+    "IngestError": ".ingest.records",
 }
 """Where each lazily exported public name is defined."""
 

@@ -37,6 +37,7 @@ from .threads import WorkerThreads
 # fixture needs this module before the first sample is drawn, and numpy's import can then
 # overlap the wait for the first model answers.
 if TYPE_CHECKING:
+    from ..ingest import Source
     from ..stats.aggregate import Aggregate
     from ..stats.decompose import ItemEstimate
     from ..stats.sequential import SequentialDecision, SequentialPlan
@@ -442,6 +443,43 @@ class Resampler:
         """Take K outcomes sampled elsewhere (``None`` counts as an invalid outcome)."""
         with self._noting_errors():
             return self._record(outcomes, item, target, kind, weight, covariates)
+
+    def ingest(
+        self,
+        source: Source,
+        *,
+        extract: Callable[[Any], Any] | None = None,
+        kind: Kind | None = None,
+        loss: LossName | None = None,
+        format: str = "auto",
+    ) -> list[ItemResult]:
+        """Take the samples another eval tool drew (inspect_ai, promptfoo, lm-eval, plain
+        JSONL/CSV files) as if drawn here: one item per item of the file.
+
+        ``extract`` maps each sample's output text to an outcome, ``loss`` judges these items
+        by another loss than the marker's; a file problem names the file, record and field.
+        """
+        with self._noting_errors():
+            from ..ingest import read_source
+
+            if loss is not None:
+                from ..stats.losses import selectable_losses
+
+                if loss not in selectable_losses():
+                    names = ", ".join(selectable_losses())
+                    raise ValueError(f"resample.ingest: loss must be one of {names}, got {loss!r}")
+            items = read_source(source, format=format, extract=extract)
+            self._state.check_new_ids([item.item_id for item in items])
+            state_loss, self._state.loss = self._state.loss, loss or self._state.loss
+            try:
+                return [
+                    self._record(
+                        item.samples, item.item_id, item.target, kind, 1.0, item.covariates or None
+                    )
+                    for item in items
+                ]
+            finally:
+                self._state.loss = state_loss
 
     # -- building a batch (everything is checked before the first call) ----------------------
 

@@ -73,6 +73,7 @@ PUBLIC_SOURCES = {
         "ReplayModel",
     ],
     "pytest_hotmess.sampling.resampler": ["ItemResult", "Resampler", "SamplingError"],
+    "pytest_hotmess.ingest.records": ["IngestError"],
 }
 """Where each public name is defined (every name of ``pytest_hotmess.__all__``)."""
 
