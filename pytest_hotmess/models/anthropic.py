@@ -71,9 +71,11 @@ class AnthropicMessagesModel(ChatModelBase):
         return assemble_anthropic
 
     def __call__(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         return self._parse(self._endpoint.post(self.request_body(prompt, params)))
 
     async def acall(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         return self._parse(await self._endpoint.apost(self.request_body(prompt, params)))
 
     def request_body(self, prompt: Prompt, params: Mapping[str, Any]) -> dict[str, Any]:

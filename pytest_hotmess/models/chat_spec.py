@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from ..config.headers import ENV_REFERENCE, credential_header
 from .errors import ModelConfigError, clean_key, where
 from .http import ChatModelBase
 
@@ -47,7 +48,6 @@ _SDK_ONLY = {
 }
 """Arguments of the openai/anthropic SDKs that are not request fields: sent as body fields they
 would be ignored or refused by the server, so they are refused here, saying what to use."""
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ChatT = TypeVar("ChatT", bound=ChatModelBase)
 
 _SECRET_KEYS = {"api_key", "apikey", "key", "authorization", "x-api-key", "token"}
@@ -136,14 +136,6 @@ def _params(spec: Mapping[str, Any], place: str) -> dict[str, Any]:
     return params
 
 
-def credential_header(name: str) -> bool:
-    """A header that carries a credential: its value must come from the environment."""
-    lowered = name.lower()
-    return lowered in ("authorization", "proxy-authorization", "x-api-key", "api-key") or any(
-        word in lowered for word in ("key", "token", "secret", "password", "auth")
-    )
-
-
 def _headers(value: Any, place: str, environ: Mapping[str, str]) -> dict[str, str]:
     """Header name to value, environment references resolved (the values are never shown)."""
     if not isinstance(value, Mapping):
@@ -164,7 +156,7 @@ def _headers(value: Any, place: str, environ: Mapping[str, str]) -> dict[str, st
             raise ModelConfigError(
                 f"{source}: expected a string or {{env: NAME}}, got {type(given).__name__}"
             )
-        names = _ENV_REFERENCE.findall(given)
+        names = ENV_REFERENCE.findall(given)
         if not names and credential_header(name):
             # Never echo the value: it may be a key pasted by mistake.
             raise ModelConfigError(
@@ -181,7 +173,7 @@ def _substitute(text: str, source: str, environ: Mapping[str, str]) -> str:
     def value_of(match: re.Match[str]) -> str:
         return _env_value(match.group(1), source, environ)
 
-    return _ENV_REFERENCE.sub(value_of, text)
+    return ENV_REFERENCE.sub(value_of, text)
 
 
 def _env_value(variable: str, source: str, environ: Mapping[str, str]) -> str:

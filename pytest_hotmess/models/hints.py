@@ -66,8 +66,8 @@ def _url_hint(facts: EndpointFacts) -> str:
     expected = f"{facts.provider} expects base_url as {form}" if form else "check base_url"
     if facts.provider == "anthropic" and base.endswith("/v1"):
         return (
-            f"base_url {base!r} ends in /v1, so the request went to {base}/v1/messages; "
-            f"drop the /v1 ({expected})"
+            "base_url ends in /v1 and the client appends /v1/messages (giving /v1/v1/messages): "
+            "drop the /v1; anthropic's base_url is the host, e.g. https://api.anthropic.com"
         )
     if facts.provider == "openai" and base.endswith("/chat/completions"):
         return f"base_url {base!r} already holds /chat/completions: drop it ({expected})"

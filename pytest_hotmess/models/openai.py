@@ -135,6 +135,7 @@ class OpenAIChatModel(ChatModelBase):
     # -- the Model protocol --------------------------------------------------------------------
 
     def __call__(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         body = self.request_body(prompt, params)
         plan = self._plan(body)
         if plan is None:
@@ -156,6 +157,7 @@ class OpenAIChatModel(ChatModelBase):
             raise self._copy_error(failure)  # outside ``except``: no exception context
 
     async def acall(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         body = self.request_body(prompt, params)
         plan = self._plan(body)
         if plan is None:

@@ -113,6 +113,7 @@ def _is_stop(error: BaseException) -> bool:
 
 
 def _run_one(call: Call, sample_index: int) -> Any:
+    __tracebackhide__ = True
     with sample_scope(call.item_id, call.first_index + sample_index):
         result = call.fn(*call.args, **call.kwargs)
     if inspect.isawaitable(result):
@@ -126,6 +127,7 @@ def _run_one(call: Call, sample_index: int) -> Any:
 
 
 async def _arun_one(call: Call, sample_index: int) -> Any:
+    __tracebackhide__ = True
     with sample_scope(call.item_id, call.first_index + sample_index):
         result = call.fn(*call.args, **call.kwargs)
         if inspect.isawaitable(result):
@@ -137,6 +139,7 @@ async def _arun_bounded(call: Call, sample_index: int, call_timeout: float | Non
     """One async call, cancelled after ``call_timeout`` seconds (``asyncio.timeout`` by hand:
     it needs Python 3.11, and ``wait_for`` cannot tell its expiry from the model's own
     ``TimeoutError``)."""
+    __tracebackhide__ = True
     if call_timeout is None:
         return await _arun_one(call, sample_index)
     task = asyncio.current_task()
@@ -256,6 +259,7 @@ def _draw_in_pool(
         return True
 
     def worker(worker_id: int) -> None:
+        __tracebackhide__ = True
         nonlocal stopped
         try:
             while (position := next_position(worker_id)) is not None:
@@ -372,6 +376,7 @@ async def draw_async(
     stopped = False
 
     async def worker() -> None:
+        __tracebackhide__ = True
         nonlocal stopped
         for call_index, sample_index in schedule:
             if stopped or (budget is not None and not budget.acquire()):

@@ -340,6 +340,7 @@ class Resampler:
         weight: float = 1.0,
         **kwargs: Any,
     ) -> ItemResult:
+        __tracebackhide__ = True
         with self._noting_errors():
             ensure_no_running_loop()
             batch = self._one(
@@ -360,6 +361,7 @@ class Resampler:
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
     ) -> list[ItemResult]:
+        __tracebackhide__ = True
         with self._noting_errors():
             ensure_no_running_loop()
             batch = self._many(
@@ -380,6 +382,7 @@ class Resampler:
         weight: float = 1.0,
         **kwargs: Any,
     ) -> ItemResult:
+        __tracebackhide__ = True
         with self._noting_errors():
             batch = self._one(
                 fn, args, kwargs, item, target, extract, samples, on_error, kind, weight
@@ -399,6 +402,7 @@ class Resampler:
         kind: Kind | None = None,
         weights: Sequence[float] | None = None,
     ) -> list[ItemResult]:
+        __tracebackhide__ = True
         with self._noting_errors():
             batch = self._many(
                 fn, inputs, targets, items, extract, samples, on_error, kind, weights
@@ -489,6 +493,7 @@ class Resampler:
         kind: Kind | None,
         weight: float,
     ) -> _Batch:
+        __tracebackhide__ = True
         call = Call(self._item_id(item), fn, args, kwargs, self._k(samples))
         return self._batch([call], [target], [weight], extract, on_error, kind, adaptive=False)
 
@@ -504,6 +509,7 @@ class Resampler:
         kind: Kind | None,
         weights: Sequence[float] | None,
     ) -> _Batch:
+        __tracebackhide__ = True
         input_list = list(inputs)
         n = len(input_list)
         for name, seq in (("targets", targets), ("items", items), ("weights", weights)):
@@ -568,6 +574,7 @@ class Resampler:
         )
 
     def _sample(self, batch: _Batch) -> list[ItemResult]:
+        __tracebackhide__ = True
         state = self._state
         use_async = any(is_async_callable(call.fn) for call in batch.calls)
         stop = batch.on_error == "raise"
@@ -606,6 +613,7 @@ class Resampler:
         return self._commit(outcome)
 
     async def _asample(self, batch: _Batch) -> list[ItemResult]:
+        __tracebackhide__ = True
         state = self._state
         use_async = any(is_async_callable(call.fn) for call in batch.calls)
         stop = batch.on_error == "raise"
@@ -739,6 +747,7 @@ class Resampler:
 
     def _commit(self, outcome: _Outcome) -> list[ItemResult]:
         """Add the items to the test and count the calls, then raise what went wrong first."""
+        __tracebackhide__ = True
         state = self._state
         for result in outcome.results:
             state.add(result)
