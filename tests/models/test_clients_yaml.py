@@ -5,11 +5,12 @@ writes, and a failing call reported in a few lines that name the request and its
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from _client_fixtures import needs_transport, track
-from _fake_llm_server import FakeLLMServer
+from _fake_llm_server import FakeLLMServer, Reply
 from _yaml_errors import assert_points_at
 
 from pytest_hotmess.config.file import ConfigError, load_config, parse_config
@@ -181,3 +182,47 @@ def test_a_failing_call_is_a_short_report_naming_the_request_and_the_cause(
     failure = out[out.index("FAILURES") : out.index("short test summary")]
     assert "pytest_hotmess/models" not in failure, failure
     assert len(failure.splitlines()) <= 40, failure
+
+
+def _logprob_answer(p_b: float) -> dict[str, object]:
+    top = [
+        {"token": " B", "logprob": math.log(p_b)},
+        {"token": " A", "logprob": math.log(1 - p_b)},
+    ]
+    entry = {"token": " B", "logprob": math.log(p_b), "top_logprobs": top}
+    choice = {"index": 0, "message": {"role": "assistant", "content": " B"}, "logprobs": {}}
+    choice["logprobs"] = {"content": [{"token": "Answer:", "logprob": -0.01}, entry]}
+    return {"choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}
+
+
+def test_logprobs_feed_a_distribution_outcome_through_the_plugin(
+    pytester: pytest.Pytester, server: FakeLLMServer
+) -> None:
+    # The README's pattern: the model's own answer distribution, read from top_logprobs.
+    pytester.makefile(
+        ".yaml",
+        hotmess=f"models:\n  lp: {{provider: openai, base_url: '{server.openai_base_url}', "
+        "model: m, logprobs: true, top_logprobs: 2, max_attempts: 1}\n",
+    )
+    pytester.makepyfile(
+        test_lp="""
+import pytest
+from pytest_hotmess import distribution_from_logprobs
+
+@pytest.mark.coherence(loss="kl", samples=3, max_incoherence=1.0)
+def test_lp(resample, hotmess_model):
+    result = resample(
+        lambda q: distribution_from_logprobs(hotmess_model(q), choices=["A", "B", "C", "D"]),
+        "Which?", target="B", item="q1",
+    )
+    assert result.k == 3 and result.invalid == 0
+"""
+    )
+    server.script(*(Reply(200, body=_logprob_answer(p)) for p in (0.9, 0.6, 0.75)))
+    result = pytester.runpytest("--hotmess-model", "lp", "--hotmess-json", "out.json")
+    result.assert_outcomes(passed=1)
+    assert all(r.body["logprobs"] is True and r.body["top_logprobs"] == 2 for r in server.requests)
+    (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
+    (item,) = test["items"]
+    assert sorted(round(o["B"], 6) for o in item["outcomes"]) == [0.6, 0.75, 0.9]
+    assert test["loss"] == "kl" and test["totals"]["variance"] > 0
