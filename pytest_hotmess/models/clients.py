@@ -49,8 +49,9 @@ def model_from_spec(
     (openai only), ``max_connections``, ``name``, ``headers`` (header name to a value,
     ``{env: NAME}`` or a value with ``${NAME}`` references), ``anthropic_version`` (anthropic),
     ``deployment`` and ``api_version`` (azure); ``params`` (a mapping) and every other key are
-    request fields sent on every call (``stream``, ``tools``, ``logprobs`` among them). ``entry`` is the entry's name in the config, used in error messages and as
-    the default model name. ``environ`` is where ``api_key_env`` is looked up (default: the
+    request fields sent on every call (``stream``, ``tools``, ``logprobs`` among them).
+    ``entry`` is the entry's name in the config, used in error messages and as the default
+    model name. ``environ`` is where ``api_key_env`` is looked up (default: the
     process environment, read at the call). ``providers`` adds (or overrides) factories by
     provider name; ``seed`` seeds a simulated model; ``http_transport`` is the async transport
     of HTTP clients (``auto``, ``httpx``, ``aiohttp``).

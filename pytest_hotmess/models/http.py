@@ -204,6 +204,9 @@ def _assembled(
     except StreamError as exc:
         message = excerpt(redact(exc.provider_message, secret)) if exc.provider_message else None
         return Failure(exc.retryable, status, message, redact(str(exc), secret))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # events of the wrong shape
+        detail = f"malformed event stream ({type(exc).__name__}: {exc})"
+        return Failure(False, status, None, excerpt(redact(detail, secret)))
 
 
 ClientT = TypeVar("ClientT")

@@ -452,3 +452,27 @@ def test_requests_and_hints_survive_pickling(server: FakeLLMServer) -> None:
         _model(server, "openai")("q")
     again = pickle.loads(pickle.dumps(caught.value))
     assert str(again) == str(caught.value) and again.hint and again.request
+
+
+def test_a_stream_of_the_wrong_shape_is_a_clear_error(server: FakeLLMServer) -> None:
+    events = (
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":"x",'
+        b'"content_block":{}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    server.script(Reply(200, raw=events, content_type="text/event-stream"))
+    with pytest.raises(ModelAPIError, match="malformed event stream"):
+        _model(server, "anthropic", stream=True)("q")
+
+
+def test_record_keys_hold_what_changes_the_answer_and_never_headers(
+    server: FakeLLMServer,
+) -> None:
+    params = {"tools": OPENAI_TOOLS, "logprobs": True, "top_logprobs": 2}
+    model = _model(
+        server, "openai", stream=True, params=params, headers={"X-Auth": "${GATEWAY_TOKEN}"}
+    )
+    identity = identity_of(model)
+    assert {"stream", "tools", "logprobs", "top_logprobs"} <= set(identity.params)
+    assert "headers" not in identity.params and GATEWAY_TOKEN not in repr(identity)
+    plain = identity_of(_model(server, "openai", headers={"X-Auth": "${GATEWAY_TOKEN}"}))
+    assert plain == identity_of(_model(server, "openai"))  # headers never change the key
