@@ -43,7 +43,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from .headers import ENV_REFERENCE, credential_header
+from .headers import ENV_REFERENCE, PROVIDER_ONLY, SDK_ONLY, credential_header
 from .marker import CoherenceSpec, MarkerError, parse_marker_kwargs
 from .settings import RECORD_MODES, TRANSPORTS
 
@@ -404,14 +404,7 @@ def _headers(doc: YamlDocument, node: yaml.Node, key: str) -> dict[str, Any]:
     return out
 
 
-_SDK_ONLY = {
-    "extra_headers": "custom headers go under 'headers:' (a mapping of header name to value)",
-    "extra_body": "request fields go under 'params:' (or at the top of the entry)",
-    "extra_query": "query parameters are not supported; for Azure use provider: azure",
-}
-"""SDK arguments that are not request fields (see ``models/chat_spec.py``)."""
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_PROVIDER_ONLY = {"anthropic_version": "anthropic", "deployment": "azure", "api_version": "azure"}
 
 
 def _free_mapping(doc: YamlDocument, node: yaml.Node, key: str) -> dict[str, Any]:
@@ -419,8 +412,8 @@ def _free_mapping(doc: YamlDocument, node: yaml.Node, key: str) -> dict[str, Any
     for name, key_node, value_node in entries:
         if name.lower() in _SECRET_NAMES:
             doc.fail(key_node, _join(key, name), _SECRET_PROBLEM)
-        if name.lower() in _SDK_ONLY:
-            problem = f"an SDK argument, not a request field: {_SDK_ONLY[name.lower()]}"
+        if name.lower() in SDK_ONLY:
+            problem = f"an SDK argument, not a request field: {SDK_ONLY[name.lower()]}"
             doc.fail(key_node, _join(key, name), problem)
         _check_finite_numbers(doc, value_node, _join(key, name), set())
     return {name: doc.value(value, _join(key, name)) for name, _, value in entries}
@@ -828,8 +821,8 @@ def _model(
         value = checks[entry](doc, value_node, path)
         if entry == "n_per_request" and provider == "anthropic" and value != 1:
             doc.fail(value_node, path, "the Anthropic API returns one sample per call")
-        if entry in _PROVIDER_ONLY and provider != _PROVIDER_ONLY[entry]:
-            doc.fail(key_node, path, f"applies to provider {_PROVIDER_ONLY[entry]} only")
+        if entry in PROVIDER_ONLY and provider != PROVIDER_ONLY[entry]:
+            doc.fail(key_node, path, f"applies to provider {PROVIDER_ONLY[entry]} only")
         if entry == "dataset" and value is not None:
             value = str(value)
         if entry in MODEL_PRICES:

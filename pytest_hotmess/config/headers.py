@@ -1,4 +1,5 @@
-"""Custom HTTP headers of a model entry: which carry credentials, and environment references.
+"""Custom HTTP headers of a model entry: which carry credentials, and environment references;
+and the entry keys that only some providers take or that are refused.
 
 Shared by ``hotmess.yaml``'s validation (which checks the form, at the line) and the clients'
 builder (which reads the variables). A header value is a literal, ``{env: NAME}``, or a string
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ENV_REFERENCE", "credential_header"]
+__all__ = ["ENV_REFERENCE", "PROVIDER_ONLY", "SDK_ONLY", "credential_header"]
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 """``${NAME}`` inside a header value: replaced by that environment variable's value."""
@@ -23,3 +24,15 @@ def credential_header(name: str) -> bool:
     its value must come from the environment, never from the config."""
     lowered = name.lower()
     return any(word in lowered for word in _CREDENTIAL_WORDS)
+
+
+PROVIDER_ONLY = {"anthropic_version": "anthropic", "deployment": "azure", "api_version": "azure"}
+"""Entry settings that one provider takes, and which."""
+
+SDK_ONLY = {
+    "extra_headers": "custom headers go under 'headers:' (a mapping of header name to value)",
+    "extra_body": "request fields go under 'params:' (or at the top of the entry)",
+    "extra_query": "query parameters are not supported; for Azure use provider: azure",
+}
+"""Arguments of the openai/anthropic SDKs that are not request fields: sent as body fields they
+would be ignored or refused by the server, so they are refused, saying what to use."""

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from ..config.headers import ENV_REFERENCE, credential_header
+from ..config.headers import ENV_REFERENCE, PROVIDER_ONLY, SDK_ONLY, credential_header
 from .errors import ModelConfigError, clean_key, where
 from .http import ChatModelBase
 
@@ -40,14 +40,6 @@ _SETTINGS = {
     "deployment",
     "api_version",
 }
-_PROVIDER_ONLY = {"anthropic_version": "anthropic", "deployment": "azure", "api_version": "azure"}
-_SDK_ONLY = {
-    "extra_headers": "custom headers go under 'headers:' (a mapping of header name to value)",
-    "extra_body": "request fields go under 'params:' (or at the top of the entry)",
-    "extra_query": "query parameters are not supported; for Azure use provider: azure",
-}
-"""Arguments of the openai/anthropic SDKs that are not request fields: sent as body fields they
-would be ignored or refused by the server, so they are refused here, saying what to use."""
 ChatT = TypeVar("ChatT", bound=ChatModelBase)
 
 _SECRET_KEYS = {"api_key", "apikey", "key", "authorization", "x-api-key", "token"}
@@ -91,7 +83,7 @@ def chat_model_from_spec(
             )
         if cls.batches_samples:
             kwargs["n_per_request"] = n
-    for key, provider in _PROVIDER_ONLY.items():
+    for key, provider in PROVIDER_ONLY.items():
         if key in spec:
             if cls.provider != provider:
                 raise ModelConfigError(f"{place}: {key!r} applies to provider {provider} only")
@@ -122,10 +114,9 @@ def _params(spec: Mapping[str, Any], place: str) -> dict[str, Any]:
         elif key not in _SETTINGS:
             params[key] = value
     for key, value in params.items():
-        if isinstance(key, str) and key.lower() in _SDK_ONLY:
+        if isinstance(key, str) and key.lower() in SDK_ONLY:
             raise ModelConfigError(
-                f"{place}: {key!r} is an SDK argument, not a request field: "
-                f"{_SDK_ONLY[key.lower()]}"
+                f"{place}: {key!r} is an SDK argument, not a request field: {SDK_ONLY[key.lower()]}"
             )
         if isinstance(key, str) and key.lower() in _SECRET_KEYS:
             raise ModelConfigError(
