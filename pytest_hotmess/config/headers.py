@@ -31,8 +31,6 @@ PROVIDER_ONLY = {"anthropic_version": "anthropic", "deployment": "azure", "api_v
 
 SDK_ONLY = {
     "extra_headers": "custom headers go under 'headers:' (a mapping of header name to value)",
-    "extra_body": "request fields go under 'params:' (or at the top of the entry)",
-    "extra_query": "query parameters are not supported; for Azure use provider: azure",
 }
-"""Arguments of the openai/anthropic SDKs that are not request fields: sent as body fields they
-would be ignored or refused by the server, so they are refused, saying what to use."""
+"""Arguments of the openai/anthropic SDKs that are not request fields: sent as a body field, a
+header meant for the gateway would be silently lost, so it is refused, saying what to use."""

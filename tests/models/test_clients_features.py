@@ -145,16 +145,14 @@ def test_params_mapping_is_merged_into_the_body_as_in_hotmess_yaml(server: FakeL
     assert (body["user"], body["temperature"]) == ("u1", 0.7)  # later keys win, as in the file
 
 
-@pytest.mark.parametrize("field", ["extra_headers", "extra_body"])
 @pytest.mark.parametrize("nested", [True, False])
-def test_sdk_arguments_are_refused_pointing_to_the_right_key(field: str, nested: bool) -> None:
+def test_extra_headers_is_refused_pointing_to_headers(nested: bool) -> None:
     value = {"X-Org": "o"}
     spec: dict[str, Any] = {"provider": "openai", "model": "m"}
-    spec.update({"params": {field: value}} if nested else {field: value})
+    spec.update({"params": {"extra_headers": value}} if nested else {"extra_headers": value})
     with pytest.raises(ModelConfigError) as caught:
         model_from_spec(spec, entry="gw")
-    expected = "'headers:'" if field == "extra_headers" else "'params:'"
-    assert "SDK argument" in str(caught.value) and expected in str(caught.value)
+    assert "SDK argument" in str(caught.value) and "'headers:'" in str(caught.value)
 
 
 # -- Azure and anthropic_version -------------------------------------------------------------
