@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
         load_items,
     )
     from .ingest.records import IngestError
+    from .models.azure import AzureOpenAIChatModel
     from .models.clients import (
         AnthropicMessagesModel,
         ModelAPIError,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
         OpenAIChatModel,
         model_from_spec,
     )
+    from .models.logprobs import distribution_from_logprobs
     from .models.recording import (
         Recording,
         RecordingFormatError,
@@ -34,7 +36,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
         ReplayMissError,
         ReplayModel,
     )
-    from .sampling.completion import Completion, Model, Sample
+    from .sampling.completion import Completion, Model, Sample, TokenLogprob, ToolCall
     from .sampling.resampler import ItemResult, Resampler, SamplingError
     from .stats.aggregate import Aggregate, aggregate
     from .stats.decompose import ItemEstimate, estimate_item
@@ -45,6 +47,7 @@ __all__ = [
     "NOTHING",
     "Aggregate",
     "AnthropicMessagesModel",
+    "AzureOpenAIChatModel",
     "Completion",
     "DatasetError",
     "DatasetItem",
@@ -63,8 +66,11 @@ __all__ = [
     "Resampler",
     "Sample",
     "SamplingError",
+    "TokenLogprob",
+    "ToolCall",
     "__version__",
     "aggregate",
+    "distribution_from_logprobs",
     "estimate_item",
     "format_prompt",
     "load_bundled_questions",
@@ -85,6 +91,10 @@ _SOURCE_MODULE = {
     "Completion": ".sampling.completion",
     "Model": ".sampling.completion",
     "Sample": ".sampling.completion",
+    "TokenLogprob": ".sampling.completion",
+    "ToolCall": ".sampling.completion",
+    "AzureOpenAIChatModel": ".models.azure",
+    "distribution_from_logprobs": ".models.logprobs",
     "DatasetError": ".config.datasets",
     "DatasetItem": ".config.datasets",
     "format_prompt": ".config.datasets",

@@ -43,6 +43,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from .headers import ENV_REFERENCE, PROVIDER_ONLY, SDK_ONLY, credential_header
 from .marker import CoherenceSpec, MarkerError, parse_marker_kwargs
 from .settings import RECORD_MODES, TRANSPORTS
 
@@ -368,11 +369,52 @@ def _letters(doc: YamlDocument, node: yaml.Node, key: str) -> list[str]:
     return letters
 
 
+def _flag(doc: YamlDocument, node: yaml.Node, key: str) -> bool:
+    value = _scalar(doc, node, key, "true or false")
+    if not isinstance(value, bool):
+        doc.fail(node, key, f"expected true or false, got {_describe_value(value)}")
+    return value
+
+
+def _headers(doc: YamlDocument, node: yaml.Node, key: str) -> dict[str, Any]:
+    """Header name -> a string (``${NAME}`` references allowed) or ``{env: NAME}``. Values are
+    never echoed: a credential header must name a variable, so a pasted key is refused."""
+    out: dict[str, Any] = {}
+    for name, key_node, value_node in doc.mapping(node, key):
+        path = _join(key, name)
+        if not _HEADER_NAME.fullmatch(name):
+            doc.fail(key_node, path, "not a valid HTTP header name")
+        if isinstance(value_node, yaml.MappingNode):
+            entries = doc.mapping(value_node, path)
+            if [entry for entry, _, _ in entries] != ["env"]:
+                doc.fail(value_node, path, "expected a string or {env: NAME}")
+            out[name] = {"env": _env_name(doc, entries[0][2], _join(path, "env"))}
+            continue
+        value = _scalar(doc, value_node, path, "a string or {env: NAME}")
+        if not isinstance(value, str):
+            doc.fail(value_node, path, "expected a string or {env: NAME}")
+        if credential_header(name) and not ENV_REFERENCE.search(value):
+            doc.fail(
+                value_node,
+                path,
+                "this header carries a credential; take its value from the environment "
+                "({env: NAME} or '${NAME}'), never from the config",
+            )
+        out[name] = value
+    return out
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def _free_mapping(doc: YamlDocument, node: yaml.Node, key: str) -> dict[str, Any]:
     entries = doc.mapping(node, key)
     for name, key_node, value_node in entries:
         if name.lower() in _SECRET_NAMES:
             doc.fail(key_node, _join(key, name), _SECRET_PROBLEM)
+        if name.lower() in SDK_ONLY:
+            problem = f"an SDK argument, not a request field: {SDK_ONLY[name.lower()]}"
+            doc.fail(key_node, _join(key, name), problem)
         _check_finite_numbers(doc, value_node, _join(key, name), set())
     return {name: doc.value(value, _join(key, name)) for name, _, value in entries}
 
@@ -438,8 +480,12 @@ MODEL_SETTINGS: dict[str, Check] = {
     "backoff_max": _NON_NEGATIVE,
     "n_per_request": _integer(1),
     "max_connections": _integer(1),
+    "headers": _headers,
+    "anthropic_version": _text,
+    "deployment": _text,
+    "api_version": _text,
 }
-"""How to reach an openai/anthropic model (the client's settings)."""
+"""How to reach an openai/anthropic/azure model (the client's settings)."""
 
 MODEL_PRICES: dict[str, Check] = {
     "input_price": _NON_NEGATIVE,
@@ -459,6 +505,9 @@ MODEL_PARAMS: dict[str, Check] = {
     "presence_penalty": _FINITE,
     "frequency_penalty": _FINITE,
     "reasoning_effort": _text,
+    "stream": _flag,
+    "logprobs": _flag,
+    "top_logprobs": _integer(0),
 }
 """Sampling parameters sent with every request; ``params:`` passes any other request field."""
 
@@ -773,6 +822,8 @@ def _model(
         value = checks[entry](doc, value_node, path)
         if entry == "n_per_request" and provider == "anthropic" and value != 1:
             doc.fail(value_node, path, "the Anthropic API returns one sample per call")
+        if entry in PROVIDER_ONLY and provider != PROVIDER_ONLY[entry]:
+            doc.fail(key_node, path, f"applies to provider {PROVIDER_ONLY[entry]} only")
         if entry == "dataset" and value is not None:
             value = str(value)
         if entry in MODEL_PRICES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..sampling.completion import Completion, Prompt
 from .http import (
@@ -15,6 +15,13 @@ from .http import (
     optional_str,
     text_of_blocks,
 )
+from .sse import StreamAssembler, assemble_anthropic
+from .tools import answer_text, tool_call
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .http import ChatSettings
 
 __all__ = ["AnthropicMessagesModel"]
 
@@ -31,7 +38,10 @@ class AnthropicMessagesModel(ChatModelBase):
     thinking budget + 1024 when thinking is on), ``stop`` (sent as ``stop_sequences``),
     ``system`` (top level; system messages in the prompt are moved there too), ``thinking``
     (an int budget of tokens, or the API's own object). The API has no seed: ``seed`` is
-    accepted, so that harness-wide seeding works, and not sent. Other fields pass through.
+    accepted, so that harness-wide seeding works, and not sent. Other fields pass through
+    (``tools``, ``tool_choice``, ``stream``); ``tool_use`` blocks become
+    :attr:`Completion.tool_calls`. ``anthropic_version`` is the ``anthropic-version`` header
+    (default ``2023-06-01``).
     """
 
     provider = "anthropic"
@@ -44,10 +54,28 @@ class AnthropicMessagesModel(ChatModelBase):
     key_header = "x-api-key"
     key_prefix = ""
 
+    def __init__(
+        self, *, anthropic_version: str = ANTHROPIC_VERSION, **settings: Unpack[ChatSettings]
+    ) -> None:
+        if not isinstance(anthropic_version, str) or not anthropic_version.strip():
+            raise ValueError(
+                f"anthropic_version must be a non-empty string, got {anthropic_version!r}"
+            )
+        self.anthropic_version = anthropic_version.strip()
+        super().__init__(**settings)
+
+    def fixed_headers(self) -> Mapping[str, str]:
+        return {**self.endpoint_headers, "anthropic-version": self.anthropic_version}
+
+    def stream_assembler(self) -> StreamAssembler | None:
+        return assemble_anthropic
+
     def __call__(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         return self._parse(self._endpoint.post(self.request_body(prompt, params)))
 
     async def acall(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         return self._parse(await self._endpoint.apost(self.request_body(prompt, params)))
 
     def request_body(self, prompt: Prompt, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,9 +114,15 @@ class AnthropicMessagesModel(ChatModelBase):
             and block.get("type") == "text"
             and isinstance(block.get("text"), str)
         )
+        calls = tuple(
+            tool_call({"name": block.get("name")}, block.get("id"), block.get("input", {}))
+            for block in content
+            if isinstance(block, dict) and block.get("type") == "tool_use"
+        )
         usage = optional_dict(data.get("usage"))
         return Completion(
-            text=text,
+            text=answer_text(text, calls),
+            tool_calls=calls,
             model=optional_str(data.get("model")),
             finish_reason=optional_str(data.get("stop_reason")),
             input_tokens=optional_int(usage.get("input_tokens")),

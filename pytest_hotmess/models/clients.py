@@ -39,15 +39,19 @@ def model_from_spec(
 ) -> Model:
     """Build the model described by one config entry.
 
-    ``provider`` is one of the registered providers (``sim``, ``openai``, ``anthropic``).
+    ``provider`` is one of the registered providers (``sim``, ``openai``, ``anthropic``,
+    ``azure``).
     Settings of the HTTP providers: ``model``, ``base_url``, ``api_key_env`` (name of the
     environment variable holding the key; omit it for local servers without auth),
     ``timeout``, ``connect_timeout``, ``deadline`` (seconds one call may take in all, retries
     included; default 120), ``max_response_bytes`` (largest answer body after decompression;
     default 8 MiB), ``max_attempts``, ``backoff_base``, ``backoff_max``, ``n_per_request``
-    (openai only), ``max_connections``, ``name``; every other key is a sampling parameter sent
-    on every call. ``entry`` is the entry's name in the config, used in error messages and as
-    the default model name. ``environ`` is where ``api_key_env`` is looked up (default: the
+    (openai only), ``max_connections``, ``name``, ``headers`` (header name to a value,
+    ``{env: NAME}`` or a value with ``${NAME}`` references), ``anthropic_version`` (anthropic),
+    ``deployment`` and ``api_version`` (azure); ``params`` (a mapping) and every other key are
+    request fields sent on every call (``stream``, ``tools``, ``logprobs`` among them).
+    ``entry`` is the entry's name in the config, used in error messages and as the default
+    model name. ``environ`` is where ``api_key_env`` is looked up (default: the
     process environment, read at the call). ``providers`` adds (or overrides) factories by
     provider name; ``seed`` seeds a simulated model; ``http_transport`` is the async transport
     of HTTP clients (``auto``, ``httpx``, ``aiohttp``).

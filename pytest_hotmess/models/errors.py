@@ -13,10 +13,11 @@ import logging
 import traceback
 import urllib.parse
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 __all__ = [
+    "MIN_REDACTED_CHARS",
     "REDACTED",
     "Failure",
     "ModelAPIError",
@@ -32,6 +33,9 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 _EXCERPT_CHARS = 300
+MIN_REDACTED_CHARS = 4
+"""Header values shorter than this are not redacted: they cannot hold a credential, and
+scrubbing ``1`` or ``on`` from every message would garble it."""
 
 
 def clean_key(value: object, source: str) -> str:
@@ -69,6 +73,46 @@ class Secret:
         self._forms = _forms_of(self._value)
         _LIVE.add(self)
         _guard_logs()
+
+    @classmethod
+    def of_header(cls, value: str, source: str) -> Secret:
+        """A header's value: one line of printable ASCII, inner spaces allowed (``Bearer x``)."""
+        if not isinstance(value, str):
+            raise ValueError(
+                f"{source}: a header value must be a string, got {type(value).__name__}"
+            )
+        text = value.strip()
+        if not text:
+            raise ValueError(f"{source}: the header value is empty (or only whitespace)")
+        bad = [index for index, char in enumerate(text) if not " " <= char < "\x7f"]
+        if bad:
+            raise ValueError(
+                f"{source}: the header value holds {len(bad)} control or non-ASCII character(s) "
+                f"(first at position {bad[0]}); a header value is one line of printable ASCII"
+            )
+        secret = object.__new__(cls)
+        secret._value = text
+        secret._forms = _forms_of(text) if len(text) >= MIN_REDACTED_CHARS else ()
+        _LIVE.add(secret)
+        _guard_logs()
+        return secret
+
+    @classmethod
+    def joined(cls, secrets: Sequence[Secret]) -> Secret | None:
+        """One redactor for several secrets (the key and header values): every form of each.
+
+        Its ``reveal`` is the first secret's value; it exists to redact, not to authenticate.
+        """
+        if not secrets:
+            return None
+        if len(secrets) == 1:
+            return secrets[0]
+        joined = object.__new__(cls)
+        joined._value = secrets[0].reveal()
+        forms = {form for secret in secrets for form in secret.forms()}
+        joined._forms = tuple(sorted(forms, key=len, reverse=True))
+        _LIVE.add(joined)
+        return joined
 
     def reveal(self) -> str:
         return self._value
@@ -231,6 +275,8 @@ class ModelAPIError(RuntimeError):
         attempts: int,
         detail: str | None = None,
         item: str | None = None,
+        request: str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -239,6 +285,10 @@ class ModelAPIError(RuntimeError):
         self.attempts = attempts
         self.detail = detail
         self.item = item
+        self.request = request
+        """The method and URL of the request, e.g. ``POST https://host/v1/messages`` (no key)."""
+        self.hint = hint
+        """The likely cause of an HTTP 401/403/404 (or of a 5xx when no key was sent)."""
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -246,10 +296,14 @@ class ModelAPIError(RuntimeError):
         parts = [f"{self.provider} model {self.model!r} failed after {self.attempts} {noun}"]
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
+        if self.request is not None and (self.detail is None or self.request not in self.detail):
+            parts[-1] += f" ({self.request})"
         if self.provider_message:
             parts.append(f"provider says: {self.provider_message}")
         if self.detail:
             parts.append(self.detail)
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
         text = ": ".join(parts[:2]) + "".join(f"; {part}" for part in parts[2:])
         if self.item is not None:
             text += f" (item {self.item!r})"
@@ -265,6 +319,8 @@ class ModelAPIError(RuntimeError):
             "attempts": self.attempts,
             "detail": self.detail,
             "item": self.item,
+            "request": self.request,
+            "hint": self.hint,
         }
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import random
+import re
 import ssl
 import sys
 import threading
@@ -29,6 +30,7 @@ from ..sampling.budget import current_budget
 from ..sampling.context import current_item
 from .body import ACCEPT_ENCODING, BodyError, BoundedBody
 from .errors import Failure, ModelAPIError, Secret, excerpt, forget_transport_locals, redact
+from .hints import EndpointFacts, status_hint
 from .httpx_client import (
     AsyncTransportFactory,
     KeyAuth,
@@ -48,6 +50,7 @@ from .messages import (
     text_of_blocks,
 )
 from .retry import RetryPolicy, is_retryable_status, retry_after_from_headers
+from .sse import StreamAssembler, StreamError
 from .transport import TransportChoice, TransportName, resolve_transport
 
 __all__ = [
@@ -100,6 +103,8 @@ if TYPE_CHECKING:
         backoff_max: NotRequired[float]
         name: NotRequired[str | None]
         max_connections: NotRequired[int]
+        headers: NotRequired[Mapping[str, str] | None]
+        key_source: NotRequired[str | None]
         transport: NotRequired[httpx.BaseTransport | httpx.AsyncBaseTransport | None]
         async_transport_factory: NotRequired[AsyncTransportFactory | None]
         http_transport: NotRequired[str]
@@ -144,7 +149,11 @@ def _shown(body: bytes, secret: Secret | None) -> str:
 
 
 def _judge_reply(
-    status: int, headers: Mapping[str, str], body: bytes, secret: Secret | None
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: Secret | None,
+    assemble: StreamAssembler | None = None,
 ) -> dict[str, Any] | Failure:
     """Decode a 2xx JSON answer, or say why the response is a failure and whether to retry.
 
@@ -155,6 +164,8 @@ def _judge_reply(
     """
     if 200 <= status <= 299:
         content_type = headers.get("content-type", "")
+        if assemble is not None and "text/event-stream" in content_type.lower():
+            return _assembled(status, body, secret, assemble)
         if "json" not in content_type.lower():
             detail = (
                 f"expected a JSON answer but got content-type {content_type or '(none)'!r}; "
@@ -185,6 +196,20 @@ def _judge_reply(
             f" (redirected to {redact(location, secret)!r})" if location else ""
         )
     return Failure(retryable, status, message, redirect, retry_after)
+
+
+def _assembled(
+    status: int, body: bytes, secret: Secret | None, assemble: StreamAssembler
+) -> dict[str, Any] | Failure:
+    """A streamed answer (``stream: true``) as the JSON object a plain call would return."""
+    try:
+        return assemble(body)
+    except StreamError as exc:
+        message = excerpt(redact(exc.provider_message, secret)) if exc.provider_message else None
+        return Failure(exc.retryable, status, message, redact(str(exc), secret))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # events of the wrong shape
+        detail = f"malformed event stream ({type(exc).__name__}: {exc})"
+        return Failure(False, status, None, excerpt(redact(detail, secret)))
 
 
 ClientT = TypeVar("ClientT")
@@ -325,6 +350,9 @@ class JSONEndpoint:
         async_transport_factory: AsyncTransportFactory | None = None,
         transport_name: TransportName = "httpx",
         rng: random.Random | None = None,
+        secret_headers: tuple[tuple[str, Secret], ...] = (),
+        stream_assembler: StreamAssembler | None = None,
+        facts: EndpointFacts | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -340,7 +368,14 @@ class JSONEndpoint:
         self.transport_name: TransportName = transport_name
         self._shown_url = _shown_url(url)
         self._headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **headers}
-        self._secret = secret
+        self._key = secret
+        self._secret_headers = secret_headers
+        # What every message, log line and error is scrubbed of: the key and the header values.
+        self._secret = Secret.joined(
+            [*([secret] if secret is not None else []), *(value for _, value in secret_headers)]
+        )
+        self._assemble = stream_assembler
+        self._facts = facts
         self._key_header = key_header
         self._key_prefix = key_prefix
         self._timeout = timeout
@@ -379,8 +414,8 @@ class JSONEndpoint:
 
     def _client_options(self) -> dict[str, Any]:
         auth = None
-        if self._secret is not None:
-            auth = KeyAuth(self._key_header, self._key_prefix, self._secret)
+        if self._key is not None or self._secret_headers:
+            auth = KeyAuth(self._key_header, self._key_prefix, self._key, self._secret_headers)
         return {
             "headers": self._headers,
             "auth": auth,
@@ -452,6 +487,7 @@ class JSONEndpoint:
         The whole call (attempts and waits) ends by the deadline; every retry is counted on the
         budget of the test it is made for, which may refuse it (:meth:`Budget.retry`).
         """
+        __tracebackhide__ = True
         ends = time.monotonic() + self.deadline
         attempt = 0
         while True:
@@ -467,6 +503,7 @@ class JSONEndpoint:
 
     async def apost(self, body: Mapping[str, Any]) -> JSONReply:
         """Async twin of :meth:`post`, on the running loop's pool."""
+        __tracebackhide__ = True
         ends = time.monotonic() + self.deadline
         attempt = 0
         while True:
@@ -507,7 +544,9 @@ class JSONEndpoint:
             start = time.perf_counter()
             with (
                 call_deadline(ends),
-                client.stream("POST", self._request_url, json=body) as response,
+                client.stream(
+                    "POST", self._request_url, json=body, headers=self._accept(body)
+                ) as response,
             ):
                 body_reader = self._body(response)
                 if response.is_stream_consumed:  # an in-memory answer (MockTransport, respx)
@@ -559,7 +598,9 @@ class JSONEndpoint:
         self, client: httpx.AsyncClient, body: Mapping[str, Any]
     ) -> tuple[int, httpx.Headers, bytes] | Failure:
         """One request and its body, read up to ``max_response_bytes`` (decoded)."""
-        async with client.stream("POST", self._request_url, json=body) as response:
+        async with client.stream(
+            "POST", self._request_url, json=body, headers=self._accept(body)
+        ) as response:
             try:
                 body_reader = self._body(response)
                 if response.is_stream_consumed:  # an in-memory answer (MockTransport, respx)
@@ -572,10 +613,16 @@ class JSONEndpoint:
                 return self._unreadable(response.status_code, exc)
         return response.status_code, response.headers, content
 
+    def _accept(self, body: Mapping[str, Any]) -> dict[str, str] | None:
+        """A streamed call asks for events; others keep the clients' ``Accept`` header."""
+        if self._assemble is not None and body.get("stream") is True:
+            return {"Accept": "text/event-stream"}
+        return None
+
     def _reply(
         self, status: int, headers: Mapping[str, str], body: bytes, latency_s: float
     ) -> JSONReply | Failure:
-        judged = _judge_reply(status, headers, body, self._secret)
+        judged = _judge_reply(status, headers, body, self._secret, self._assemble)
         if isinstance(judged, Failure):
             return judged
         return JSONReply(data=judged, latency_s=latency_s, attempts=1)
@@ -626,6 +673,8 @@ class JSONEndpoint:
             attempts=attempts,
             detail=failure.detail,
             item=current_item.get(),
+            request=f"POST {redact(self._shown_url, self._secret)}",
+            hint=status_hint(self._facts, failure.status) if self._facts is not None else None,
         )
 
     def error(self, detail: str, *, status: int | None = 200, attempts: int = 1) -> ModelAPIError:
@@ -638,10 +687,13 @@ class JSONEndpoint:
             attempts=attempts,
             detail=redact(detail, self._secret),
             item=current_item.get(),
+            request=f"POST {redact(self._shown_url, self._secret)}",
         )
 
 
 _ModelT = TypeVar("_ModelT", bound="ChatModelBase")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP header name (RFC 9110 token)."""
 
 
 class ChatModelBase:
@@ -684,6 +736,8 @@ class ChatModelBase:
         async_transport_factory: AsyncTransportFactory | None = None,
         http_transport: TransportChoice | str = "auto",
         rng: random.Random | None = None,
+        headers: Mapping[str, str] | None = None,
+        key_source: str | None = None,
     ) -> None:
         base_url = (self.default_base_url if base_url is None else base_url).rstrip("/")
         if not isinstance(model, str) or not model:
@@ -713,11 +767,16 @@ class ChatModelBase:
         """Parameters sent on every call; a call's own parameters override them."""
         self.timeout = float(timeout)
         secret = Secret(api_key) if api_key is not None else None
+        secret_headers = self._secret_headers(headers, secret is not None)
+        custom = {name.lower() for name, _ in secret_headers}
+        fixed = {k: v for k, v in self.fixed_headers().items() if k.lower() not in custom}
+        self.header_names: tuple[str, ...] = tuple(name for name, _ in secret_headers)
+        """The custom headers sent on every call (their values are kept secret)."""
         self._endpoint = JSONEndpoint(
             provider=self.provider,
             model=model,
-            url=f"{base_url}{self.endpoint_path}",
-            headers=self.endpoint_headers,
+            url=self.endpoint_url(base_url),
+            headers=fixed,
             secret=secret,
             key_header=self.key_header,
             key_prefix=self.key_prefix,
@@ -731,7 +790,51 @@ class ChatModelBase:
             async_transport_factory=async_transport_factory,
             transport_name=resolve_transport(http_transport, "http_transport"),
             rng=rng,
+            secret_headers=secret_headers,
+            stream_assembler=self.stream_assembler(),
+            facts=EndpointFacts(
+                provider=self.provider,
+                base_url=base_url,
+                key_sent=secret is not None
+                or any(name.lower() == self.key_header.lower() for name, _ in secret_headers),
+                key_source=key_source,
+                deployment=self.deployment_name(),
+            ),
         )
+
+    # -- what subclasses may change --------------------------------------------------------
+
+    def endpoint_url(self, base_url: str) -> str:
+        """The URL every call is posted to (``base_url`` without trailing slashes)."""
+        return f"{base_url}{self.endpoint_path}"
+
+    def fixed_headers(self) -> Mapping[str, str]:
+        """Headers of every request besides the key and the custom ``headers``."""
+        return self.endpoint_headers
+
+    def deployment_name(self) -> str | None:
+        """The deployment an Azure endpoint serves (for error hints); None elsewhere."""
+        return None
+
+    def stream_assembler(self) -> StreamAssembler | None:
+        """What turns a streamed (``stream: true``) answer into the JSON a plain call returns."""
+        return None
+
+    def _secret_headers(
+        self, headers: Mapping[str, str] | None, has_key: bool
+    ) -> tuple[tuple[str, Secret], ...]:
+        """Custom headers, each value held as a :class:`Secret` (redacted like the key)."""
+        out: list[tuple[str, Secret]] = []
+        for name, value in (headers or {}).items():
+            if not isinstance(name, str) or not name or not _TOKEN.fullmatch(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if has_key and name.lower() == self.key_header.lower():
+                raise ValueError(
+                    f"header {name!r} would replace the API key's header: give the key "
+                    "(api_key_env) or the header, not both"
+                )
+            out.append((name, Secret.of_header(value, f"header {name!r}")))
+        return tuple(out)
 
     @property
     def transport_name(self) -> TransportName:

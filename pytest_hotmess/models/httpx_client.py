@@ -13,7 +13,7 @@ import socket
 import ssl
 import time
 import urllib.request
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,13 +47,24 @@ class KeyAuth(httpx.Auth):
     text; only the outgoing request does.
     """
 
-    def __init__(self, header: str, prefix: str, secret: Secret) -> None:
+    def __init__(
+        self,
+        header: str,
+        prefix: str,
+        secret: Secret | None,
+        extra: Sequence[tuple[str, Secret]] = (),
+    ) -> None:
         self._header = header
         self._prefix = prefix
         self._secret = secret
+        self._extra = tuple(extra)
+        """Custom headers (``headers:``), kept out of the clients' defaults the same way."""
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers[self._header] = self._prefix + self._secret.reveal()
+        for name, value in self._extra:
+            request.headers[name] = value.reveal()
+        if self._secret is not None:
+            request.headers[self._header] = self._prefix + self._secret.reveal()
         yield request
 
     def __repr__(self) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import math
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..sampling.completion import Completion, Prompt
+from ..sampling.completion import Completion, Prompt, TokenLogprob
 from ..sampling.context import current_item, current_sample
 from .http import (
     ChatModelBase,
@@ -26,6 +27,8 @@ from .http import (
     optional_str,
     text_of_blocks,
 )
+from .sse import StreamAssembler, assemble_openai
+from .tools import answer_text, tool_call
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -109,7 +112,10 @@ class OpenAIChatModel(ChatModelBase):
 
     ``params`` are sent on every call and overridden per call: ``temperature``, ``top_p``,
     ``max_tokens``, ``seed``, ``stop``, ``reasoning_effort`` and any other body field pass
-    through unchanged; ``system`` becomes a leading system message.
+    through unchanged; ``system`` becomes a leading system message. ``stream=True`` reads
+    the answer as server-sent events (usage asked for with ``stream_options``); ``tools``,
+    ``response_format``, ``logprobs`` and ``top_logprobs`` pass through, and their answers fill
+    :attr:`Completion.tool_calls` and :attr:`Completion.logprobs`.
     """
 
     provider = "openai"
@@ -129,6 +135,7 @@ class OpenAIChatModel(ChatModelBase):
     # -- the Model protocol --------------------------------------------------------------------
 
     def __call__(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         body = self.request_body(prompt, params)
         plan = self._plan(body)
         if plan is None:
@@ -152,6 +159,7 @@ class OpenAIChatModel(ChatModelBase):
             raise self._copy_error(failure)  # outside ``except``: no exception context
 
     async def acall(self, prompt: Prompt, **params: Any) -> Completion:
+        __tracebackhide__ = True
         body = self.request_body(prompt, params)
         plan = self._plan(body)
         if plan is None:
@@ -187,7 +195,12 @@ class OpenAIChatModel(ChatModelBase):
         messages = messages_from_prompt(prompt)
         if system is not None:
             messages.insert(0, {"role": "system", "content": system})
+        if merged.get("stream") is True:  # usage comes in a final chunk only when asked for
+            merged["stream_options"] = {"include_usage": True, **merged.get("stream_options", {})}
         return {"model": self.model, "messages": messages, **merged}
+
+    def stream_assembler(self) -> StreamAssembler | None:
+        return assemble_openai
 
     def _plan(self, body: Mapping[str, Any]) -> tuple[str, int] | None:
         """(canonical request, sample index) when this call can share a batch, else None."""
@@ -255,8 +268,15 @@ class OpenAIChatModel(ChatModelBase):
             )
         usage = optional_dict(data.get("usage"))
         details = optional_dict(usage.get("completion_tokens_details"))
+        calls = tuple(
+            tool_call(call.get("function"), call.get("id"))
+            for call in message.get("tool_calls") or []
+            if isinstance(call, dict)
+        )
         return Completion(
-            text=_message_text(message.get("content")),
+            text=answer_text(_message_text(message.get("content")), calls),
+            tool_calls=calls,
+            logprobs=_logprobs(picked.get("logprobs")),
             model=optional_str(data.get("model")),
             finish_reason=optional_str(picked.get("finish_reason")),
             input_tokens=optional_int(usage.get("prompt_tokens")),
@@ -275,6 +295,36 @@ def _choice_by_index(choices: list[Any], choice: int) -> dict[str, Any]:
             return candidate
     fallback = choices[choice]
     return fallback if isinstance(fallback, dict) else {}
+
+
+def _logprobs(value: Any) -> tuple[TokenLogprob, ...] | None:
+    """A choice's ``logprobs.content`` (one entry per answer token), or None when absent."""
+    content = value.get("content") if isinstance(value, dict) else None
+    if not isinstance(content, list):
+        return None
+    return tuple(_tokens(content, top=True))
+
+
+def _tokens(entries: list[Any], *, top: bool) -> list[TokenLogprob]:
+    """The well-formed entries: a token and a finite log-probability (others are skipped)."""
+    out = []
+    for entry in entries:
+        logprob = entry.get("logprob") if isinstance(entry, dict) else None
+        if isinstance(logprob, bool) or not isinstance(logprob, (int, float)):
+            continue
+        if not math.isfinite(logprob):
+            continue
+        alternatives = entry.get("top_logprobs") if top else None
+        out.append(
+            TokenLogprob(
+                token=str(entry.get("token", "")),
+                logprob=float(logprob),
+                top_logprobs=tuple(
+                    _tokens(alternatives, top=False) if isinstance(alternatives, list) else ()
+                ),
+            )
+        )
+    return out
 
 
 def _message_text(content: Any) -> str:

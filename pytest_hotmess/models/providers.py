@@ -123,6 +123,16 @@ def _anthropic(spec: Mapping[str, Any], context: BuildContext) -> Model:
     )
 
 
+def _azure(spec: Mapping[str, Any], context: BuildContext) -> Model:
+    from .azure import AzureOpenAIChatModel
+    from .chat_spec import chat_model_from_spec
+
+    return chat_model_from_spec(
+        AzureOpenAIChatModel, spec, context.entry, context.environ, context.http_transport
+    )
+
+
 register("sim", _sim, http=False)
 register("openai", _openai, http=True)
 register("anthropic", _anthropic, http=True)
+register("azure", _azure, http=True)

@@ -6,12 +6,32 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
-__all__ = ["Completion", "Message", "Model", "Prompt", "Sample"]
+__all__ = ["Completion", "Message", "Model", "Prompt", "Sample", "TokenLogprob", "ToolCall"]
 
 Message = Mapping[str, Any]
 Prompt: TypeAlias = "str | Sequence[Message]"
 
 _COVARIATE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "latency_s", "batch")
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolCall:
+    """One tool (function) call of an answer: its name and its arguments, parsed from JSON
+    (the raw string when they are not valid JSON)."""
+
+    name: str
+    arguments: Any
+    id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenLogprob:
+    """One answer token's log-probability, with the most likely alternatives at its position
+    (``top_logprobs``; each of those has no alternatives of its own)."""
+
+    token: str
+    logprob: float
+    top_logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +51,10 @@ class Completion:
     reasoning_tokens: int | None = None
     latency_s: float | None = None
     batch: int | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The answer's tool calls; an answer of tool calls only has them, as JSON, as its text."""
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    """Per-token log-probabilities, when asked for (``logprobs: true``) and returned."""
 
     def covariates(self) -> dict[str, float]:
         """Token counts and latency that are known, as plain numbers for the reports."""
@@ -42,7 +66,19 @@ class Completion:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain data; the fields added for batches, tool calls and log-probabilities only when
+        set, so that recordings of plain answers stay as they were."""
+        data = dataclasses.asdict(self)
+        data["tool_calls"] = [dataclasses.asdict(call) for call in self.tool_calls]
+        if not self.tool_calls:
+            del data["tool_calls"]
+        if self.batch is None:
+            del data["batch"]
+        if self.logprobs is None:
+            del data["logprobs"]
+        else:
+            data["logprobs"] = [_logprob_dict(entry) for entry in self.logprobs]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Completion:
@@ -50,7 +86,24 @@ class Completion:
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown completion field(s): {', '.join(sorted(unknown))}")
-        return cls(**dict(data))
+        fields = dict(data)
+        if "tool_calls" in fields:
+            fields["tool_calls"] = tuple(ToolCall(**dict(call)) for call in fields["tool_calls"])
+        if fields.get("logprobs") is not None:
+            fields["logprobs"] = tuple(_logprob_of(entry) for entry in fields["logprobs"])
+        return cls(**fields)
+
+
+def _logprob_dict(entry: TokenLogprob) -> dict[str, Any]:
+    out: dict[str, Any] = {"token": entry.token, "logprob": entry.logprob}
+    if entry.top_logprobs:
+        out["top_logprobs"] = [_logprob_dict(top) for top in entry.top_logprobs]
+    return out
+
+
+def _logprob_of(data: Mapping[str, Any]) -> TokenLogprob:
+    top = tuple(_logprob_of(entry) for entry in data.get("top_logprobs") or ())
+    return TokenLogprob(str(data["token"]), float(data["logprob"]), top)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -122,7 +122,8 @@ def test_invalid_request_is_reported_with_the_provider_message(server: FakeLLMSe
     assert (error.status, error.attempts, error.item) == (400, 1, "item-3")
     assert error.provider_message == "max_tokens: 99999 > 8192 (invalid_request_error)"
     assert str(error) == (
-        "anthropic model 'claude-test' failed after 1 attempt: HTTP 400; provider says: "
+        "anthropic model 'claude-test' failed after 1 attempt: HTTP 400 "
+        f"(POST {server.url}/v1/messages); provider says: "
         "max_tokens: 99999 > 8192 (invalid_request_error) (item 'item-3')"
     )
 

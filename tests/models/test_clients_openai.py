@@ -216,7 +216,9 @@ def test_400_is_not_retried_and_shows_the_provider_message(server: FakeLLMServer
 
 def test_plain_text_error_bodies_are_shown(server: FakeLLMServer) -> None:
     server.script(Reply(404, raw=b"model 'nope' not found", content_type="text/plain"))
-    with pytest.raises(ModelAPIError, match="HTTP 404; provider says: model 'nope' not found"):
+    with pytest.raises(
+        ModelAPIError, match=r"HTTP 404 \(POST .*\); provider says: model 'nope' not"
+    ):
         make_model(server)("hi")
 
 

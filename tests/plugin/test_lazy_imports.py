@@ -56,7 +56,15 @@ PUBLIC_SOURCES = {
         "OpenAIChatModel",
         "model_from_spec",
     ],
-    "pytest_hotmess.sampling.completion": ["Completion", "Model", "Sample"],
+    "pytest_hotmess.sampling.completion": [
+        "Completion",
+        "Model",
+        "Sample",
+        "TokenLogprob",
+        "ToolCall",
+    ],
+    "pytest_hotmess.models.azure": ["AzureOpenAIChatModel"],
+    "pytest_hotmess.models.logprobs": ["distribution_from_logprobs"],
     "pytest_hotmess.config.datasets": [
         "DatasetError",
         "DatasetItem",
