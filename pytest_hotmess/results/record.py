@@ -74,6 +74,9 @@ def totals_from(agg: Aggregate, losses: Sequence[str]) -> Totals:
         invalid=agg.invalid,
         interval_method=agg.interval_method,
         losses=list(losses),
+        interval_approximate=agg.interval_approximate if agg.incoherence_low is not None else None,
+        effective_items=agg.effective_items,
+        interval_skewness=agg.interval_skewness,
     )
 
 

@@ -147,6 +147,11 @@ class Totals(PlainRecord):
     invalid: int | None = None
     interval_method: str | None = None
     losses: list[str] = dataclasses.field(default_factory=list)
+    interval_approximate: bool | None = None
+    """True when the items are too few for their skewness for the interval to be trusted at
+    its level (docs/statistics.md, 'Intervals'); None in reports written before it existed."""
+    effective_items: float | None = None
+    interval_skewness: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
