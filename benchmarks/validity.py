@@ -15,9 +15,11 @@ The engine is not under test here, so samples are drawn with numpy (multinomial 
 categorical answers, C = 4, target option 0) and the per-item terms come from
 ``stats.decompose.categorical_terms``; the intervals and gates are the plugin's own functions
 (``stats.skew``, ``stats.aggregate``, ``stats.sequential.look_bounds``), applied to many
-simulated suites at once. Coverage suites are drawn from an item population whose incoherence is the truth; the gates'
-suites are those of ``benchmarks/sequential.py`` (each suite's own incoherence equals the truth
-to 1e-9), as in the measurements of issue #14.
+simulated suites at once. Every suite draws its items afresh from an item population whose
+incoherence is the truth (its knob bisected on a large sample of items), so intervals
+and gates face both the spread between items and the sampling within them, as on a new test
+set of the same kind. The gates' populations are the ``same`` (``uniform``) and ``mixed``
+difficulty families of ``benchmarks/sequential.py``.
 """
 
 from __future__ import annotations
@@ -205,7 +207,9 @@ def coverage_cell(
     low, high = bounds["hall"]
     inside = (low <= truth) & (truth <= high)
     row["hall_when_marked"] = float(np.mean(inside[approximate])) if approximate.any() else math.nan
-    row["hall_when_not"] = float(np.mean(inside[~approximate])) if (~approximate).any() else math.nan
+    row["hall_when_not"] = (
+        float(np.mean(inside[~approximate])) if (~approximate).any() else math.nan
+    )
     error_sd = e.std(-1) / e.mean(-1)
     row["error_cv"] = float(np.mean(error_sd))
     return row
@@ -455,6 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "gates": gates,
             "seconds": elapsed,
         }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 

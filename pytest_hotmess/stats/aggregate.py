@@ -72,7 +72,7 @@ class Aggregate:
     ``incoherence`` and its interval to [0, 1], for display; the gates use unclipped values.
 
     ``interval_approximate`` marks an interval whose items are too few for their skewness
-    (``stats.skew.is_approximate``: N < 25 skewness^2), where its coverage falls short of the
+    (``stats.skew.is_approximate``: N < 10 skewness^2), where its coverage falls short of the
     stated level; ``effective_items`` = (sum w e)^2 / sum (w e)^2 says how many items carry the
     error and ``interval_skewness`` is the skewness of the ratio's linearised terms.
     """

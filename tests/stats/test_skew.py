@@ -91,8 +91,8 @@ def test_effective_items_and_cochrans_rule() -> None:
     sd = math.sqrt((6 * 0.16**2 + 0.96**2) / 6)
     third = (6 * 0.16**3 - 0.96**3) / 7
     assert gamma == pytest.approx(third / sd**3, rel=1e-12)  # about -1.62
-    assert is_approximate(7, gamma)  # 7 < 25 * 2.62
-    assert not is_approximate(7, 0.5)  # 25 * 0.25 = 6.25 < 7
+    assert is_approximate(7, gamma)  # 7 < 10 * 2.62
+    assert not is_approximate(7, 0.8)  # 10 * 0.64 = 6.4 < 7
     assert not is_approximate(30, None)
 
 
