@@ -200,10 +200,10 @@ def plan_looks(initial: int, max_samples: int, step: int) -> tuple[int, ...]:
 def default_looks(max_samples: int) -> tuple[int, ...]:
     """The benchmarked schedule: a nearly free look at 2 samples, one halfway, one at the end.
 
-    For max_samples = 20 this is (2, 11, 20): on the benchmark it saves 38-46% of the calls
-    when the truth is 0.05 or more from the threshold (equal-difficulty items) and keeps every
-    verdict rate within about 2 points of the fixed design; more looks save more calls but
-    lose more power at the final look (benchmarks/sequential.py).
+    For max_samples = 20 this is (2, 11, 20). What it saves depends on how far the truth is
+    from the threshold and on the number of items: ``python -m benchmarks.validity`` measures
+    it (README, 'Validity'); every verdict rate stays within about a point of the fixed
+    design. More looks save more calls but lose more power at the final look.
     """
     if isinstance(max_samples, bool) or not isinstance(max_samples, int):
         raise TypeError(f"max_samples must be an int, got {max_samples!r}")
