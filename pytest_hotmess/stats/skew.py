@@ -42,8 +42,8 @@ __all__ = [
 SKEW_RULE: Final = 10.0
 """An interval is marked approximate when N < SKEW_RULE * gamma^2, gamma the skewness of the
 ratio's linearised terms d_i (Cochran's rule for a mean of skewed terms uses 25; 10 is what
-``python -m benchmarks.validity`` supports, docs/statistics.md, 'Intervals'): it marks 88-100%
-of the suites in the simulated cells where the interval covers under 90%, and about a fifth of
+``python -m benchmarks.validity`` supports, docs/statistics.md, 'Intervals'): it marks 74-96%
+of the suites in the simulated cells where the interval covers under 90%, and up to a fifth of
 those in well-behaved cells of 20 items. It is a warning, not a guarantee: skew that the drawn
 items do not show (the rare item that carries most error, missing) cannot be seen."""
 
