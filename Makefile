@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: example test lint bench dist clean
+.PHONY: example test lint bench validity dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ $(VENV)/.bench-installed: $(STAMP)
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.validity --out benchmarks/out/validity.json
+
+# Do the intervals cover and the gates keep their alpha? (seeded, under 10 minutes on 2 cores)
+validity: $(STAMP)
+	$(BIN)/python -m benchmarks.validity
 
 lint: $(STAMP)
 	$(BIN)/ruff check pytest_hotmess tests example_suite benchmarks

@@ -330,7 +330,8 @@ def _summary_row(
         _clipped(summary, "variance"),
         _split_bar(summary.bias, summary.variance, scale),
         _clipped(summary, "incoherence"),
-        _interval(summary.incoherence_low, summary.incoherence_high),
+        _interval(summary.incoherence_low, summary.incoherence_high)
+        + (" approximate" if summary.interval_approximate else ""),
         _interval_track(summary.incoherence, summary.incoherence_low, summary.incoherence_high),
         extra,
     ]

@@ -6,12 +6,22 @@ from ..results.records import RunTotals, TestRecord
 
 __all__ = ["suite_properties", "testcase_properties"]
 
-_TOTALS = ("error", "bias", "variance", "incoherence", "incoherence_low", "incoherence_high")
+_TOTALS = (
+    "error",
+    "bias",
+    "variance",
+    "incoherence",
+    "incoherence_low",
+    "incoherence_high",
+    "interval_approximate",
+)
 
 
 def _text(value: object) -> str:
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
     return str(value)

@@ -47,6 +47,8 @@ def _interval(totals: Totals) -> str:
     text = _figure(totals, "incoherence")
     if totals.incoherence_low is not None:
         text += f" [{_num(totals.incoherence_low)}, {_num(totals.incoherence_high)}]"
+        if totals.interval_approximate:
+            text += " approximate"
     return text
 
 

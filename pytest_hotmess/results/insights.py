@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from ..sampling.resampler import ItemResult
 from ..stats.decompose import ItemEstimate
 from ..stats.ensemble import ENSEMBLE_SIZES, EnsembleProjection, ensemble_projection
-from ..stats.length import LENGTH_COVARIATES, LengthAnalysis, length_analysis
+from ..stats.length import LENGTH_COVARIATES, LengthAnalysis, Slope, length_analysis
 from ..stats.length import items_from_results as _length_inputs
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ensembles_for",
     "length_for",
     "missing_covariate",
+    "one_sided_slope_bounds",
     "slope_verdict",
 ]
 
@@ -86,12 +87,15 @@ def ensembles_for(
 
 
 def slope_verdict(
-    length: LengthAnalysis | None, threshold: float, *, statistical: bool
+    length: LengthAnalysis | None, threshold: float, *, confidence: float | None
 ) -> tuple[str, float | None, str | None]:
     """Judge ``max_incoherence_slope``: (verdict, slope, problem).
 
-    Point gate: the slope per doubling of length against the threshold. Statistical gate:
-    pass when the interval lies below it, fail when above, else inconclusive.
+    Point gate (``confidence`` None): the slope per doubling of length against the threshold.
+    Statistical gate: a one-sided test at ``confidence``, like every other gate: fail when the
+    one-sided lower bound is above the threshold, pass when the upper bound is below it, else
+    inconclusive. (The report's two-sided interval puts (1 - confidence) / 2 in each tail; the
+    gate puts 1 - confidence in the tail it tests.)
     """
     slope = length.slope if length is not None else None
     value = slope.slope if slope is not None else None
@@ -104,11 +108,32 @@ def slope_verdict(
         if length is not None and length.note:
             problem = f"{problem}: {length.note}"
         return "fail", None, problem
-    if not statistical:
+    if confidence is None:
         return ("fail" if value > threshold else "pass"), value, None
-    low, high = slope.low, slope.high
-    if low is not None and low > threshold:
+    bounds = one_sided_slope_bounds(slope, confidence, length.confidence if length else None)
+    if bounds is None:
+        return "inconclusive", value, None
+    low, high = bounds
+    if low > threshold:
         return "fail", value, None
-    if high is not None and high < threshold:
+    if high < threshold:
         return "pass", value, None
     return "inconclusive", value, None
+
+
+def one_sided_slope_bounds(
+    slope: Slope, confidence: float, interval_confidence: float | None
+) -> tuple[float, float] | None:
+    """One-sided bounds of the slope at ``confidence`` from its two-sided interval.
+
+    The interval is slope -/+ t_{df}((1 + c') / 2) SE at the analysis' level c'; the SE is
+    recovered from its width and the bounds retaken at t_{df}(confidence).
+    """
+    if slope.slope is None or slope.low is None or slope.high is None or slope.df < 1:
+        return None
+    from ..stats.skew import t_quantile
+
+    level = confidence if interval_confidence is None else interval_confidence
+    se = (slope.high - slope.low) / (2.0 * t_quantile(slope.df, 0.5 + level / 2.0))
+    q = t_quantile(slope.df, confidence)
+    return slope.slope - q * se, slope.slope + q * se

@@ -182,7 +182,7 @@ def _usage_problem(
 def _slope_check(
     length: LengthAnalysis | None, threshold: float, confidence: float | None, settings: Settings
 ) -> Check:
-    verdict, value, problem = slope_verdict(length, threshold, statistical=confidence is not None)
+    verdict, value, problem = slope_verdict(length, threshold, confidence=confidence)
     slope = length.slope if length is not None else None
     if verdict == "inconclusive":
         point_fails = value is not None and value > threshold

@@ -149,6 +149,11 @@ class Totals(PlainRecord):
     losses: list[str] = dataclasses.field(default_factory=list)
     clipped: dict[str, float] = dataclasses.field(default_factory=dict)
     """Figures clipped for display (bias, variance at 0; incoherence to [0, 1]), unclipped."""
+    interval_approximate: bool | None = None
+    """True when the items are too few for their skewness for the interval to be trusted at
+    its level (docs/statistics.md, 'Intervals'); None in reports written before it existed."""
+    effective_items: float | None = None
+    interval_skewness: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -153,6 +153,9 @@ class TestState:
     sequential: SequentialDecision | None = None
     sequential_items: int = 0
     """How many items the last sequential decision covered (later items void it)."""
+    alpha_spent: float = 0.0
+    """False-verdict rate (per direction) the test's sequential looks have spent so far: a
+    later ``map`` of the same test spends only what is left (docs/statistics.md)."""
     used: bool = False
     progress: Callable[[int], ProgressSink | None] | None = None
     call_timeout: float | None = None
@@ -180,7 +183,9 @@ class TestState:
             return None
         from ..stats.sequential import default_looks, make_plan
 
-        return make_plan(default_looks(self.max_samples), self.confidence)
+        alpha = 1.0 - self.confidence
+        left = max(alpha - self.alpha_spent, alpha * 1e-9)  # spent: nothing left to decide on
+        return make_plan(default_looks(self.max_samples), 1.0 - left)
 
     def sequential_verdicts(self) -> dict[str, str] | None:
         """The sequential design's verdicts, if they still cover every item of the test."""
@@ -269,6 +274,8 @@ class _Outcome:
     problem: Exception | None
     decision: SequentialDecision | None
     collected: list[_Collected]
+    alpha_spent: float = 0.0
+    """What the batch's looks spent of the false-verdict rate, per direction."""
 
     @property
     def calls(self) -> int:
@@ -798,7 +805,8 @@ class Resampler:
                 batch.plan, look_index, estimates, self._state.gated_thresholds(), decision
             )
             if decision.stop or stopped or problem is not None:
-                return _Outcome(results, failure, problem, decision, collected)
+                spent = batch.plan.spent[look_index]
+                return _Outcome(results, failure, problem, decision, collected, spent)
         raise AssertionError("unreachable: the last look always stops")  # pragma: no cover
 
     def _results(
@@ -853,6 +861,7 @@ class Resampler:
         if outcome.decision is not None:
             state.sequential = outcome.decision
             state.sequential_items = len(state.items)
+            state.alpha_spent += outcome.alpha_spent
             state.calls_saved += outcome.saved(state.max_samples)
         if outcome.failure is not None:
             item_id, index, error = outcome.failure

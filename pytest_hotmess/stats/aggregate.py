@@ -4,13 +4,18 @@ Incoherence is a ratio of sums, sum w v / sum w e over items with a target (docs
 'What is measured'), so
 its uncertainty comes from the spread of items, never of samples within an item:
 
+- ``hall`` (default): every theta whose D(theta) = weighted mean of (v - theta e) passes the
+  skew-corrected one-sided test of ``stats.skew`` both ways (a Fieller-type inversion), so the
+  interval and the incoherence gate are one test; it covered best under skew
+  (``python -m benchmarks.validity``);
 - ``delta``: linearise the ratio, d_i = w_i (v_i - I e_i) / mean(w e); SE = sd(d) / sqrt(N);
   two-sided t quantile with N - 1 degrees of freedom;
 - ``bootstrap``: ``scipy.stats.bootstrap`` over items (paired, BCa), seeded. When the data
   are degenerate (every d_i equal, or a resample without error) it falls back to the delta
   interval and ``interval_method`` says ``"delta"``.
 
-Gates test a weighted mean against 0 one-sidedly (docs/statistics.md, 'Gates'):
+Gates test a weighted mean against 0 one-sidedly with the same skew-corrected t test
+(docs/statistics.md, 'Gates'):
 ``gate_incoherence`` tests D = weighted mean of (v_i - tau e_i), which is unbiased per item,
 and ``gate_mean`` the weighted mean of any per-item figure minus its threshold. Items with
 zero weight carry no information and are left out of every interval and gate (they still
@@ -29,8 +34,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from .bootstrap import paired_bca_interval
 from .decompose import ItemEstimate
+from .skew import (
+    effective_items,
+    hall_bounds,
+    is_approximate,
+    ratio_hall_interval,
+    ratio_skewness,
+    t_quantile,
+)
 
 __all__ = [
+    "DEFAULT_INTERVAL",
     "INTERVAL_METHODS",
     "Aggregate",
     "GateDecision",
@@ -44,7 +58,8 @@ __all__ = [
 ]
 
 GateVerdict = Literal["pass", "fail", "inconclusive"]
-INTERVAL_METHODS: Final = ("delta", "bootstrap")
+INTERVAL_METHODS: Final = ("hall", "delta", "bootstrap")
+DEFAULT_INTERVAL: Final = "hall"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +70,11 @@ class Aggregate:
     all items (variance-only items count there), so error = bias + variance holds for the
     aggregate only when every item has a target. ``bias`` and ``variance`` are clipped at 0,
     ``incoherence`` and its interval to [0, 1], for display; the gates use unclipped values.
+
+    ``interval_approximate`` marks an interval whose items are too few for their skewness
+    (``stats.skew.is_approximate``: N < 10 skewness^2), where its coverage falls short of the
+    stated level; ``effective_items`` = (sum w e)^2 / sum (w e)^2 says how many items carry the
+    error and ``interval_skewness`` is the skewness of the ratio's linearised terms.
     """
 
     items: int
@@ -70,6 +90,9 @@ class Aggregate:
     incoherence_high: float | None
     confidence: float
     interval_method: str
+    interval_approximate: bool = False
+    effective_items: float | None = None
+    interval_skewness: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -137,11 +160,13 @@ def ratio_delta_interval(
 def one_sided_mean_test(
     values: ArrayLike, weights: ArrayLike, confidence: float
 ) -> tuple[float, float, float]:
-    """Weighted mean of ``values`` with its one-sided lower and upper bounds.
+    """Weighted mean of ``values`` with its skew-corrected one-sided lower and upper bounds.
 
     The weighted mean is a ratio of sums, linearised like the incoherence:
     d_i = w_i (x_i - mean) / mean(w), SE = sd(d) / sqrt(N), t quantile with N - 1 df at
-    ``confidence`` on each side. Fewer than two items give infinite bounds.
+    ``confidence`` on each side, with Hall's correction for the skewness of d
+    (``stats.skew.hall_bounds``; without skew these are the t bounds). Fewer than two items
+    give infinite bounds.
     """
     confidence = _check_confidence(confidence)
     x = np.asarray(values, dtype=np.float64)
@@ -158,12 +183,8 @@ def one_sided_mean_test(
     mean = float(np.sum(w * x) / np.sum(w))
     if n < 2:
         return mean, -math.inf, math.inf
-    d = w * (x - mean) / float(np.mean(w))
-    se = float(np.std(d, ddof=1)) / math.sqrt(n)
-    from scipy.special import stdtrit  # on first use: importing scipy.special costs ~0.2 s
-
-    q = float(stdtrit(n - 1, confidence))
-    return mean, mean - q * se, mean + q * se
+    _, low, high = hall_bounds(x, w, t_quantile(n - 1, confidence))
+    return mean, float(low), float(high)
 
 
 def _decide(mean: float, low: float, high: float) -> GateDecision:
@@ -259,7 +280,7 @@ def aggregate(
     items: Sequence[ItemEstimate],
     *,
     confidence: float = 0.95,
-    interval: str = "delta",
+    interval: str = DEFAULT_INTERVAL,
     n_resamples: int = 2000,
     seed: int | None = None,
 ) -> Aggregate:
@@ -283,6 +304,9 @@ def aggregate(
     low: float | None = None
     high: float | None = None
     method = interval
+    approximate = False
+    n_eff: float | None = None
+    skewness: float | None = None
     if targeted:
         w = np.asarray([i.weight for i in targeted], dtype=np.float64)
         e = np.asarray([i.error for i in targeted], dtype=np.float64)
@@ -301,8 +325,13 @@ def aggregate(
                 )
                 if bounds is None:
                     method = "delta"
+            if bounds is None and interval == "hall":
+                bounds = ratio_hall_interval(v[keep], e[keep], w[keep], confidence)
             if bounds is None:
                 bounds = ratio_delta_interval(v[keep], e[keep], w[keep], confidence)
+            n_eff = effective_items(e[keep], w[keep])
+            skewness = ratio_skewness(v[keep], e[keep], w[keep])
+            approximate = bounds is not None and is_approximate(int(np.sum(keep)), skewness)
             if bounds is not None:
                 low, high = _clip(bounds[0], 0.0, 1.0), _clip(bounds[1], 0.0, 1.0)
     return Aggregate(
@@ -319,6 +348,9 @@ def aggregate(
         incoherence_high=high,
         confidence=confidence,
         interval_method=method,
+        interval_approximate=approximate,
+        effective_items=n_eff,
+        interval_skewness=skewness,
     )
 
 

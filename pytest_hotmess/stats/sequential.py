@@ -62,6 +62,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .decompose import ItemEstimate
+from .skew import hall_bounds
 
 __all__ = [
     "MAX_LOOKS",
@@ -199,10 +200,10 @@ def plan_looks(initial: int, max_samples: int, step: int) -> tuple[int, ...]:
 def default_looks(max_samples: int) -> tuple[int, ...]:
     """The benchmarked schedule: a nearly free look at 2 samples, one halfway, one at the end.
 
-    For max_samples = 20 this is (2, 11, 20): on the benchmark it saves 38-46% of the calls
-    when the truth is 0.05 or more from the threshold (equal-difficulty items) and keeps every
-    verdict rate within about 2 points of the fixed design; more looks save more calls but
-    lose more power at the final look (benchmarks/sequential.py).
+    For max_samples = 20 this is (2, 11, 20). What it saves depends on how far the truth is
+    from the threshold and on the number of items: ``python -m benchmarks.validity`` measures
+    it (README, 'Validity'); every verdict rate stays within about a point of the fixed
+    design. More looks save more calls but lose more power at the final look.
     """
     if isinstance(max_samples, bool) or not isinstance(max_samples, int):
         raise TypeError(f"max_samples must be an int, got {max_samples!r}")
@@ -308,12 +309,16 @@ def look_bounds(
     look_index: int,
     values: ArrayLike,
     weights: ArrayLike | None = None,
+    *,
+    skew: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Weighted mean of ``values`` over the last axis with its one-sided bounds at a look.
 
     The vectorised twin of ``aggregate.one_sided_mean_test`` (same linearisation, SE =
-    sd(d)/sqrt(N), N - 1 degrees of freedom, same operations) at the look's nominal level, so
-    that many simulated suites (rows) can be tested at once. Weights must be positive, N >= 2.
+    sd(d)/sqrt(N), N - 1 degrees of freedom, the same skew correction of ``stats.skew``) at the
+    look's nominal level, so that many simulated suites (rows) can be tested at once.
+    ``skew=False`` gives the plain t bounds (the gate before the correction; benchmarks compare
+    both). Weights must be positive, N >= 2.
     """
     x = np.asarray(values, dtype=np.float64)
     n = x.shape[-1]
@@ -322,10 +327,12 @@ def look_bounds(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise ValueError(f"weights must be {n} finite positive numbers")
+    q = plan.critical_t(look_index, n - 1)
+    if skew:
+        return hall_bounds(x, w, q)
     mean = np.sum(w * x, axis=-1) / np.sum(w)
     d = w * (x - mean[..., None]) / float(np.mean(w))
     se = np.std(d, ddof=1, axis=-1) / math.sqrt(n)
-    q = plan.critical_t(look_index, n - 1)
     return mean, mean - q * se, mean + q * se
 
 

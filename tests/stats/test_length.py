@@ -108,7 +108,7 @@ def test_buckets_are_equal_size_ratio_of_sums_with_the_engines_interval() -> Non
     for bucket in result.buckets:
         members = [estimates[i] for i in order[start : start + bucket.items]]
         start += bucket.items
-        reference = aggregate(members, confidence=0.9)
+        reference = aggregate(members, confidence=0.9, interval="delta")
         assert bucket.incoherence == pytest.approx(reference.incoherence, abs=1e-12)
         assert bucket.low == pytest.approx(reference.incoherence_low, abs=1e-12)
         assert bucket.high == pytest.approx(reference.incoherence_high, abs=1e-12)

@@ -167,7 +167,7 @@ def test_delta_interval_covers_population_incoherence() -> None:
 
 def test_aggregate_uses_the_same_delta_interval() -> None:
     e, b, v = simulate_suites(seed=2, suites=1, n=100)
-    agg = aggregate(as_estimates(e[0], b[0], v[0]))
+    agg = aggregate(as_estimates(e[0], b[0], v[0]), interval="delta")
     bounds = ratio_delta_interval(v[0], e[0], np.ones(100), 0.95)
     assert bounds is not None
     assert (agg.incoherence_low, agg.incoherence_high) == pytest.approx(bounds)

@@ -61,7 +61,7 @@ def test_delta_interval_uses_the_two_sided_quantile_with_n_minus_1_df() -> None:
 
 
 def test_one_sided_bounds_use_the_one_sided_quantile() -> None:
-    values = [0.3, -0.2, 0.7, 0.1, 0.4]
+    values = [-0.2, 0.1, 0.3, 0.5, 0.8]  # symmetric: the skew correction is 0
     mean, low_95, high_95 = one_sided_mean_test(values, [1.0] * 5, 0.95)
     _, low_80, _ = one_sided_mean_test(values, [1.0] * 5, 0.80)
     expected = _df4_upper_quantile(0.05) / _df4_upper_quantile(0.20)

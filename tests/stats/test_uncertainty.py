@@ -141,7 +141,7 @@ def test_delta_interval_hand_computed() -> None:
     # SE = 0.079608; t(0.975, 3) = 3.182446; I -/+ 0.253348.
     low, high = ratio_delta_interval(V4, E4, np.ones(4), 0.95) or (math.nan, math.nan)
     assert (low, high) == pytest.approx((0.113318, 0.620015), abs=2e-6)
-    agg = aggregate(SUITE4)
+    agg = aggregate(SUITE4, interval="delta")
     assert agg.incoherence == pytest.approx(2.2 / 6)
     assert (agg.incoherence_low, agg.incoherence_high) == pytest.approx((low, high))
     assert agg.confidence == 0.95 and agg.interval_method == "delta"
@@ -150,7 +150,7 @@ def test_delta_interval_hand_computed() -> None:
 def test_delta_interval_ignores_weight_scale_and_zero_weights() -> None:
     base = ratio_delta_interval(V4, E4, np.ones(4), 0.9)
     assert ratio_delta_interval(V4, E4, np.full(4, 3.0), 0.9) == pytest.approx(base)
-    with_ghost = aggregate([*SUITE4, item(5.0, 0.0, weight=0.0)], confidence=0.9)
+    with_ghost = aggregate([*SUITE4, item(5.0, 0.0, weight=0.0)], confidence=0.9, interval="delta")
     assert (with_ghost.incoherence_low, with_ghost.incoherence_high) == pytest.approx(base)
 
 

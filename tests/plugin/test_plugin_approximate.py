@@ -1,0 +1,80 @@
+"""An interval on too few items for their skewness is marked approximate in every report."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+
+SCHEMA = json.loads(
+    resources.files("pytest_hotmess").joinpath("data/report.schema.json").read_text()
+)
+
+SUITE = """
+import pytest
+from pytest_hotmess.sampling.context import current_sample
+
+def skewed(prompt):
+    if prompt == "wrong":
+        return "b"  # error 2, variance 0: one item carries most of the error
+    return "b" if current_sample.get() % 4 == 3 else "a"
+
+def even(prompt):
+    return "b" if (current_sample.get() + int(prompt[1:])) % 4 == 3 else "a"
+
+@pytest.mark.coherence(samples=8)
+def test_skewed(resample):
+    prompts = [f"q{i}" for i in range(6)] + ["wrong"]
+    resample.map(skewed, prompts, targets=["a"] * 7)
+
+@pytest.mark.coherence(samples=8)
+def test_even(resample):
+    resample.map(even, [f"q{i}" for i in range(30)], targets=["a"] * 30)
+"""
+
+
+def _run(pytester: pytest.Pytester) -> tuple[Any, dict[str, Any], ET.Element, str]:
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest(
+        "--hotmess-json", "report.json", "--junitxml", "junit.xml", "--hotmess-html", "page.html"
+    )
+    result.assert_outcomes(passed=2)
+    report: dict[str, Any] = json.loads((pytester.path / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    junit = ET.parse(pytester.path / "junit.xml").getroot()
+    page = (pytester.path / "page.html").read_text()
+    return result, report, junit, page
+
+
+def _property(junit: ET.Element, test: str, name: str) -> str | None:
+    for case in junit.iter("testcase"):
+        if case.get("name") == test:
+            for prop in case.iter("property"):
+                if prop.get("name") == name:
+                    return prop.get("value")
+    return None
+
+
+def test_the_skewed_test_is_marked_approximate_everywhere_and_the_even_one_nowhere(
+    pytester: pytest.Pytester,
+) -> None:
+    result, report, junit, page = _run(pytester)
+    tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+    skewed, even = tests["test_skewed"]["totals"], tests["test_even"]["totals"]
+    assert skewed["interval_approximate"] is True
+    assert even["interval_approximate"] is False
+    assert skewed["effective_items"] == pytest.approx((6 * 0.5 + 2.0) ** 2 / (6 * 0.25 + 4.0))
+    assert skewed["interval_skewness"] < 0
+    assert skewed["interval_method"] == "hall"
+    assert _property(junit, "test_skewed", "hotmess.interval_approximate") == "true"
+    assert _property(junit, "test_even", "hotmess.interval_approximate") == "false"
+    lines = [line for line in result.outlines if line.startswith("test_")]
+    skewed_row = [line for line in lines if "test_skewed" in line]
+    even_row = [line for line in lines if "test_even" in line]
+    assert skewed_row and "] approximate" in skewed_row[0]
+    assert even_row and "] approximate" not in even_row[0]
+    assert "] approximate" in page
