@@ -217,32 +217,28 @@ class _Charts:
             height_ratios=[len(g) for g in groups.values()],
         )
         seen: set[str] = set()
-        for index, ((loss, tests), (left, right)) in enumerate(
-            zip(groups.items(), axes, strict=True)
-        ):
-            self._split(left, tests, loss, legend=index == 0)
+        for (loss, tests), (left, right) in zip(groups.items(), axes, strict=True):
+            self._split(left, tests, loss)
             self._incoherence(right, tests, seen)
-        handles: list[Any] = []
-        names: list[str] = []
-        for row in axes:  # one legend for every group's verdicts and the threshold
+        handles, names = axes[0][0].get_legend_handles_labels()  # bias, variance
+        for row in axes:  # then every group's verdicts and the threshold: one legend on top
             found, labels = row[1].get_legend_handles_labels()
             handles += found
             names += labels
-        if handles:
-            axes[0][1].legend(
-                handles,
-                names,
-                loc="lower left",
-                bbox_to_anchor=(0.0, 1.0),
-                ncols=3,
-                frameon=False,
-                fontsize="small",
-            )
+        axes[0][0].legend(
+            handles,
+            names,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncols=min(len(handles), 4),
+            frameon=False,
+            fontsize="small",
+        )
         axes[-1][1].set_xlabel("incoherence (variance share)")
         return self._img(figure, "bias and variance per test, incoherence against thresholds")
 
     @staticmethod
-    def _split(axes: Any, tests: Sequence[TestRecord], loss: str, *, legend: bool) -> None:
+    def _split(axes: Any, tests: Sequence[TestRecord], loss: str) -> None:
         totals = [t.totals for t in tests]
         bias = [max(_float(s.bias), 0.0) for s in totals]
         variance = [max(_float(s.variance), 0.0) for s in totals]
@@ -252,14 +248,12 @@ class _Charts:
         axes.set_yticks(positions, [_mathtext_safe(t.nodeid) for t in tests])
         axes.set_ylim(len(tests) - 0.5, -0.5)
         axes.set_xlabel(_mathtext_safe(f"error = bias + variance ({loss})"))
-        if legend:
-            axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False)
 
     @staticmethod
     def _incoherence(axes: Any, tests: Sequence[TestRecord], seen: set[str]) -> None:
         for y, test in enumerate(tests):
-            summary, verdict = test.totals, _verdict_name(test.verdict)
-            colour = _VERDICT_COLOURS[verdict]
+            summary, verdict = test.totals, str(test.verdict)
+            colour = _VERDICT_COLOURS[_verdict_name(verdict)]
             label = verdict if verdict not in seen else None
             point = summary.incoherence
             if isinstance(point, (int, float)):

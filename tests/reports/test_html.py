@@ -298,7 +298,7 @@ def test_tests_chart_has_one_error_axis_per_loss_thresholds_and_verdict_colours(
         if line.get_linestyle() == "--"
     )
     assert thresholds == [0.3, 0.6, 0.6]
-    legend = [t.get_text() for t in incoherence[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
     assert {"fail", "pass", "inconclusive", "max_incoherence"} <= set(legend)
     points = [
         (line.get_xdata()[0], line.get_color())
