@@ -1,7 +1,8 @@
-"""JUnit glue: per-test properties where the junit family allows them, suite properties, and
-the run-level cases (``hotmess::regressions``, ``hotmess::budget``) that CI reporters count.
+"""JUnit glue: each test's properties where its junit family allows them, and the run's cases.
 
-What is written is decided in ``reports.junit``; here it reaches pytest's junitxml plugin.
+Suite properties and the run-level cases (``hotmess::regressions``, ``hotmess::budget``) that
+CI reporters count reach pytest's junitxml plugin here; what is written is decided in
+``reports.junit``.
 """
 
 from __future__ import annotations
