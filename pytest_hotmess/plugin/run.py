@@ -21,6 +21,7 @@ from ..config.marker import DEFAULT_CONFIDENCE, CoherenceSpec
 from ..config.settings import Settings
 from ..sampling.budget import Budget
 from .items import ItemState, collect_specs, final_outcome
+from .junit import junit_family, set_case_properties, write_run_to_junit
 from .options import read_settings
 from .progress import RunProgress
 from .recording import RecordingKeeper
@@ -173,15 +174,13 @@ class HotmessRun:
                 "(resample(...), resample.map(...) or resample.record(...)) in the test"
             )
             override = "fail"
-        from ..reports.junit import testcase_properties
         from ..results.judge import judge_test
 
         spec = entry.spec or CoherenceSpec()
         entry.judgement = judge_test(
             item.nodeid, spec, state, self.settings, note=note, verdict_override=override
         )
-        kept = [(k, v) for k, v in item.user_properties if not str(k).startswith("hotmess.")]
-        item.user_properties[:] = [*kept, *testcase_properties(entry.judgement.record)]
+        set_case_properties(item, entry.judgement.record)
         return note if override else entry.judgement.message
 
     def observe(self, report: pytest.TestReport) -> None:
@@ -219,11 +218,14 @@ class HotmessRun:
             return  # nothing was gated and no report was asked for
         tests = self.tests()
         transport, baseline = self.registry.transport, self.baseline
-        self.result = run = run_record(self.settings, tests, transport=transport, baseline=baseline)
-        if self.records:
-            from ..reports.junit import suite_properties
-
-            self._add_junit_suite_properties(suite_properties(run.totals))
+        self.result = run = run_record(
+            self.settings,
+            tests,
+            transport=transport,
+            baseline=baseline,
+            file_config=self.file_config,
+        )
+        write_run_to_junit(self.config, run, tests)
         if run.regressions and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.result = run = dataclasses.replace(run, exitstatus=int(session.exitstatus))
@@ -245,14 +247,6 @@ class HotmessRun:
         if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _add_junit_suite_properties(self, props: list[tuple[str, str]]) -> None:
-        """Suite-level properties go to the junitxml plugin object of this (controller) process."""
-        for plugin in self.config.pluginmanager.get_plugins():
-            add = getattr(plugin, "add_global_property", None)
-            if add is not None and callable(add):
-                for name, value in props:
-                    add(name, value)
-
     def summary(self, terminal: Any) -> None:
         """The terminal summary: write problems, the table, details and the comparison."""
         if self.is_worker:
@@ -260,4 +254,4 @@ class HotmessRun:
         for problem in self.write_errors:
             terminal.write_line(problem, red=True)
         self.recording.report(terminal)
-        write_summary(terminal, self.result, self.settings, self.written)
+        write_summary(terminal, self.result, self.settings, self.written, junit_family(self.config))

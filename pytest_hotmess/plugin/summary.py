@@ -13,11 +13,16 @@ __all__ = ["write_summary"]
 
 
 def write_summary(
-    terminal: Any, run: RunRecord | None, settings: Settings, written: list[tuple[str, str]]
+    terminal: Any,
+    run: RunRecord | None,
+    settings: Settings,
+    written: list[tuple[str, str]],
+    junit_family: str | None = None,
 ) -> None:
     """Write the run record's sections; a run that gated nothing writes none of them.
 
     ``written`` is (what, where) of each report file the run wrote: only these are named.
+    ``junit_family`` is the family of the JUnit XML written (None without one).
     """
     if run is None or not run.tests:
         return
@@ -32,6 +37,12 @@ def write_summary(
     terminal.write_sep("=", "hotmess coherence")
     for line in render_table(run):
         terminal.write_line(line)
+    for test in run.tests:
+        if test.stopped_by is not None:
+            terminal.write_line(
+                f"stopped early {test.nodeid}: {test.stopped_by}; decided with the samples drawn",
+                yellow=True,
+            )
     if settings.details:
         terminal.write_sep("-", "hotmess details")
         for line in render_details(run.tests):
@@ -40,6 +51,12 @@ def write_summary(
         terminal.write_sep("-", "hotmess baseline comparison")
         for line in render_comparison(run.comparison, run.regressions or []):
             terminal.write_line(line, red=line.startswith("REGRESSION"))
+    if junit_family is not None:
+        from ..reports.junit import family_note
+
+        note = family_note(junit_family)
+        if note is not None:
+            terminal.write_line(note, yellow=True)
     for label, where in written:  # only what was written; failures are listed before
         terminal.write_line(
             f"baseline saved: {where}" if label == "baseline" else f"{label}: {where}"

@@ -5,6 +5,7 @@ One typed ``RunRecord`` is what every report reads (terminal, JUnit, JSON, basel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +14,11 @@ from ..config.marker import DEFAULT_CONFIDENCE
 from ..config.settings import Settings
 
 if TYPE_CHECKING:
+    from ..config.file import HotmessConfig
     from ..results.comparison import Comparison, Regression
-    from ..results.records import RunRecord, TestRecord
+    from ..results.records import ModelInfo, RunRecord, SettingValue, TestRecord
 
-__all__ = ["run_record"]
+__all__ = ["model_info", "run_record", "settings_in_force"]
 
 
 def run_record(
@@ -25,6 +27,7 @@ def run_record(
     *,
     transport: str,
     baseline: tuple[Path, RunRecord] | None,
+    file_config: HotmessConfig | None = None,
 ) -> RunRecord:
     """The run's totals, metadata and (with a baseline) its comparison and regressions."""
     from ..reports.json_report import created_now
@@ -40,6 +43,8 @@ def run_record(
         seed=settings.seed,
         record=settings.record,
         replay=settings.replay,
+        models=[model_info(settings.model or "sim", file_config)],
+        settings=settings_in_force(settings),
     )
     return RunRecord(
         plugin_version=__version__,
@@ -50,6 +55,57 @@ def run_record(
         comparison=comparison,
         regressions=found,
     )
+
+
+_SECRET_WORDS = ("key", "token", "secret", "auth", "header", "password", "cookie", "credential")
+
+
+def _public(params: Mapping[str, object]) -> dict[str, object]:
+    """``params`` without anything named like a credential or a header (nested too)."""
+    out: dict[str, object] = {}
+    for name, value in params.items():
+        if any(word in name.lower() for word in _SECRET_WORDS):
+            continue
+        out[name] = _public(value) if isinstance(value, Mapping) else value
+    return out
+
+
+def model_info(name: str, file_config: HotmessConfig | None) -> ModelInfo:
+    """The run's model as hotmess.yaml (or the built-in simulator) describes it, no secrets."""
+    from ..models.record_key import public_base_url
+    from ..results.records import ModelInfo
+
+    entry = file_config.models.get(name) if file_config is not None else None
+    if entry is None:
+        return ModelInfo(name=name, provider="sim" if name == "sim" else None)
+    if entry.provider == "sim":
+        sim = {k: v for k, v in entry.settings.items() if k not in ("name", "dataset")}
+        if entry.settings.get("dataset") is not None:  # its file name: the path differs on CI
+            sim["dataset"] = Path(str(entry.settings["dataset"])).name
+        return ModelInfo(name=name, provider="sim", params=_public(sim))
+    model_id, base_url = entry.settings.get("model"), entry.settings.get("base_url")
+    return ModelInfo(
+        name=name,
+        provider=entry.provider,
+        model=None if model_id is None else str(model_id),
+        base_url=public_base_url(None if base_url is None else str(base_url)),
+        params=_public(entry.params),
+    )
+
+
+def settings_in_force(settings: Settings) -> dict[str, SettingValue]:
+    """Every run option's resolved value and its source (flag, variable, ini, file, default)."""
+    from ..config.settings import OPTIONS
+    from ..results.records import SettingValue
+
+    out: dict[str, SettingValue] = {}
+    for option in OPTIONS:
+        if any(word in option.name for word in _SECRET_WORDS):
+            continue
+        value = getattr(settings, option.name)
+        plain = list(value) if isinstance(value, tuple) else value
+        out[option.name] = SettingValue(plain, settings.sources.get(option.name, "default"))
+    return out
 
 
 def _compare(

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ..results.comparison import Comparison, TestComparison
-from ..results.records import RunRecord, TestRecord, Totals
+from ..results.records import ModelInfo, RunInfo, RunRecord, TestRecord, Totals
 from ..stats.compare import Change
 from ..stats.ensemble import EnsembleMethod, EnsembleProjection
 from ..stats.length import LengthAnalysis, Overthinking, Slope
@@ -34,8 +34,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
        max-width: 72em; padding: 0 1em; color: #1d2330; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #d5d9e0; }
 h3 { font-size: 1.05em; margin-top: 1.5em; word-break: break-all; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; display: block;
-        overflow-x: auto; max-width: 100%; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 0.8em 0; }
+table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border: 1px solid #d5d9e0; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f1f3f7; }
 td.text, th.text { text-align: left; overflow-wrap: anywhere; min-width: 16em; }
@@ -53,6 +53,7 @@ td.text, th.text { text-align: left; overflow-wrap: anywhere; min-width: 16em; }
 .worse { background: #f9d6d5; } .better { background: #d9f2dd; }
 .legend span { display: inline-block; width: 0.8em; height: 0.8em; margin: 0 0.3em 0 1em; }
 img { max-width: 100%; }
+details.run { margin: 0.5em 0; } details.run summary { cursor: pointer; color: #5b6475; }
 """
 
 
@@ -157,7 +158,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_columns: 
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'  # a wide table scrolls inside its box
 
 
 # ----------------------------------------------------------------------------------------
@@ -198,35 +200,91 @@ class _Charts:
         return f'<img alt="{_text(alt)}" src="data:image/png;base64,{data}">'
 
     def tests(self, rows: Sequence[TestRecord]) -> str:
+        """Bias and variance per test on one error axis per loss (errors of different losses
+        are not comparable), and each test's incoherence, coloured by verdict, against its
+        ``max_incoherence`` threshold."""
         if not self.available or not rows:
             return ""
-        labels = [_mathtext_safe(t.nodeid) for t in rows]
-        totals = [t.totals for t in rows]
+        groups: dict[str, list[TestRecord]] = {}
+        for test in rows:
+            groups.setdefault(_loss_label(test), []).append(test)
+        figure = self._new(10.0, 1.2 + 0.35 * len(rows) + 0.5 * len(groups))
+        axes = figure.subplots(
+            len(groups),
+            2,
+            squeeze=False,
+            width_ratios=(3, 2),
+            height_ratios=[len(g) for g in groups.values()],
+        )
+        seen: set[str] = set()
+        for (loss, tests), (left, right) in zip(groups.items(), axes, strict=True):
+            self._split(left, tests, loss)
+            self._incoherence(right, tests, seen)
+        handles, names = axes[0][0].get_legend_handles_labels()  # bias, variance
+        for row in axes:  # then every group's verdicts and the threshold: one legend on top
+            found, labels = row[1].get_legend_handles_labels()
+            handles += found
+            names += labels
+        axes[0][0].legend(
+            handles,
+            names,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncols=min(len(handles), 4),
+            frameon=False,
+            fontsize="small",
+        )
+        axes[-1][1].set_xlabel("incoherence (variance share)")
+        return self._img(figure, "bias and variance per test, incoherence against thresholds")
+
+    @staticmethod
+    def _split(axes: Any, tests: Sequence[TestRecord], loss: str) -> None:
+        totals = [t.totals for t in tests]
         bias = [max(_float(s.bias), 0.0) for s in totals]
         variance = [max(_float(s.variance), 0.0) for s in totals]
-        figure = self._new(10.0, 1.2 + 0.35 * len(rows))
-        left, right = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
-        positions = list(range(len(rows)))
-        left.barh(positions, bias, color="#4e79a7", label="bias")
-        left.barh(positions, variance, left=bias, color="#f28e2b", label="variance")
-        left.set_yticks(positions, labels)
-        left.invert_yaxis()
-        left.set_xlabel("error = bias + variance")
-        left.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False)
-        for y, summary in enumerate(totals):
+        positions = list(range(len(tests)))
+        axes.barh(positions, bias, color="#4e79a7", label="bias")
+        axes.barh(positions, variance, left=bias, color="#f28e2b", label="variance")
+        axes.set_yticks(positions, [_mathtext_safe(t.nodeid) for t in tests])
+        axes.set_ylim(len(tests) - 0.5, -0.5)
+        axes.set_xlabel(_mathtext_safe(f"error = bias + variance ({loss})"))
+
+    @staticmethod
+    def _incoherence(axes: Any, tests: Sequence[TestRecord], seen: set[str]) -> None:
+        for y, test in enumerate(tests):
+            summary, verdict = test.totals, str(test.verdict)
+            colour = _VERDICT_COLOURS[_verdict_name(verdict)]
+            label = verdict if verdict not in seen else None
             point = summary.incoherence
-            if not isinstance(point, (int, float)):
-                continue
-            low, high = summary.incoherence_low, summary.incoherence_high
-            if isinstance(low, (int, float)) and isinstance(high, (int, float)):
-                right.errorbar(
-                    point, y, xerr=[[point - low], [high - point]], fmt="o", color="#1d2330"
+            if isinstance(point, (int, float)):
+                seen.add(verdict)
+                low, high = summary.incoherence_low, summary.incoherence_high
+                if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+                    axes.errorbar(
+                        point,
+                        y,
+                        xerr=[[point - low], [high - point]],
+                        fmt="o",
+                        color=colour,
+                        label=label,
+                    )
+                else:
+                    axes.plot(point, y, "o", color=colour, label=label)
+            threshold = test.thresholds.get("max_incoherence")
+            if isinstance(threshold, (int, float)):
+                first = "threshold" not in seen
+                seen.add("threshold")
+                axes.plot(
+                    [threshold, threshold],
+                    [y - 0.4, y + 0.4],
+                    color="#c62828",
+                    linestyle="--",
+                    linewidth=1.5,
+                    label="max_incoherence" if first else None,
                 )
-            else:
-                right.plot(point, y, "o", color="#1d2330")
-        right.set_xlim(0.0, 1.0)
-        right.set_xlabel("incoherence (variance share)")
-        return self._img(figure, "bias and variance per test, incoherence with its interval")
+        axes.set_xlim(0.0, 1.0)
+        axes.set_ylim(len(tests) - 0.5, -0.5)
+        axes.set_yticks([])
 
     def length(self, analysis: LengthAnalysis) -> str:
         buckets = [b for b in analysis.buckets if b.incoherence is not None]
@@ -242,6 +300,10 @@ class _Charts:
             else:
                 axes.plot(x, y, "o", color="#f28e2b")
         axes.set_xscale("log")
+        ticker = importlib.import_module("matplotlib.ticker")
+        # plain numbers (30, not 3×10^1); minor ticks labelled only when few decades show
+        axes.xaxis.set_major_formatter(ticker.LogFormatter(labelOnlyBase=False))
+        axes.xaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
         axes.set_ylim(0.0, 1.0)
         axes.set_xlabel(_mathtext_safe(f"mean {analysis.covariate} per item (bucket)"))
         axes.set_ylabel("incoherence")
@@ -287,6 +349,27 @@ class _Charts:
         axes.set_ylabel("projected error")
         axes.legend()
         return self._img(figure, "projected error of m-sample ensembles")
+
+
+_VERDICT_COLOURS: Final = {
+    "pass": "#2e7d32",
+    "fail": "#c62828",
+    "inconclusive": "#f9a825",
+    "error": "#6a1b9a",
+    "other": "#5b6475",
+}
+"""Verdict colours of the incoherence chart (the table's verdict badges use the same hues)."""
+
+
+def _verdict_name(verdict: Any) -> str:
+    name = str(verdict)
+    return name if name in _VERDICT_COLOURS else "other"
+
+
+def _loss_label(test: TestRecord) -> str:
+    """The loss a test's errors are measured in: its error axis in the chart."""
+    losses = test.totals.losses or ([test.loss] if test.loss else [])
+    return " + ".join(losses) + " loss" if losses else "no loss"
 
 
 def _float(value: Any) -> float:
@@ -459,7 +542,7 @@ def _comparison_section(comparison: Comparison, charts: _Charts) -> str:
         '<section id="baseline"><h2>Change against the baseline</h2>'
         + intro
         + charts.comparison(tests, "incoherence")
-        + _table(["test", "paired items", *_FIGURE_NAMES], rows)
+        + (_table(["test", "paired items", *_FIGURE_NAMES], rows) if rows else "")
         + _id_list("tests only in the current run", comparison.tests_only_current)
         + _id_list("tests only in the baseline", comparison.tests_only_baseline)
         + notes
@@ -565,9 +648,62 @@ def render_html(run: RunRecord) -> str:
     return _page(
         run,
         comparison=run.comparison,
-        length={t.nodeid: t.length for t in run.tests if t.length is not None},
-        ensembles={t.nodeid: t.ensembles for t in run.tests if t.ensembles is not None},
+        # an analysis with nothing to show is left out, and a section with none of them too
+        length={
+            t.nodeid: t.length
+            for t in run.tests
+            if t.length is not None and t.length.covariate is not None and t.length.buckets
+        },
+        ensembles={
+            t.nodeid: t.ensembles
+            for t in run.tests
+            if t.ensembles is not None and any(block.rows for _, block in _methods(t.ensembles))
+        },
     )
+
+
+def _model_text(model: ModelInfo) -> str:
+    where = ", ".join(
+        str(part)
+        for part in (model.provider, model.model and f"model {model.model}", model.base_url)
+        if part
+    )
+    params = ", ".join(f"{k} {v}" for k, v in model.params.items())
+    inside = "; ".join(part for part in (where, params) if part)
+    return model.name + (f" ({inside})" if inside else "")
+
+
+def _run_block(info: RunInfo | None) -> str:
+    """The run's models, seed and transport, and the settings in force (folded)."""
+    if info is None:
+        return ""
+    models = "; ".join(_model_text(m) for m in info.models) or info.model
+    facts = [f"model {models}", f"seed {info.seed}", f"transport {info.transport or 'n/a'}"]
+    facts += [
+        f"{label} {path}"
+        for label, path in (("recorded to", info.record), ("replayed from", info.replay))
+        if path
+    ]
+    block = f'<p class="meta">{_text(", ".join(facts))}</p>'
+    if info.settings:
+        rows = [
+            [_text(name), _text(_setting_text(entry.value)), _text(entry.source)]
+            for name, entry in info.settings.items()
+        ]
+        table = _table(["option", "value", "source"], rows, text_columns=3)
+        block += (
+            f'<details class="run"><summary>settings in force ({len(rows)})</summary>'
+            f"{table}</details>"
+        )
+    return block
+
+
+def _setting_text(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
 
 
 def _page(
@@ -589,6 +725,7 @@ def _page(
     body = [
         "<h1>pytest-hotmess report</h1>",
         f'<p class="meta">{meta}</p>' if meta else "",
+        _run_block(run.run),
         "" if charts.available else f'<p class="hint">{_text(PLOT_HINT)}</p>',
         _summary_section(run, charts),
         _comparison_section(comparison, charts) if comparison else "",

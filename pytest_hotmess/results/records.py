@@ -22,11 +22,13 @@ __all__ = [
     "SCHEMA",
     "CallStats",
     "ItemRecord",
+    "ModelInfo",
     "Note",
     "RunInfo",
     "RunRecord",
     "RunTotals",
     "SequentialRecord",
+    "SettingValue",
     "TestRecord",
     "Totals",
 ]
@@ -195,8 +197,33 @@ class TestRecord(PlainRecord):
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelInfo(PlainRecord):
+    """A model the run used, as far as it can be said without a secret.
+
+    The base URL has no user info and no query parameter that may hold a key; ``params`` are
+    the request parameters (or a simulator's settings) with anything named like a credential
+    or a header left out. The key's environment variable is never named here either.
+    """
+
+    name: str
+    provider: str | None
+    model: str | None = None
+    base_url: str | None = None
+    params: dict[str, object] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingValue(PlainRecord):
+    """One run option in force, and where its value came from (flag, variable, ini, file)."""
+
+    value: object
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RunInfo(PlainRecord):
-    """How the run was made: plugin, transport, model, seed, and record/replay paths (no keys)."""
+    """How the run was made: plugin, transport, model, seed, and record/replay paths (no keys);
+    the models used and every option in force with its source."""
 
     plugin_version: str
     transport: str | None
@@ -204,6 +231,8 @@ class RunInfo(PlainRecord):
     seed: int | None
     record: str | None = None
     replay: str | None = None
+    models: list[ModelInfo] = dataclasses.field(default_factory=list)
+    settings: dict[str, SettingValue] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

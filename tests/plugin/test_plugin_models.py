@@ -199,8 +199,14 @@ def test_record_then_replay_gives_byte_identical_reports_without_a_server(
         json.loads((pytester.path / "replayed.json").read_bytes()),
     )
     # the run metadata says which of record and replay was on; everything else is identical
-    paths = (report.pop("run")["record"], again.pop("run")["replay"])
+    run, run_again = report.pop("run"), again.pop("run")
+    paths = (run.pop("record"), run_again.pop("replay"))
     assert paths == (str(pytester.path / "rec.jsonl"),) * 2
+    assert (run.pop("replay"), run_again.pop("record")) == (None, None)
+    settings, settings_again = run.pop("settings"), run_again.pop("settings")
+    changed = {name for name in settings if settings[name] != settings_again[name]}
+    assert changed == {"record", "replay", "json"}  # the options that differ, no other
+    assert run == run_again and run["models"][0]["model"] == "tiny"
     assert json.dumps(report) == json.dumps(again)
     assert report["totals"]["items"] == 20
     assert all(

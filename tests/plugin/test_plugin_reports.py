@@ -72,8 +72,9 @@ def _run(
 ) -> tuple[pytest.RunResult, dict[str, Any], ET.Element]:
     pytester.makepyfile(**SUITE)
     result = pytester.runpytest_subprocess(
-        "--hotmess-json", "report.json", "--junitxml", "junit.xml", "-p", "no:randomly", *args
-    )
+        "--hotmess-json", "report.json", "--junitxml", "junit.xml", "-p", "no:randomly",
+        "-o", "junit_family=xunit1", *args,  # per-test properties on each test case
+    )  # fmt: skip
     report = json.loads((pytester.path / "report.json").read_text())
     junit = ET.parse(pytester.path / "junit.xml").getroot()
     return result, report, junit

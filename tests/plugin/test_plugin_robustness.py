@@ -160,7 +160,7 @@ def test_a_rerun_of_the_same_item_starts_afresh(pytester: pytest.Pytester) -> No
             resample.record(["a", "b"], item="q1", target="a")
         """
     )
-    result = pytester.runpytest("--junitxml", "j.xml")
+    result = pytester.runpytest("--junitxml", "j.xml", "-o", "junit_family=xunit1")
     result.assert_outcomes(passed=1)
     case = ET.parse(pytester.path / "j.xml").getroot().find(".//testcase")
     assert case is not None

@@ -241,3 +241,136 @@ def test_page_with_matplotlib_embeds_png_charts_as_data_uris() -> None:
         assert payload.startswith(b"\x89PNG\r\n\x1a\n")
         assert attrs["alt"]
     assert PLOT_HINT not in page
+
+
+# -- layout: charts, scrolling tables, empty sections, the run's header ------------------------
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The matplotlib figures the page draws, kept for inspection instead of embedded."""
+    pytest.importorskip("matplotlib")
+    from pytest_hotmess.reports import html as html_module
+
+    kept: list[Any] = []
+
+    def keep(figure: Any, alt: str) -> str:
+        figure.canvas.draw()
+        figure.alt = alt
+        kept.append(figure)
+        return f'<img alt="{alt}" src="data:image/png;base64,">'
+
+    monkeypatch.setattr(html_module._Charts, "_img", staticmethod(keep))
+    return kept
+
+
+def _mixed_losses_page() -> str:
+    current, _ = _reports()
+    numeric = _test_record("t.py::test_numeric", 5, 0.0)
+    numeric["totals"] = {**numeric["totals"], "losses": ["squared"], "error": 40.0, "bias": 10.0}
+    numeric["totals"]["variance"] = 30.0
+    numeric["loss"], numeric["verdict"] = "squared", "inconclusive"
+    numeric["thresholds"] = {"max_incoherence": 0.3}
+    current["tests"].append(numeric)
+    for test in current["tests"][:2]:
+        test["totals"] = {**test["totals"], "losses": ["brier"]}
+    return render_html(current)
+
+
+def test_tests_chart_has_one_error_axis_per_loss_thresholds_and_verdict_colours(
+    figures: list[Any],
+) -> None:
+    _mixed_losses_page()
+    chart = figures[0]
+    axes = chart.get_axes()
+    assert len(axes) == 4  # two losses: an error axis and an incoherence axis each
+    labels = [a.get_xlabel() for a in axes]
+    assert "error = bias + variance (brier loss)" in labels
+    assert "error = bias + variance (squared loss)" in labels
+    brier = next(a for a in axes if a.get_xlabel().endswith("(brier loss)"))
+    squared = next(a for a in axes if a.get_xlabel().endswith("(squared loss)"))
+    assert brier.get_xlim()[1] < 5 < squared.get_xlim()[1]  # not one shared error scale
+    incoherence = [a for a in axes if not a.get_xlabel().startswith("error")]
+    thresholds = sorted(
+        line.get_xdata()[0]
+        for a in incoherence
+        for line in a.get_lines()
+        if line.get_linestyle() == "--"
+    )
+    assert thresholds == [0.3, 0.6, 0.6]
+    legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert {"fail", "pass", "inconclusive", "max_incoherence"} <= set(legend)
+    points = [
+        (line.get_xdata()[0], line.get_color())
+        for a in incoherence
+        for line in a.get_lines()
+        if line.get_marker() == "o"
+    ]
+    assert {colour for _, colour in points} == {"#c62828", "#2e7d32", "#f9a825"}
+
+
+def test_length_axis_reads_plain_numbers(figures: list[Any]) -> None:
+    _full_page()
+    length_charts = [f for f in figures if f.alt == "incoherence by length bucket"]
+    assert length_charts
+    for figure in length_charts:
+        axis = figure.get_axes()[0].xaxis
+        texts = [t.get_text() for t in [*axis.get_ticklabels(), *axis.get_ticklabels(minor=True)]]
+        shown = [t for t in texts if t]
+        assert shown, texts
+        assert all(re.fullmatch(r"[0-9][0-9.,]*", t) for t in shown), shown
+
+
+def test_every_table_scrolls_inside_its_own_box() -> None:
+    page = _full_page()
+    assert ".scroll { overflow-x: auto;" in page
+    tables = page.count("<table>")
+    assert tables >= 8
+    assert page.count('<div class="scroll"><table>') == tables
+
+
+def test_sections_with_nothing_to_show_are_left_out() -> None:
+    current, _ = _reports()
+    for test in current["tests"]:
+        test["length"] = to_plain_value(length_analysis(items_from_record(test), covariate="none"))
+        empty = to_plain_value(ensemble_projection(test["items"]))
+        empty["averaging"]["rows"], empty["majority"]["rows"] = [], []
+        test["ensembles"] = empty
+    page = render_html(current)
+    assert "Incoherence by length" not in page
+    assert "Ensembles of m samples" not in page
+    assert 'id="length"' not in page and 'id="ensembles"' not in page
+    full = _full_page()
+    assert 'id="length"' in full and 'id="ensembles"' in full  # shown when they hold figures
+
+
+def test_header_names_the_model_and_the_settings_in_force() -> None:
+    current, _ = _reports()
+    current["run"] = {
+        "plugin_version": "0.1.0",
+        "transport": "httpx",
+        "model": "local",
+        "seed": 7,
+        "models": [
+            {
+                "name": "local",
+                "provider": "openai",
+                "model": "tiny-1",
+                "base_url": "http://127.0.0.1:9/v1",
+                "params": {"temperature": 0.7},
+            }
+        ],
+        "settings": {
+            "samples": {"value": 12, "source": "--hotmess-samples"},
+            "compare_fail": {"value": ["incoherence:0.05"], "source": "default"},
+        },
+    }
+    parser = _parse(render_html(current))
+    text = "".join(parser.text)
+    assert "model local (openai, model tiny-1, http://127.0.0.1:9/v1; temperature 0.7)" in text
+    assert "seed 7, transport httpx" in text
+    settings = next(t for t in parser.tables if t[0] == ["option", "value", "source"])
+    assert settings[1:] == [
+        ["samples", "12", "--hotmess-samples"],
+        ["compare_fail", "incoherence:0.05", "default"],
+    ]

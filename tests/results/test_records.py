@@ -64,7 +64,12 @@ def test_a_real_report_validates_and_round_trips_through_the_records(
         "seed": 7,
         "record": None,
         "replay": None,
+        "models": [
+            {"name": "sim", "provider": "sim", "model": None, "base_url": None, "params": {}}
+        ],
+        "settings": data["run"]["settings"],
     }
+    assert data["run"]["settings"]["seed"] == {"value": 7, "source": "--hotmess-seed"}
     assert isinstance(data["run"]["transport"], str)
     run = RunRecord.from_plain(data)
     assert [t.nodeid for t in run.tests] == sorted(t["nodeid"] for t in data["tests"])

@@ -428,6 +428,8 @@ def test_a_run_out_of_retries_stops_and_every_report_counts_them(
         "report.json",
         "--junitxml",
         "junit.xml",
+        "-o",
+        "junit_family=xunit1",
     )
     result.assert_outcomes(passed=1, failed=2)
     output = result.stdout.str()
@@ -476,6 +478,8 @@ def test_retried_calls_are_counted_when_they_succeed(
         "report.json",
         "--junitxml",
         "junit.xml",
+        "-o",
+        "junit_family=xunit1",
         "--hotmess-concurrency",
         "1",
     )

@@ -83,6 +83,8 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
         "out.html",
         "--junitxml",
         "out.xml",
+        "-o",
+        "junit_family=xunit1",  # per-test properties on each test case
         *args,
     )
 

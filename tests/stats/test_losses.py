@@ -152,7 +152,9 @@ def test_a_registered_loss_gates_a_test_through_the_plugin(
             """
         )
     )
-    result = pytester.runpytest("-p", "no:xdist", "--junitxml=junit.xml")
+    result = pytester.runpytest(
+        "-p", "no:xdist", "--junitxml=junit.xml", "-o", "junit_family=xunit1"
+    )
     result.assert_outcomes(passed=1)
     case = ET.parse(pytester.path / "junit.xml").getroot().find(".//testcase")
     assert case is not None
