@@ -34,7 +34,9 @@ def test_a_gate_on_ingested_samples_fails_and_passes_under_xdist(
             resample.ingest({str(LM_EVAL)!r})
         """
     )
-    result = pytester.runpytest("-n", "2", "--junitxml", "j.xml", "--hotmess-json", "o.json")
+    result = pytester.runpytest(
+        "-n", "2", "--junitxml", "j.xml", "-o", "junit_family=xunit1", "--hotmess-json", "o.json"
+    )
     result.assert_outcomes(passed=1, failed=1)
     cases = _junit(pytester)
     assert cases["test_strict"].find("failure") is not None

@@ -40,7 +40,14 @@ def test_even(resample):
 def _run(pytester: pytest.Pytester) -> tuple[Any, dict[str, Any], ET.Element, str]:
     pytester.makepyfile(SUITE)
     result = pytester.runpytest(
-        "--hotmess-json", "report.json", "--junitxml", "junit.xml", "--hotmess-html", "page.html"
+        "--hotmess-json",
+        "report.json",
+        "--junitxml",
+        "junit.xml",
+        "--hotmess-html",
+        "page.html",
+        "-o",
+        "junit_family=xunit1",
     )
     result.assert_outcomes(passed=2)
     report: dict[str, Any] = json.loads((pytester.path / "report.json").read_text())

@@ -65,7 +65,15 @@ def _run(
 ) -> tuple[Any, dict[str, Any], ET.Element]:
     pytester.makepyfile(test_suite=source)
     result = pytester.runpytest_subprocess(
-        "--hotmess-json", "report.json", "--junitxml", "junit.xml", "-p", "no:randomly", *args
+        "--hotmess-json",
+        "report.json",
+        "--junitxml",
+        "junit.xml",
+        "-p",
+        "no:randomly",
+        "-o",
+        "junit_family=xunit1",
+        *args,
     )
     report = json.loads((pytester.path / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)

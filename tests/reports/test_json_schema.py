@@ -97,7 +97,8 @@ models:
     timeout: 5
     input_price: 1.0
     output_price: 2.0
-    params: {{extra_headers: {{X-Trace: "{HEADER_SECRET}"}}, user: probe}}
+    headers: {{X-Trace: "{HEADER_SECRET}"}}
+    params: {{user: probe}}
 """
 
 
@@ -184,8 +185,8 @@ models:
     model: big-2
     api_key_env: REMOTE_KEY
     top_p: 0.9
+    headers: {{X-Trace: "{HEADER_SECRET}"}}
     params:
-      extra_headers: {{X-Trace: "{HEADER_SECRET}"}}
       metadata: {{auth_token: "{USER_SECRET}", team: qa}}
   simulated: {{provider: sim, preset: coherent}}
 """,
