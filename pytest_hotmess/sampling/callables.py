@@ -24,6 +24,7 @@ import hashlib
 import inspect
 import math
 import time
+import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
@@ -125,7 +126,11 @@ def _unwrapped(fn: Any) -> Any:
 def is_async_callable(fn: Callable[..., Any]) -> bool:
     """True for coroutine functions, also behind decorators and bound methods, and for objects
     whose ``__call__`` is one."""
-    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(_unwrapped(fn)):
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if type(fn) is types.FunctionType and not hasattr(fn, "__wrapped__"):
+        return False  # a plain function (every sampled call's wrapper): nothing to look behind
+    if inspect.iscoroutinefunction(_unwrapped(fn)):
         return True
     call = getattr(fn, "__call__", None)  # noqa: B004 - we want the bound method, not callable()
     return call is not None and (
@@ -267,8 +272,12 @@ def prepare_callable(
         key = CallKey(test=test, item=item, model=record_model or name, inputs=inputs)
 
     def extra_kwargs(sample: int) -> dict[str, Any]:
-        values = {"sample_index": sample, "sample_seed": sample_seed(run_seed, test, item, sample)}
-        return {name: values[name] for name in extras}
+        out: dict[str, Any] = {}
+        if "sample_index" in extras:
+            out["sample_index"] = sample
+        if "sample_seed" in extras:  # a hash per sample: only for callables that ask for it
+            out["sample_seed"] = sample_seed(run_seed, test, item, sample)
+        return out
 
     def before(call_kwargs: dict[str, Any]) -> tuple[int, tuple[bool, Any], dict[str, Any]]:
         sample = current_sample.get() or 0
@@ -277,6 +286,8 @@ def prepare_callable(
             held = recorder.recall(key, sample)
             if not held[0] and recorder.replaying:
                 raise recorder.miss(key, sample)
+        if not extras:
+            return sample, held, call_kwargs
         return sample, held, {**extra_kwargs(sample), **call_kwargs}
 
     def after(sample: int, answer: Any, started: float) -> Any:
