@@ -155,10 +155,16 @@ class Option:
     """``value``, ``flag`` (no argument on the command line) or ``list`` (repeatable)."""
     fallback_env: tuple[str, ...] = ()
     """Variables read after the ini file, set by tools rather than users (GITHUB_STEP_SUMMARY)."""
+    aliases: tuple[str, ...] = ()
+    """Other command-line names (``max_run_cost`` for ``max_cost``: a name that says per run)."""
 
     @property
     def flag(self) -> str:
         return "--hotmess-" + self.name.replace("_", "-")
+
+    @property
+    def alias_flags(self) -> tuple[str, ...]:
+        return tuple("--hotmess-" + alias.replace("_", "-") for alias in self.aliases)
 
     @property
     def ini(self) -> str:
@@ -274,11 +280,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "max_cost",
         "cost budget for the whole run, from the chosen model's input_price/output_price "
-        "(per million tokens; split evenly over xdist workers; per test: "
-        "--hotmess-max-test-cost)",
+        "(per million tokens; split evenly over xdist workers; also --hotmess-max-run-cost; "
+        "per test: --hotmess-max-test-cost)",
         _non_negative,
         None,
         "AMOUNT",
+        aliases=("max_run_cost",),
     ),
     Option(
         "max_test_cost",

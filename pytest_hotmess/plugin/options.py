@@ -19,6 +19,7 @@ def add_options(parser: pytest.Parser) -> None:
         if option.kind == "flag":
             group.addoption(
                 option.flag,
+                *option.alias_flags,
                 dest=option.ini,
                 default=None,
                 action="store_const",
@@ -29,6 +30,7 @@ def add_options(parser: pytest.Parser) -> None:
             repeat = " (repeatable)" if option.kind == "list" else ""
             group.addoption(
                 option.flag,
+                *option.alias_flags,
                 dest=option.ini,
                 default=None,
                 metavar=option.metavar,

@@ -140,29 +140,34 @@ def test_none_on_the_marker_unsets_a_yaml_threshold_and_an_outer_marker(
     assert tests["test_unset_both"]["thresholds"] == {}
 
 
-def test_a_per_test_cost_budget_stops_each_test_on_its_own(pytester: pytest.Pytester) -> None:
+_PRICED_SUITE = """
+from pytest_hotmess import format_prompt, load_bundled_questions
+from pytest_hotmess.sim import extract_letter
+
+Q = load_bundled_questions()[:10]
+
+def _run(resample, model):
+    resample.map(model, [format_prompt(q) for q in Q],
+                 targets=[q.answer for q in Q], extract=extract_letter, samples=4)
+
+def test_one(resample, hotmess_model):
+    _run(resample, hotmess_model)
+
+def test_two(resample, hotmess_model):
+    _run(resample, hotmess_model)
+"""
+
+
+def _priced(pytester: pytest.Pytester) -> None:
     pytester.makefile(
         ".yaml",
         hotmess="models:\n  priced: {provider: sim, input_price: 1000000, output_price: 0}\n",
     )
-    pytester.makepyfile(
-        """
-        from pytest_hotmess import format_prompt, load_bundled_questions
-        from pytest_hotmess.sim import extract_letter
+    pytester.makepyfile(_PRICED_SUITE)
 
-        Q = load_bundled_questions()[:10]
 
-        def _run(resample, model):
-            resample.map(model, [format_prompt(q) for q in Q],
-                         targets=[q.answer for q in Q], extract=extract_letter, samples=4)
-
-        def test_one(resample, hotmess_model):
-            _run(resample, hotmess_model)
-
-        def test_two(resample, hotmess_model):
-            _run(resample, hotmess_model)
-        """
-    )
+def test_a_per_test_cost_budget_stops_each_test_on_its_own(pytester: pytest.Pytester) -> None:
+    _priced(pytester)
     result = pytester.runpytest(
         "--hotmess-model", "priced", "--hotmess-max-test-cost", "500", "--hotmess-json=out.json"
     )
@@ -174,6 +179,22 @@ def test_a_per_test_cost_budget_stops_each_test_on_its_own(pytester: pytest.Pyte
         assert 0 < calls["made"] < 40
         assert calls["cost"] >= 500
         assert test["stopped_by"] == "test cost budget of 500 used up"
+
+
+@pytest.mark.parametrize("flag", ["--hotmess-max-run-cost", "--hotmess-max-cost"])
+def test_the_run_cost_budget_is_shared_by_the_run_under_either_name(
+    pytester: pytest.Pytester, flag: str
+) -> None:
+    _priced(pytester)
+    result = pytester.runpytest("--hotmess-model", "priced", flag, "500", "--hotmess-json=out.json")
+    result.assert_outcomes(passed=2)
+    report = _report(pytester)
+    one = report["test_one"]
+    assert one["stopped_by"] == "run cost budget of 500 used up"
+    # the run's budget was spent by the first test: the second makes no call (and, having
+    # sampled no item, is not a coherence test in the report)
+    two = report.get("test_two")
+    assert two is None or (isinstance(two["calls"], dict) and two["calls"]["made"] == 0)
 
 
 def test_a_per_test_cost_budget_without_prices_names_its_option(
