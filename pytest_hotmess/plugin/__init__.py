@@ -87,9 +87,12 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
     entry = item.stash.get(ITEM_KEY, None)
-    if call.when == "call" and entry is not None and entry.judgement is not None:
+    if call.when == "setup" and call.excinfo is not None and entry is not None:
+        # before the report is made, so that it carries the test's hotmess.* properties
+        hotmess_run(item.config).setup_failed(item, entry, call.excinfo.value)
+    report = yield
+    if call.when in ("setup", "call") and entry is not None and entry.judgement is not None:
         # xdist's edge: the record travels as plain builtins and is rebuilt on the controller
         report.hotmess = entry.judgement.record.to_plain()  # type: ignore[attr-defined]
     return report

@@ -64,6 +64,39 @@ def _first_line(error: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_PLUGIN_FIXTURES = frozenset({"resample", "hotmess_model"})
+
+
+def uses_plugin(item: pytest.Item, entry: ItemState) -> bool:
+    """Marked, sampled, or asking for a fixture that samples: the test belongs in the reports."""
+    if entry.spec is not None or (entry.state is not None and entry.state.used):
+        return True
+    return not _PLUGIN_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def _is_failure(raised: BaseException | None) -> bool:
+    """A failed (or erroring) body; not a skip, an xfail, an exit or an interrupt."""
+    if isinstance(raised, (pytest.skip.Exception, pytest.xfail.Exception)):
+        return False
+    return isinstance(raised, (Exception, pytest.fail.Exception))
+
+
+def _nothing_drawn(state: TestState, marked: bool, *, failed: bool) -> tuple[str, str | None]:
+    """The note of a test that drew nothing, and its verdict override ("fail" when marked)."""
+    exhausted = state.budget.exhausted if state.budget is not None else None
+    if failed:
+        why = "the test failed before it drew any"
+    elif exhausted:
+        why = f"{exhausted} before it drew any"
+    else:
+        why = (
+            "call the `resample` fixture (resample(...), resample.map(...) or "
+            "resample.record(...)) in the test"
+        )
+    prefix = "coherence test recorded no samples" if marked else "no samples recorded"
+    return f"{prefix}: {why}", "fail" if marked else None
+
+
 class HotmessRun:
     """Everything one pytest run does for pytest-hotmess, in the order the hooks call it."""
 
@@ -150,30 +183,25 @@ class HotmessRun:
     ) -> str | None:
         """Judge the test; return a failure message when the gate (or usage) fails it.
 
-        When the body raised (failed, skipped, xfailed) its own outcome stands: a record is
-        kept only for what was sampled, and an empty test is not called a failure. When what
-        it raised (``raised``) came from ``resample``, sampling failed: the verdict is
-        ``error``, with the calls made and the error's first line, in every report.
+        When the body raised (failed, skipped, xfailed) its own outcome stands, and the message
+        returned is not used. When what it raised (``raised``) came from ``resample``, sampling
+        failed: the verdict is ``error``, with the calls made and the error's first line, in
+        every report. Every test that used the plugin (marked, or asking for ``resample`` or
+        ``hotmess_model``) gets a record, also one that drew nothing: the record says why. Only
+        a test skipped (or xfailed, or interrupted) before it drew anything has none.
         """
         state = entry.state
-        if entry.spec is None and (state is None or not state.used):
+        if not uses_plugin(item, entry):
             return None
         note = override = None
         error = _sampling_error(state, raised) if body_raised else None
         if state is not None and error is not None:
             note, override = f"sampling failed: {_first_line(error)}", "error"
         elif state is None or not state.items:
-            if body_raised or not entry.marked:
-                return None
+            if body_raised and not _is_failure(raised):
+                return None  # skipped, xfailed or interrupted before sampling: nothing to show
             state = self.test_state(item, entry)  # an empty record still shows in every report
-            exhausted = state.budget.exhausted if state.budget is not None else None
-            note = (
-                f"coherence test recorded no samples: {exhausted} before it drew any"
-                if exhausted
-                else "coherence test recorded no samples: call the `resample` fixture "
-                "(resample(...), resample.map(...) or resample.record(...)) in the test"
-            )
-            override = "fail"
+            note, override = _nothing_drawn(state, entry.marked, failed=body_raised)
         from ..results.judge import judge_test
 
         spec = entry.spec or CoherenceSpec()
@@ -182,6 +210,23 @@ class HotmessRun:
         )
         set_case_properties(item, entry.judgement.record)
         return note if override else entry.judgement.message
+
+    def setup_failed(self, item: pytest.Item, entry: ItemState, error: BaseException) -> None:
+        """A test that used the plugin and errored in setup: verdict ``error`` in every report."""
+        if not uses_plugin(item, entry) or not _is_failure(error):
+            return
+        from ..results.judge import judge_test
+
+        note = f"setup failed: {_first_line(error)}"
+        entry.judgement = judge_test(
+            item.nodeid,
+            entry.spec or CoherenceSpec(),
+            self.test_state(item, entry),
+            self.settings,
+            note=note,
+            verdict_override="error",
+        )
+        set_case_properties(item, entry.judgement.record)
 
     def observe(self, report: pytest.TestReport) -> None:
         """Every test report (on the controller, also those replayed from xdist workers)."""
