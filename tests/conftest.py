@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,25 @@ import scipy.stats  # noqa: F401
 
 # HTTP client test fixtures: a local fake LLM server; tracked clients closed after each test.
 from _client_fixtures import close_models, server  # noqa: F401
+
+
+@pytest.fixture
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Processes this test starts take SIGINT as a terminal's Ctrl-C, whoever started this run.
+
+    A signal ignored at exec stays ignored, and Python then installs no handler: a run started
+    with SIGINT ignored (a background job of a non-interactive shell, some CI runners) would
+    start children that never see the interrupt a test sends. A handled signal is reset to the
+    default at exec, so handle it here while the test runs.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

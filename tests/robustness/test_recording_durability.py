@@ -32,10 +32,12 @@ def server() -> Iterator[FakeLLMServer]:
 
 
 def _config(base_url: str, model: str = "tiny", extra: str = "") -> str:
+    # one attempt, so that each answer is asked for exactly once; a timeout no loaded machine
+    # reaches against a local server, so that no call fails for want of a core
     return f"""
 models:
   local: {{provider: openai, base_url: "{base_url}", model: {model}, api_key_env: HM_KEY,
-          temperature: 1.0, max_attempts: 1, timeout: 5}}
+          temperature: 1.0, max_attempts: 1, timeout: 120}}
 {extra}"""
 
 
@@ -258,10 +260,11 @@ def test_a_crashed_workers_answers_reach_the_recording(
 
 
 def test_ctrl_c_under_xdist_merges_every_answer_received(
-    pytester: pytest.Pytester, server: FakeLLMServer, key: None
+    pytester: pytest.Pytester, server: FakeLLMServer, key: None, ctrl_c_reaches_children: None
 ) -> None:
-    # each test samples, says so, then hangs until interrupted
-    _suite(pytester, server, after="open(f'done-{part}', 'w').close(); time.sleep(120)")
+    # each test samples, says so, then hangs until interrupted (no test ever ends on its own,
+    # so no worker moves on to another part however slowly the run goes)
+    _suite(pytester, server, after="open(f'done-{part}', 'w').close(); time.sleep(10**7)")
     args = [
         sys.executable,
         "-m",
@@ -281,12 +284,20 @@ def test_ctrl_c_under_xdist_merges_every_answer_received(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     ) as process:
-        deadline = time.monotonic() + 60
-        while len(list(pytester.path.glob("done-*"))) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(list(pytester.path.glob("done-*"))) == 2, "both workers should be hanging"
-        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
-        output, _ = process.communicate(timeout=60)
+        # wait for the condition (both workers sampled and hang), not for time: the deadline
+        # only bounds a run that never gets there
+        try:
+            deadline = time.monotonic() + 180
+            while len(list(pytester.path.glob("done-*"))) < 2:
+                assert process.poll() is None and time.monotonic() < deadline, "never sampled"
+                time.sleep(0.1)
+            assert len(list(pytester.path.glob("done-*"))) == 2, "both workers should be hanging"
+            os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+            output, _ = process.communicate(timeout=180)
+        finally:
+            if process.poll() is None:  # a failed wait: leave no hanging run behind
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
     text = output.decode(errors="replace")
     assert process.returncode == pytest.ExitCode.INTERRUPTED, text
     recording = pytester.path / "rec.jsonl"
