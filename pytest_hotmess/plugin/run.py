@@ -186,6 +186,7 @@ class HotmessRun:
             note=note,
             verdict_override=override,
             reference=self.reference_errors(item.nodeid),
+            by_difficulty=junit_family(self.config) is not None,
         )
         set_case_properties(item, entry.judgement.record)
         return note if override else entry.judgement.message
