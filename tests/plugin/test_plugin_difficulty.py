@@ -264,3 +264,37 @@ def test_the_html_page_has_the_difficulty_section(pytester: pytest.Pytester) -> 
     assert '<section id="difficulty"><h2>Incoherence by difficulty</h2>' in page
     assert "difficulty from given (tertile)" in page
     assert "incoherence per bucket step" in page
+
+
+def test_a_single_item_call_and_its_async_twin_take_a_difficulty(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import itertools
+        import pytest
+
+        ANSWERS = {"e": "AAAB", "m": "AABB", "h": "BBCC"}
+
+        def model_for(item):
+            answers = itertools.cycle(ANSWERS[item])
+            return lambda: next(answers)
+
+        @pytest.mark.coherence()
+        def test_sync(resample):
+            for item, level in (("e", "easy"), ("m", "medium"), ("h", "hard")):
+                resample(model_for(item), item=item, target="A", samples=4, difficulty=level)
+
+        @pytest.mark.asyncio
+        @pytest.mark.coherence()
+        async def test_async(resample):
+            for item, level in (("e", 1), ("m", 2), ("h", 3)):
+                await resample.acall(model_for(item), item=item, target="A", samples=4,
+                                     difficulty=level)
+        """
+    )
+    tests = _tests(_json(pytester, "-p", "no:randomly"))
+    for name, scale in (("test_sync", "label"), ("test_async", "tertile")):
+        difficulty = tests[name]["difficulty"]
+        assert (difficulty["difficulty_source"], difficulty["scale"]) == ("given", scale)
+        assert [i["bucket"] for i in tests[name]["items"]] == ["easy", "medium", "hard"]
