@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ..results.comparison import Comparison, Regression
 from ..results.records import RunRecord, TestRecord, Totals
 from ..stats.plain import format_k
+from .difficulty import difficulty_lines
 
 __all__ = [
     "render_comparison",
@@ -185,11 +186,12 @@ def render_comparison(comparison: Comparison, regressions: Sequence[Regression])
 
 
 def render_details(records: Sequence[TestRecord]) -> list[str]:
-    """Incoherence by length bucket, its slope, and ensemble projections, per test."""
+    """Incoherence by length bucket, its slope, ensemble projections and the figures by
+    difficulty bucket, per test."""
     lines: list[str] = []
     for record in records:
         length, ensembles = record.length, record.ensembles
-        if not length and not ensembles:
+        if not length and not ensembles and not record.difficulty:
             continue
         lines.append(record.nodeid)
         if length:
@@ -213,4 +215,6 @@ def render_details(records: Sequence[TestRecord]) -> list[str]:
                 )
                 if text:
                     lines.append(f"  ensembles ({method}): {text}")
+        if record.difficulty:
+            lines += difficulty_lines(record.difficulty)
     return lines
