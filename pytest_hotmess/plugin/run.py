@@ -180,6 +180,9 @@ class HotmessRun:
         entry.judgement = judge_test(
             item.nodeid, spec, state, self.settings, note=note, verdict_override=override
         )
+        if entry.model is not None:  # --hotmess-models: the record says which model it ran
+            record = dataclasses.replace(entry.judgement.record, model=entry.model)
+            entry.judgement = dataclasses.replace(entry.judgement, record=record)
         set_case_properties(item, entry.judgement.record)
         return note if override else entry.judgement.message
 
