@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..stats.decompose import ItemEstimate
+from ..stats.difficulty import DifficultySlope
 from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import Check
 from ..stats.length import LengthAnalysis
@@ -20,7 +21,9 @@ from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
     "SCHEMA",
+    "BucketRecord",
     "CallStats",
+    "DifficultyRecord",
     "ItemRecord",
     "ModelBucketRow",
     "ModelInfo",
@@ -62,6 +65,10 @@ class ItemRecord(PlainRecord):
     problem: str | None = None
     out_of_range: list[str] | None = None
     """Figures outside their valid range, e.g. ``["bias<0", "variance>error"]`` (kept as is)."""
+    difficulty: float | str | None = None
+    """The item's difficulty as given (dataset label or number) or measured (reference error)."""
+    bucket: str | None = None
+    """Its difficulty bucket: easy, medium or hard (docs/statistics.md, 'Difficulty')."""
 
     @property
     def estimated(self) -> bool:
@@ -75,11 +82,12 @@ class ItemRecord(PlainRecord):
         else:
             order = ("id", "target", "k", "error", "bias", "variance", "outcomes", "invalid")
         out: dict[str, Any] = {}
-        for name in (*order, "invalid", "covariates", "problem", "out_of_range"):
+        tail = ("invalid", "covariates", "problem", "out_of_range", "difficulty", "bucket")
+        for name in (*order, *tail):
             value = getattr(self, name)
             if not value and name == "out_of_range":
                 continue
-            if value is None and name in ("counts", "outcomes", "problem"):
+            if value is None and name in ("counts", "outcomes", "problem", "difficulty", "bucket"):
                 continue
             out[name] = to_plain_value(value)
         return out
@@ -168,6 +176,49 @@ class RunTotals(Totals):
 
 
 @dataclasses.dataclass(frozen=True)
+class BucketRecord(PlainRecord):
+    """One difficulty bucket of one test: the test aggregate's figures over its items
+    (``stats.difficulty.BucketFigures``); None where undefined (an empty bucket has 0 items)."""
+
+    bucket: str
+    items: int = 0
+    targeted_items: int = 0
+    error: float | None = None
+    bias: float | None = None
+    variance: float | None = None
+    incoherence: float | None = None
+    incoherence_low: float | None = None
+    incoherence_high: float | None = None
+    interval_method: str | None = None
+    interval_approximate: bool | None = None
+    difficulty_min: float | None = None
+    """The smallest number in the bucket (None for labels)."""
+    difficulty_max: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DifficultyRecord(PlainRecord):
+    """One test's figures by item difficulty (docs/statistics.md, 'Difficulty').
+
+    ``difficulty_source`` says where every item's difficulty came from: ``dataset``
+    (``metadata.difficulty``), ``given`` (``difficulty=``), ``reference`` (the item's error in
+    the ``--hotmess-compare`` baseline) or ``run`` (its error in this run, the weaker choice);
+    ``scale`` is ``label`` (easy/medium/hard as given) or ``tertile`` (numbers ranked).
+    ``buckets`` are always easy, medium, hard in that order.
+    """
+
+    difficulty_source: str
+    scale: str
+    confidence: float
+    buckets: list[BucketRecord] = dataclasses.field(default_factory=list)
+    slope: DifficultySlope | None = None
+    note: str | None = None
+
+    def bucket(self, name: str) -> BucketRecord | None:
+        return next((b for b in self.buckets if b.bucket == name), None)
+
+
+@dataclasses.dataclass(frozen=True)
 class TestRecord(PlainRecord):
     """One coherence test: its verdict, figures, items and analyses, and pytest's outcome."""
 
@@ -195,6 +246,8 @@ class TestRecord(PlainRecord):
     items: list[ItemRecord] = dataclasses.field(default_factory=list)
     notes: list[Note] = dataclasses.field(default_factory=list)
     """What the figures cannot be trusted for (KL at small K, dependent batches)."""
+    difficulty: DifficultyRecord | None = None
+    """Figures by item difficulty bucket (None when no source covers the test's items)."""
 
     def with_outcome(self, outcome: str | None) -> TestRecord:
         return dataclasses.replace(self, outcome=outcome)
