@@ -196,9 +196,7 @@ def _changes_text(figures: Mapping[str, Change]) -> str:
 
 def _bucket_lines(buckets: Sequence[BucketChange]) -> list[str]:
     """One indented line per difficulty bucket: its paired items and the changes."""
-    return [
-        f"  {b.bucket} ({b.items_paired} paired): {_changes_text(b.figures)}" for b in buckets
-    ]
+    return [f"  {b.bucket} ({b.items_paired} paired): {_changes_text(b.figures)}" for b in buckets]
 
 
 def render_details(records: Sequence[TestRecord]) -> list[str]:
