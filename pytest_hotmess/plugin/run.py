@@ -11,6 +11,7 @@ clients, YAML) are imported inside the methods that need them, on first use.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,13 +179,44 @@ class HotmessRun:
 
         spec = entry.spec or CoherenceSpec()
         entry.judgement = judge_test(
-            item.nodeid, spec, state, self.settings, note=note, verdict_override=override
+            item.nodeid,
+            spec,
+            state,
+            self.settings,
+            note=note,
+            verdict_override=override,
+            reference=self.reference_errors(item.nodeid),
         )
         if entry.model is not None:  # --hotmess-models: the record says which model it ran
             record = dataclasses.replace(entry.judgement.record, model=entry.model)
             entry.judgement = dataclasses.replace(entry.judgement, record=record)
         set_case_properties(item, entry.judgement.record)
         return note if override else entry.judgement.message
+
+    @functools.cached_property
+    def reference_run(self) -> RunRecord | None:
+        """The ``--hotmess-compare`` baseline as a difficulty reference (docs/statistics.md,
+        'Difficulty'). An xdist worker reads it too (the controller checked the name), so a
+        test's record is the same wherever it ran."""
+        if not self.settings.compare:
+            return None
+        if self.baseline is not None:
+            return self.baseline[1]
+        from ..reports.baseline import BaselineError, load_baseline
+
+        try:
+            return load_baseline(self.settings.compare, self.baseline_dir)[1]
+        except BaselineError:
+            return None
+
+    def reference_errors(self, nodeid: str) -> dict[str, float] | None:
+        """This test's item errors in the baseline, if there is one."""
+        baseline = self.reference_run
+        if baseline is None:
+            return None
+        from ..results.difficulty import reference_errors
+
+        return reference_errors(baseline.test(nodeid))
 
     def observe(self, report: pytest.TestReport) -> None:
         """Every test report (on the controller, also those replayed from xdist workers)."""

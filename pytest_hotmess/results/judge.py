@@ -8,7 +8,7 @@ why) the test must fail.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..config.marker import DEFAULT_CONFIDENCE, THRESHOLDS, CoherenceSpec
 from ..config.settings import Settings
@@ -17,10 +17,11 @@ from ..stats.aggregate import Aggregate
 from ..stats.decompose import ItemEstimate
 from ..stats.gate import Check, evaluate, resolve_inconclusive
 from ..stats.length import LengthAnalysis
+from .difficulty import difficulty_for
 from .insights import ensembles_for, length_for, slope_verdict
 from .notes import notes_for
 from .record import build_record, item_record
-from .records import CallStats, SequentialRecord, TestRecord
+from .records import CallStats, DifficultyRecord, ItemRecord, SequentialRecord, TestRecord
 
 __all__ = ["DEFAULT_CONFIDENCE", "Judgement", "judge_test"]  # DEFAULT_CONFIDENCE: config.marker
 
@@ -45,11 +46,13 @@ def judge_test(
     *,
     note: str | None = None,
     verdict_override: str | None = None,
+    reference: Mapping[str, float] | None = None,
 ) -> Judgement:
     """The test's record (gate verdict, figures, items, analyses) and whether it fails.
 
     ``verdict_override`` replaces the gate's verdict ("fail" also fails the test; "error",
-    sampling failed, wins over everything and its message is ``note``).
+    sampling failed, wins over everything and its message is ``note``). ``reference`` maps
+    item ids to their error in the ``--hotmess-compare`` baseline (a difficulty source).
     """
     estimates = state.estimates()
     agg, losses = state.aggregate_with_losses()
@@ -89,6 +92,7 @@ def judge_test(
         decided=decided,
         extra=extra,
     )
+    items, difficulty = _difficulty(state, reference, insight_level, losses)
     budget = state.budget
     stopped_by = budget.exhausted if budget is not None else None
     if stopped_by is not None:
@@ -103,7 +107,7 @@ def judge_test(
         estimator=state.estimator,
         confidence=confidence,
         thresholds=spec.thresholds(),
-        items=[item_record(i) for i in state.items],
+        items=items,
         agg=agg,
         losses=losses,
         gate=gate,
@@ -117,8 +121,26 @@ def judge_test(
         message=_message(verdict_override, usage, gate.message, note),
         notes=notes_for(state.items, estimates, state.models),
     )
+    record = dataclasses.replace(record, difficulty=difficulty)
     fails = gate.fails_test or usage is not None or verdict_override in ("fail", "error")
     return Judgement(record, record.message if fails else None)
+
+
+def _difficulty(
+    state: TestState,
+    reference: Mapping[str, float] | None,
+    confidence: float,
+    losses: Sequence[str],
+) -> tuple[list[ItemRecord], DifficultyRecord | None]:
+    """The test's items with their difficulty and bucket, and its figures by bucket (none
+    when the items use several losses, whose figures cannot be pooled)."""
+    items = [item_record(i) for i in state.items]
+    if len(losses) > 1:
+        return items, None
+    sources: dict[str, Mapping[str, float | str]] = dict(state.difficulties)
+    sources["reference"] = dict(reference or {})
+    difficulty, items = difficulty_for(items, sources, confidence=confidence)
+    return items, difficulty
 
 
 def _verdict(override: str | None, usage: str | None) -> str | None:

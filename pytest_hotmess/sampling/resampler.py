@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -169,6 +170,9 @@ class TestState:
     """Records (or replays) the answers of callables under ``--hotmess-record``/``-replay``."""
     models: list[str] = dataclasses.field(default_factory=list)
     """The names of the models this test called (``model.name``, else the callable's name)."""
+    difficulties: dict[str, dict[str, float | str]] = dataclasses.field(default_factory=dict)
+    """Per source (``dataset``, ``given``): item id -> its difficulty, checked (a bucket label
+    or a number; docs/statistics.md, 'Difficulty')."""
     _ids: set[str] = dataclasses.field(default_factory=set)
     _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
     _pool: WorkerThreads | None = None
@@ -205,6 +209,25 @@ class TestState:
         self.check_new_ids([result.id])
         self._ids.add(result.id)
         self.items.append(result)
+
+    def add_difficulties(self, source: str, values: Mapping[str, object]) -> None:
+        """Check and keep items' difficulties from one source; labels and numbers do not mix
+        within a source (a ``DifficultyError`` names the items), nor do bad values."""
+        if not values:
+            return
+        from ..stats.difficulty import DifficultyError, check_difficulty
+
+        kept = self.difficulties.setdefault(source, {})
+        checked = {item: check_difficulty(item, value) for item, value in values.items()}
+        for item, value in checked.items():
+            # the first kept item of the other type, if any (types never mix within ``kept``)
+            clash = next(iter(kept), None)
+            if clash is not None and isinstance(kept[clash], str) != isinstance(value, str):
+                raise DifficultyError(
+                    f"item {item!r}: difficulty {values[item]!r} mixes labels and numbers with "
+                    f"item {clash!r} ({kept[clash]!r}); use one or the other within a test"
+                )
+            kept[item] = value
 
     def estimates(self) -> list[ItemEstimate]:
         return [item.estimate for item in self.items if item.estimate is not None]
@@ -360,6 +383,7 @@ class Resampler:
         weight: float = 1.0,
         record_key: Any = None,
         record_model: str | None = None,
+        difficulty: float | str | None = None,
         **kwargs: Any,
     ) -> ItemResult:
         with self._noting_errors():
@@ -367,6 +391,7 @@ class Resampler:
             batch = self._one(
                 fn, args, kwargs, item, target, extract, samples, on_error, kind, weight
             )
+            self._given([batch.calls[0].item_id], [difficulty])
             batch = self._prepared(batch, record_key, record_model)
             return self._only(batch, self._sample(batch))
 
@@ -384,12 +409,15 @@ class Resampler:
         weights: Sequence[float] | None = None,
         record_key: Any = None,
         record_model: str | None = None,
+        difficulty: Sequence[float | str | None] | None = None,
     ) -> list[ItemResult]:
         with self._noting_errors():
             ensure_no_running_loop()
+            input_list = list(inputs)
             batch = self._many(
-                fn, inputs, targets, items, extract, samples, on_error, kind, weights
+                fn, input_list, targets, items, extract, samples, on_error, kind, weights
             )
+            self._difficulties(batch, input_list, difficulty)
             batch = self._prepared(batch, record_key, record_model)
             return self._sample(batch)
 
@@ -406,12 +434,14 @@ class Resampler:
         weight: float = 1.0,
         record_key: Any = None,
         record_model: str | None = None,
+        difficulty: float | str | None = None,
         **kwargs: Any,
     ) -> ItemResult:
         with self._noting_errors():
             batch = self._one(
                 fn, args, kwargs, item, target, extract, samples, on_error, kind, weight
             )
+            self._given([batch.calls[0].item_id], [difficulty])
             batch = self._prepared(batch, record_key, record_model)
             return self._only(batch, await self._asample(batch))
 
@@ -429,11 +459,14 @@ class Resampler:
         weights: Sequence[float] | None = None,
         record_key: Any = None,
         record_model: str | None = None,
+        difficulty: Sequence[float | str | None] | None = None,
     ) -> list[ItemResult]:
         with self._noting_errors():
+            input_list = list(inputs)
             batch = self._many(
-                fn, inputs, targets, items, extract, samples, on_error, kind, weights
+                fn, input_list, targets, items, extract, samples, on_error, kind, weights
             )
+            self._difficulties(batch, input_list, difficulty)
             batch = self._prepared(batch, record_key, record_model)
             return await self._asample(batch)
 
@@ -446,10 +479,17 @@ class Resampler:
         kind: Kind | None = None,
         weight: float = 1.0,
         covariates: Sequence[Mapping[str, float]] | None = None,
+        difficulty: float | str | None = None,
     ) -> ItemResult:
         """Take K outcomes sampled elsewhere (``None`` counts as an invalid outcome)."""
         with self._noting_errors():
-            return self._record(outcomes, item, target, kind, weight, covariates)
+            if difficulty is not None:  # checked before the item joins the test
+                from ..stats.difficulty import check_difficulty
+
+                check_difficulty(self._item_id(item), difficulty)
+            result = self._record(outcomes, item, target, kind, weight, covariates)
+            self._given([result.id], [difficulty])
+            return result
 
     def ingest(
         self,
@@ -459,12 +499,14 @@ class Resampler:
         kind: Kind | None = None,
         loss: LossName | None = None,
         format: str = "auto",
+        difficulty: Mapping[str, float | str] | None = None,
     ) -> list[ItemResult]:
         """Take the samples another eval tool drew (inspect_ai, promptfoo, lm-eval, plain
         JSONL/CSV files) as if drawn here: one item per item of the file.
 
         ``extract`` maps each sample's output text to an outcome, ``loss`` judges these items
         by another loss than the marker's; a file problem names the file, record and field.
+        ``difficulty`` maps item ids to their difficulty (docs/statistics.md, 'Difficulty').
         """
         with self._noting_errors():
             from ..ingest import read_source
@@ -477,6 +519,14 @@ class Resampler:
                     raise ValueError(f"resample.ingest: loss must be one of {names}, got {loss!r}")
             items = read_source(source, format=format, extract=extract)
             self._state.check_new_ids([item.item_id for item in items])
+            if difficulty is not None:
+                unknown = sorted(set(difficulty) - {item.item_id for item in items})
+                if unknown:
+                    raise ValueError(
+                        f"resample.ingest: difficulty names items the source does not have: "
+                        f"{', '.join(map(repr, unknown[:5]))}"
+                    )
+                self._state.add_difficulties("given", difficulty)
             state_loss, self._state.loss = self._state.loss, loss or self._state.loss
             try:
                 return [
@@ -530,6 +580,40 @@ class Resampler:
         result = ItemResult(item_id, target, values, rows, estimate)
         self._state.add(result)
         return result
+
+    def _given(self, ids: Sequence[str], values: Sequence[object]) -> None:
+        """Keep the user's ``difficulty=`` of these items (None: not given)."""
+        self._state.add_difficulties(
+            "given", {i: v for i, v in zip(ids, values, strict=True) if v is not None}
+        )
+
+    def _difficulties(
+        self, batch: _Batch, inputs: Sequence[Any], given: Sequence[object] | None
+    ) -> None:
+        """A map's difficulties: ``metadata.difficulty`` of inputs that are dataset items, and
+        the user's ``difficulty=`` sequence (aligned with the inputs)."""
+        ids = [call.item_id for call in batch.calls]
+        if given is not None:
+            if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+                raise TypeError(
+                    "resample.map: difficulty must be a sequence with one value per input, "
+                    f"got a {type(given).__name__}"
+                )
+            if len(given) != len(ids):
+                raise ValueError(
+                    f"resample.map: difficulty has {len(given)} entries for {len(ids)} inputs"
+                )
+            self._given(ids, list(given))
+        datasets = sys.modules.get("pytest_hotmess.config.datasets")
+        if datasets is None:
+            return  # never imported: no input can be a dataset item
+        dataset_item = datasets.DatasetItem
+        dataset = {
+            item_id: value.metadata["difficulty"]
+            for item_id, value in zip(ids, inputs, strict=True)
+            if isinstance(value, dataset_item) and value.metadata.get("difficulty") is not None
+        }
+        self._state.add_difficulties("dataset", dataset)
 
     def _item_id(self, item: str | None, offset: int = 0) -> str:
         if item is None:

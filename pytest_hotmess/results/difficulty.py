@@ -1,0 +1,90 @@
+"""One test's figures by item difficulty: pick the difficulty source, bucket, and record.
+
+Sources are tried in order (docs/statistics.md, 'Difficulty'): the dataset's
+``metadata.difficulty``, the user's ``difficulty=``, the item's error in the baseline of
+``--hotmess-compare`` (matched by node id and item id), and the item's own error in this run.
+The first that covers every item with a target is the test's one source. The record is built
+where the test ran (an xdist worker reads the baseline too), so every report, JUnit
+properties included, shows the same figures under ``-n 2`` as under ``-n 0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from ..stats.difficulty import (
+    DIFFICULTY_SOURCES,
+    assign_buckets,
+    bucket_figures,
+    difficulty_slope,
+)
+from .records import BucketRecord, DifficultyRecord, ItemRecord, TestRecord
+
+__all__ = ["RUN_SOURCE_NOTE", "difficulty_for", "reference_errors"]
+
+RUN_SOURCE_NOTE = (
+    "difficulty is each item's own error in this run, which couples difficulty with the "
+    "measured error; give metadata.difficulty, difficulty= or --hotmess-compare for a better one"
+)
+
+
+def _covered(items: Sequence[ItemRecord]) -> list[str]:
+    """The items a source must cover: those with an estimate and a target."""
+    return [item.id for item in items if item.variance is not None and item.error is not None]
+
+
+def difficulty_for(
+    items: Sequence[ItemRecord],
+    sources: Mapping[str, Mapping[str, float | str]],
+    *,
+    confidence: float,
+) -> tuple[DifficultyRecord | None, list[ItemRecord]]:
+    """The test's difficulty record and its items with ``difficulty`` and ``bucket`` set.
+
+    ``sources`` maps ``dataset``, ``given`` and ``reference`` to item id -> difficulty; the
+    run's own errors are the last resort. None (items unchanged) when no item has a target.
+    """
+    needed = _covered(items)
+    if not needed:
+        return None, list(items)
+    ids = {item.id for item in items}
+    run = {item.id: float(item.error) for item in items if item.error is not None}
+    for source in DIFFICULTY_SOURCES:
+        values = run if source == "run" else sources.get(source) or {}
+        if all(item in values for item in needed):
+            chosen = {k: v for k, v in values.items() if k in ids}
+            return _record(items, source, chosen, confidence)
+    raise AssertionError("the run's own errors cover every item with a target")
+
+
+def _record(
+    items: Sequence[ItemRecord],
+    source: str,
+    values: Mapping[str, float | str],
+    confidence: float,
+) -> tuple[DifficultyRecord, list[ItemRecord]]:
+    buckets = assign_buckets(values)
+    estimates = [e for e in (item.estimate() for item in items) if e is not None]
+    figures = bucket_figures(estimates, buckets, confidence=confidence, difficulties=values)
+    labelled = any(isinstance(v, str) for v in values.values())
+    record = DifficultyRecord(
+        difficulty_source=source,
+        scale="label" if labelled else "tertile",
+        confidence=confidence,
+        buckets=[BucketRecord(**dataclasses.asdict(f)) for f in figures],
+        slope=difficulty_slope(estimates, buckets, confidence=confidence),
+        note=RUN_SOURCE_NOTE if source == "run" else None,
+    )
+    marked = [
+        dataclasses.replace(item, difficulty=values.get(item.id), bucket=buckets.get(item.id))
+        for item in items
+    ]
+    return record, marked
+
+
+def reference_errors(baseline: TestRecord | None) -> dict[str, float]:
+    """Item id -> error of the baseline's items with an error (a reference difficulty)."""
+    if baseline is None:
+        return {}
+    return {item.id: float(item.error) for item in baseline.items if item.error is not None}
