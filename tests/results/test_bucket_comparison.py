@@ -260,3 +260,20 @@ def test_model_rows_keep_the_given_model_order_then_any_other_sorted() -> None:
     rows = model_bucket_rows(records, ["b", "missing"])
     assert [r.model for r in rows] == ["b", "a", "z"]
     assert model_bucket_rows([_record("t::x", None, [_item("q", 0.5, 0.1, "easy")])], []) == []
+
+
+def test_hotmess_yaml_defaults_take_bucket_rules_and_models_with_their_line() -> None:
+    from pytest_hotmess.config.file import ConfigError, parse_config
+
+    text = "defaults:\n  models: small, large\n  compare_fail: [incoherence@Hard:0.05, error:0.1]\n"
+    values = parse_config(text, file="h.yaml").file_values()
+    assert values["models"] == (("small", "large"), "h.yaml:2: defaults.models")
+    assert values["compare_fail"] == (
+        ("incoherence@hard:0.05", "error:0.1"),
+        "h.yaml:3: defaults.compare_fail",
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config("defaults:\n  compare_fail: incoherence@tough:0.05\n", file="h.yaml")
+    message = str(caught.value)
+    assert message.startswith("h.yaml:2: defaults.compare_fail: bad fail rule")
+    assert "unknown difficulty bucket 'tough'" in message
