@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from importlib import resources
 from typing import Any
 
+import jsonschema
 import pytest
+
+SCHEMA = json.loads(
+    resources.files("pytest_hotmess").joinpath("data/report.schema.json").read_text()
+)
 
 HOTMESS_YAML = """
 models:
@@ -53,7 +59,9 @@ def _suite(pytester: pytest.Pytester) -> None:
 
 
 def _report(pytester: pytest.Pytester, name: str = "out.json") -> dict[str, Any]:
+    """The JSON report, valid against its schema (bucket changes, regressions, by_model)."""
     data: dict[str, Any] = json.loads((pytester.path / name).read_text())
+    jsonschema.validate(data, SCHEMA)
     return data
 
 
