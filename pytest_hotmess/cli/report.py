@@ -116,7 +116,7 @@ def _judge(path: Path, spec: CoherenceSpec, args: argparse.Namespace) -> Judgeme
             raise
         raise _Usage(f"{path}: {exc}") from None
     state.samples = max((item.k for item in items), default=0)
-    return judge_test(str(path), spec, state, _settings(args))
+    return judge_test(str(path), spec, state, _settings(args), by_difficulty=True)
 
 
 def _write_files(

@@ -65,7 +65,7 @@ __all__ = [
 
 SIM_PROVIDER = "sim"
 _ESTIMATORS = ("unbiased", "plugin", "jackknife", "bootstrap")
-_SIM_PRESETS = ("coherent", "hot_mess", "scattering")
+_SIM_PRESETS = ("coherent", "hot_mess", "scattering", "small", "large")
 _SECRET_NAMES = frozenset({"api_key", "apikey", "key", "authorization", "x-api-key", "token"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -543,6 +543,7 @@ SIM_KEYS: dict[str, Check] = {
     "accuracy_slope": _FINITE,
     "systematic_slope": _FINITE,
     "difficulty_slope": _NON_NEGATIVE,
+    "misconception_rate": _RATE,
     "base_tokens": _number(1.0),
     "token_spread": _NON_NEGATIVE,
     "letters": _letters,

@@ -41,8 +41,10 @@ __all__ = [
     "coherent",
     "extract_letter",
     "hot_mess",
+    "large",
     "scattering",
     "sim_model_from_spec",
+    "small",
 ]
 
 DEFAULT_LETTERS: Final = ("A", "B", "C", "D")
@@ -140,6 +142,8 @@ class ItemProfile:
     systematic_letter: str
     difficulty: float
     """In [0, 1): drives reasoning length and, with the slopes, accuracy and scatter."""
+    misconceived: bool = False
+    """Always answered with its systematic wrong letter (``misconception_rate``)."""
 
 
 class MultipleChoiceSim:
@@ -157,6 +161,10 @@ class MultipleChoiceSim:
     at 0 every item has exactly ``accuracy`` and ``systematic_rate``). Scatter is what makes
     incoherence rise with reasoning length: lower accuracy alone lowers an item's Brier
     incoherence (see ``scattering``).
+
+    ``misconception_rate`` is the share of items (picked by a stable hash of the question,
+    whatever the difficulty) the model holds a misconception about: it answers them with their
+    systematic wrong letter every time, an error that is all bias.
 
     The simulator knows the right answer of the ``items`` it was given (matched by their
     ``format_prompt`` text, or by a prompt that contains the question) and of ``answers``
@@ -176,6 +184,7 @@ class MultipleChoiceSim:
         accuracy_slope: float = 0.0,
         systematic_slope: float = 0.0,
         difficulty_slope: float = 3.0,
+        misconception_rate: float = 0.0,
         base_tokens: float = 150.0,
         token_spread: float = 0.25,
         letters: Sequence[str] = DEFAULT_LETTERS,
@@ -191,6 +200,7 @@ class MultipleChoiceSim:
         self.accuracy_slope = _check_finite("accuracy_slope", accuracy_slope)
         self.systematic_slope = _check_finite("systematic_slope", systematic_slope)
         self.difficulty_slope = _check_finite("difficulty_slope", difficulty_slope, 0.0)
+        self.misconception_rate = _check_rate("misconception_rate", misconception_rate)
         self.base_tokens = _check_finite("base_tokens", base_tokens, 1.0)
         self.token_spread = _check_finite("token_spread", token_spread, 0.0)
         self.latency_s = _check_finite("latency_s", latency_s, 0.0)
@@ -239,14 +249,14 @@ class MultipleChoiceSim:
     def _hashed_difficulty(question: str) -> float:
         return _unit(_digest(question, person=b"hotmess-difclt"), 0)
 
-    @staticmethod
     def _profile(
-        question: str, answer: str, letters: tuple[str, ...], difficulty: float
+        self, question: str, answer: str, letters: tuple[str, ...], difficulty: float
     ) -> ItemProfile:
         wrong = [letter for letter in letters if letter != answer]
         digest = _digest(question, person=b"hotmess-systmtc")
         systematic = wrong[int(_unit(digest, 0) * len(wrong))]
-        return ItemProfile(answer, letters, systematic, difficulty)
+        held = _unit(_digest(question, person=b"hotmess-miscncp"), 0) < self.misconception_rate
+        return ItemProfile(answer, letters, systematic, difficulty, held)
 
     def profile(self, prompt: Prompt) -> ItemProfile:
         """The item behind a prompt: exact prompt, else the longest known question it contains,
@@ -277,6 +287,8 @@ class MultipleChoiceSim:
 
     def _distribution(self, profile: ItemProfile) -> dict[str, float]:
         accuracy, systematic = self.item_rates(profile.difficulty)
+        if profile.misconceived:
+            accuracy, systematic = 0.0, 1.0
         answered = 1.0 - self.format_failure_rate
         wrong = [letter for letter in profile.letters if letter != profile.answer]
         error_mass = answered * (1.0 - accuracy)
@@ -336,16 +348,21 @@ class MultipleChoiceSim:
         """True incoherence over unseen prompts, whose difficulty is uniform on [0, 1).
 
         The per-item terms depend only on difficulty, so this is the ratio of their integrals
-        over u (midpoint rule on ``grid`` points).
+        over u (midpoint rule on ``grid`` points), a share ``misconception_rate`` of them
+        misconceived.
         """
         _check_estimator(estimator, samples)
         answer, wrong = self.letters[0], self.letters[1]
         total_error = total_variance = 0.0
+        share = self.misconception_rate
         for index in range(grid):
-            profile = ItemProfile(answer, self.letters, wrong, (index + 0.5) / grid)
-            error, _, variance = self._terms(profile, samples, estimator)
-            total_error += error
-            total_variance += variance
+            u = (index + 0.5) / grid
+            for held, weight in ((False, 1.0 - share), (True, share)):
+                if weight > 0:
+                    profile = ItemProfile(answer, self.letters, wrong, u, held)
+                    error, _, variance = self._terms(profile, samples, estimator)
+                    total_error += weight * error
+                    total_variance += weight * variance
         return total_variance / total_error if total_error > 0 else None
 
     def expected_reasoning_tokens(self, prompt: Prompt) -> float:
@@ -442,10 +459,27 @@ _SCATTERING: Final[dict[str, Any]] = {
     "systematic_slope": 8.0,
     "format_failure_rate": 0.0,
 }
+_SMALL: Final[dict[str, Any]] = {
+    "accuracy": 0.4,
+    "accuracy_slope": 6.0,
+    "systematic_rate": 0.6,
+    "systematic_slope": -6.0,
+    "format_failure_rate": 0.0,
+}
+_LARGE: Final[dict[str, Any]] = {
+    "accuracy": 0.9,
+    "accuracy_slope": 6.0,
+    "systematic_rate": 0.5,
+    "systematic_slope": 10.0,
+    "misconception_rate": 0.1,
+    "format_failure_rate": 0.0,
+}
 PRESETS: Final[Mapping[str, Mapping[str, Any]]] = {
     "coherent": _COHERENT,
     "hot_mess": _HOT_MESS,
     "scattering": _SCATTERING,
+    "small": _SMALL,
+    "large": _LARGE,
 }
 """Parameters of the ready-made answerers, by preset name."""
 
@@ -485,6 +519,27 @@ def scattering(**overrides: Any) -> MultipleChoiceSim:
     return MultipleChoiceSim(**{"name": "sim-scattering", **_SCATTERING, **overrides})
 
 
+def small(**overrides: Any) -> MultipleChoiceSim:
+    """The smaller of two models of different scale (issue #18, the paper's second finding):
+    accuracy falls from 0.93 on the easiest items to 0.03 on the hardest, and the share of its
+    errors on the item's one wrong letter rises from 0.07 to 0.97: scattered on easy items,
+    settled on hard ones (consistently wrong). True incoherence by
+    difficulty third (uniform u): 0.85 easy, 0.50 medium, 0.14 hard.
+    """
+    return MultipleChoiceSim(**{"name": "sim-small", **_SMALL, **overrides})
+
+
+def large(**overrides: Any) -> MultipleChoiceSim:
+    """The larger model: right far more often (0.99 on the easiest items, 0.31 on the hardest)
+    but, on 10% of items, consistently wrong (a misconception); on the other items the share
+    of its errors on one wrong letter falls from 0.99 to 0.01: systematic on easy items,
+    scattered on hard ones. True incoherence by
+    difficulty third (uniform u): 0.13 easy, 0.45 medium, 0.54 hard: more coherent than
+    ``small`` on easy items, less on hard ones.
+    """
+    return MultipleChoiceSim(**{"name": "sim-large", **_LARGE, **overrides})
+
+
 SPEC_KEYS: Final = frozenset(
     {
         "provider",
@@ -496,6 +551,7 @@ SPEC_KEYS: Final = frozenset(
         "accuracy_slope",
         "systematic_slope",
         "difficulty_slope",
+        "misconception_rate",
         "base_tokens",
         "token_spread",
         "letters",

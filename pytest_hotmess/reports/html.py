@@ -1,4 +1,4 @@
-"""A self-contained HTML page of a run: per-test splits, baseline changes, length, ensembles.
+"""A self-contained HTML page of a run: splits, baseline changes, length, ensembles, difficulty.
 
 One file to attach to a CI run or mail around, so it references nothing outside itself: CSS is
 inline, charts are PNG ``data:`` URIs, and there are no scripts. Every piece of text from the
@@ -19,7 +19,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ..results.comparison import BucketChange, Comparison, TestComparison
-from ..results.records import ModelBucketRow, ModelInfo, RunInfo, RunRecord, TestRecord, Totals
+from ..results.records import (
+    DifficultyRecord,
+    ModelBucketRow,
+    ModelInfo,
+    RunInfo,
+    RunRecord,
+    TestRecord,
+    Totals,
+)
 from ..stats.compare import Change
 from ..stats.ensemble import EnsembleMethod, EnsembleProjection
 from ..stats.length import LengthAnalysis, Overthinking, Slope
@@ -308,6 +316,30 @@ class _Charts:
         axes.set_xlabel(_mathtext_safe(f"mean {analysis.covariate} per item (bucket)"))
         axes.set_ylabel("incoherence")
         return self._img(figure, "incoherence by length bucket")
+
+    def difficulty(self, record: DifficultyRecord) -> str:
+        """Incoherence per difficulty bucket with its interval, easy to hard."""
+        shown = [(i, b) for i, b in enumerate(record.buckets) if b.incoherence is not None]
+        if not self.available or not shown:
+            return ""
+        figure = self._new(4.5, 2.8)
+        axes = figure.subplots()
+        for index, bucket in shown:
+            y, low, high = (
+                _float(bucket.incoherence),
+                bucket.incoherence_low,
+                bucket.incoherence_high,
+            )
+            if low is not None and high is not None:
+                axes.errorbar(index, y, yerr=[[y - low], [high - y]], fmt="o", color="#e15759")
+            else:
+                axes.plot(index, y, "o", color="#e15759")
+        axes.set_xticks(range(len(record.buckets)), [b.bucket for b in record.buckets])
+        axes.set_xlim(-0.5, len(record.buckets) - 0.5)
+        axes.set_ylim(0.0, 1.0)
+        axes.set_xlabel(f"difficulty bucket ({record.difficulty_source})")
+        axes.set_ylabel("incoherence")
+        return self._img(figure, "incoherence by difficulty bucket")
 
     def comparison(self, tests: Sequence[TestComparison], figure_name: str) -> str:
         rows = [t for t in tests if t.figures[figure_name].change is not None]
@@ -658,6 +690,44 @@ def _length_section(length: Mapping[str, LengthAnalysis], charts: _Charts) -> st
     return "".join(parts)
 
 
+def _difficulty_section(tests: Sequence[TestRecord], charts: _Charts) -> str:
+    parts = ['<section id="difficulty"><h2>Incoherence by difficulty</h2>']
+    for test in tests:
+        record = test.difficulty
+        if record is None:
+            continue
+        parts.append(f"<h3>{_text(test.nodeid)}</h3>")
+        parts.append(
+            f'<p class="meta">difficulty from {_text(record.difficulty_source)} '
+            f"({_text(record.scale)})</p>"
+        )
+        if record.note:
+            parts.append(f'<p class="note">{_text(record.note)}</p>')
+        parts.append(charts.difficulty(record))
+        rows = [
+            [
+                _text(b.bucket),
+                _number(b.items),
+                _number(b.error),
+                _number(b.bias),
+                _number(b.variance),
+                _number(b.incoherence),
+                _interval(b.incoherence_low, b.incoherence_high),
+            ]
+            for b in record.buckets
+        ]
+        headers = ["bucket", "items", "error", "bias", "variance", "incoherence", "interval"]
+        parts.append(_table(headers, rows))
+        slope = record.slope
+        if slope is not None and slope.slope is not None:
+            parts.append(
+                f"<p>slope: {_text(_signed(slope.slope))} incoherence per bucket step, "
+                f"interval {_text(_interval(slope.low, slope.high))}</p>"
+            )
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _ensemble_section(ensembles: Mapping[str, EnsembleProjection], charts: _Charts) -> str:
     parts = ['<section id="ensembles"><h2>Ensembles of m samples (projected)</h2>']
     titles = {"averaging": "averaging", "majority": "majority vote"}
@@ -776,6 +846,9 @@ def _page(
         _comparison_section(comparison, charts) if comparison else "",
         _length_section(length, charts) if length else "",
         _ensemble_section(ensembles, charts) if ensembles else "",
+        _difficulty_section(run.tests, charts)
+        if any(t.difficulty is not None for t in run.tests)
+        else "",
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from ..results.records import RunRecord, RunTotals, TestRecord
+from .difficulty import difficulty_properties
 
 __all__ = [
     "PER_CASE_FAMILIES",
@@ -66,6 +67,7 @@ def testcase_properties(record: TestRecord) -> list[tuple[str, str]]:
         props.append(("hotmess.confidence", _text(record.confidence)))
     props += [(f"hotmess.note.{note.code}", note.message) for note in record.notes]
     props += [(f"hotmess.{name}_unclipped", _text(v)) for name, v in totals.clipped.items()]
+    props += difficulty_properties(record.difficulty)
     if record.calls is not None and record.calls.retried:
         props.append(("hotmess.calls.retried", _text(record.calls.retried)))
     if record.stopped_by is not None:

@@ -8,6 +8,7 @@ from ..results.comparison import BucketChange, Comparison, Regression
 from ..results.records import ModelBucketRow, RunRecord, TestRecord, Totals
 from ..stats.compare import Change
 from ..stats.plain import format_k
+from .difficulty import difficulty_lines
 
 __all__ = [
     "render_by_model",
@@ -200,11 +201,12 @@ def _bucket_lines(buckets: Sequence[BucketChange]) -> list[str]:
 
 
 def render_details(records: Sequence[TestRecord]) -> list[str]:
-    """Incoherence by length bucket, its slope, and ensemble projections, per test."""
+    """Incoherence by length bucket, its slope, ensemble projections and the figures by
+    difficulty bucket, per test."""
     lines: list[str] = []
     for record in records:
         length, ensembles = record.length, record.ensembles
-        if not length and not ensembles:
+        if not length and not ensembles and not record.difficulty:
             continue
         lines.append(record.nodeid)
         if length:
@@ -228,6 +230,8 @@ def render_details(records: Sequence[TestRecord]) -> list[str]:
                 )
                 if text:
                     lines.append(f"  ensembles ({method}): {text}")
+        if record.difficulty:
+            lines += difficulty_lines(record.difficulty)
     return lines
 
 

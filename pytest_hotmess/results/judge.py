@@ -47,12 +47,15 @@ def judge_test(
     note: str | None = None,
     verdict_override: str | None = None,
     reference: Mapping[str, float] | None = None,
+    by_difficulty: bool = False,
 ) -> Judgement:
     """The test's record (gate verdict, figures, items, analyses) and whether it fails.
 
     ``verdict_override`` replaces the gate's verdict ("fail" also fails the test; "error",
     sampling failed, wins over everything and its message is ``note``). ``reference`` maps
-    item ids to their error in the ``--hotmess-compare`` baseline (a difficulty source).
+    item ids to their error in the ``--hotmess-compare`` baseline (a difficulty source);
+    ``by_difficulty`` asks for the figures by difficulty bucket when no report file, details
+    or comparison does (the JUnit properties show them).
     """
     estimates = state.estimates()
     agg, losses = state.aggregate_with_losses()
@@ -92,7 +95,9 @@ def judge_test(
         decided=decided,
         extra=extra,
     )
-    items, difficulty = _difficulty(state, reference, insight_level, losses)
+    items, difficulty = [item_record(i) for i in state.items], None
+    if shown or by_difficulty or settings.compare:
+        difficulty, items = _difficulty(items, state, reference, insight_level, losses)
     budget = state.budget
     stopped_by = budget.exhausted if budget is not None else None
     if stopped_by is not None:
@@ -127,20 +132,19 @@ def judge_test(
 
 
 def _difficulty(
+    items: list[ItemRecord],
     state: TestState,
     reference: Mapping[str, float] | None,
     confidence: float,
     losses: Sequence[str],
-) -> tuple[list[ItemRecord], DifficultyRecord | None]:
-    """The test's items with their difficulty and bucket, and its figures by bucket (none
-    when the items use several losses, whose figures cannot be pooled)."""
-    items = [item_record(i) for i in state.items]
+) -> tuple[DifficultyRecord | None, list[ItemRecord]]:
+    """The test's figures by bucket and its items with their difficulty and bucket (no
+    figures when the items use several losses, whose figures cannot be pooled)."""
     if len(losses) > 1:
-        return items, None
+        return None, items
     sources: dict[str, Mapping[str, float | str]] = dict(state.difficulties)
     sources["reference"] = dict(reference or {})
-    difficulty, items = difficulty_for(items, sources, confidence=confidence)
-    return items, difficulty
+    return difficulty_for(items, sources, confidence=confidence)
 
 
 def _verdict(override: str | None, usage: str | None) -> str | None:

@@ -9,7 +9,6 @@ import dataclasses
 import functools
 import math
 import numbers
-import sys
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -604,14 +603,10 @@ class Resampler:
                     f"resample.map: difficulty has {len(given)} entries for {len(ids)} inputs"
                 )
             self._given(ids, list(given))
-        datasets = sys.modules.get("pytest_hotmess.config.datasets")
-        if datasets is None:
-            return  # never imported: no input can be a dataset item
-        dataset_item = datasets.DatasetItem
         dataset = {
             item_id: value.metadata["difficulty"]
             for item_id, value in zip(ids, inputs, strict=True)
-            if isinstance(value, dataset_item) and value.metadata.get("difficulty") is not None
+            if _is_dataset_item(value) and value.metadata.get("difficulty") is not None
         }
         self._state.add_difficulties("dataset", dataset)
 
@@ -1002,6 +997,13 @@ def _collect(
         item.outcomes.append(outcome)
         item.covariates.append(covariates)
     return failure
+
+
+def _is_dataset_item(value: object) -> bool:
+    """A ``DatasetItem``, known by its class's module and name: importing the datasets module
+    here would import YAML for every ``map``, and a test run may have reloaded it."""
+    kind = type(value)
+    return kind.__name__ == "DatasetItem" and kind.__module__ == "pytest_hotmess.config.datasets"
 
 
 def _check_kind_and_weights(kind: Kind | None, weights: Sequence[float]) -> None:

@@ -16,6 +16,11 @@ against a change of seed, not a source of flakiness):
 - consistency (16 unlabelled questions): variance mean 0.082, sd 0.018, highest 0.122 (gate 0.25).
 - optimizer, 8 problems x K=20: incoherence rose with length at all of 200 seeds, the smallest
   step between neighbouring lengths 0.025; per-length sd 0.004 to 0.028.
+- difficulty, 150 questions x K=10: incoherence easy / medium / hard, mean (sd) over 100 seeds,
+  small 0.846 (0.022) / 0.493 (0.020) / 0.142 (0.015), large 0.158 (0.044) / 0.399 (0.029) /
+  0.618 (0.012); the two models' 95% intervals were apart on the easy and on the hard bucket
+  at all 100 seeds, and each slope's interval excluded 0 (large: lowest bound +0.043; small:
+  highest bound -0.279).
 
 A 95% interval misses the truth for about 1 seed in 20; the intervals checked against the
 simulators' truth below hold at the suite's fixed seeds.
@@ -24,6 +29,7 @@ simulators' truth below hold at the suite's fixed seeds.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import itertools
 import json
 import os
@@ -40,7 +46,7 @@ from _fake_llm_server import FakeLLMServer, Reply
 
 from pytest_hotmess import format_prompt, load_bundled_questions
 from pytest_hotmess.config.file import parse_config
-from pytest_hotmess.sim import QuadraticOptimizerSim, coherent, hot_mess
+from pytest_hotmess.sim import QuadraticOptimizerSim, coherent, hot_mess, large, small
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "example_suite"
@@ -55,6 +61,7 @@ FINAL_LOSS = "test_optimizer.py::test_final_loss"
 FINAL_POINT = re.compile(r"test_optimizer\.py::test_final_point\[(\d+)-steps\]")
 API_KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 """The key variables named by hotmess.yaml's examples: never passed on to the runs."""
+DIFFICULTY = "test_difficulty.py::test_incoherence_by_difficulty[{}]"
 MODEL_UNDER_TEST = (COHERENT, KL, CONSISTENT)
 """The tests that sample the `hotmess_model` fixture (retargeted by --hotmess-model)."""
 
@@ -186,6 +193,45 @@ def test_the_optimizers_incoherence_rises_with_trajectory_length(default_run: Ru
         assert totals["incoherence_low"] <= truth <= totals["incoherence_high"], steps
         assert totals["items"] == 8
         assert test["samples"] == 20
+
+
+def _bucket(test: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(b for b in test["difficulty"]["buckets"] if b["bucket"] == name)
+    return found
+
+
+def test_the_larger_model_is_more_coherent_on_easy_items_and_not_on_hard_ones(
+    default_run: Run,
+) -> None:
+    """Issue #18: the crossing, each side by more than the two intervals' width."""
+    tests = {scale: default_run.tests[DIFFICULTY.format(scale)] for scale in ("small", "large")}
+    for test in tests.values():
+        assert test["verdict"] == "ungated"
+        difficulty = test["difficulty"]
+        assert (difficulty["difficulty_source"], difficulty["scale"]) == ("dataset", "tertile")
+        assert [b["bucket"] for b in difficulty["buckets"]] == ["easy", "medium", "hard"]
+        assert [b["items"] for b in difficulty["buckets"]] == [50, 50, 50]
+    small_run, large_run = tests["small"], tests["large"]
+    easy_large, easy_small = _bucket(large_run, "easy"), _bucket(small_run, "easy")
+    hard_large, hard_small = _bucket(large_run, "hard"), _bucket(small_run, "hard")
+    assert easy_large["incoherence_high"] < easy_small["incoherence_low"]
+    assert hard_large["incoherence_low"] > hard_small["incoherence_high"]
+    assert large_run["difficulty"]["slope"]["low"] > 0 > small_run["difficulty"]["slope"]["high"]
+    # every bucket's interval covers the simulator's truth over that bucket's questions
+    path = SUITE / "test_difficulty.py"
+    spec = importlib.util.spec_from_file_location("example_difficulty", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    questions = {q.id: q for q in example.QUESTIONS}
+    for scale, make in (("small", small), ("large", large)):
+        model = make(items=example.QUESTIONS)
+        test = tests[scale]
+        for bucket in test["difficulty"]["buckets"]:
+            ids = [item["id"] for item in test["items"] if item["bucket"] == bucket["bucket"]]
+            truth = model.true_incoherence([format_prompt(questions[i]) for i in ids])
+            assert truth is not None
+            assert bucket["incoherence_low"] <= truth <= bucket["incoherence_high"], (scale, bucket)
 
 
 def test_the_consistency_test_gates_variance_without_targets(default_run: Run) -> None:

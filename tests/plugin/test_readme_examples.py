@@ -115,3 +115,19 @@ def test_the_options_table_lists_every_option() -> None:
     table = table[: table.index("\n\n")]
     for option in OPTIONS:
         assert f"| `{option.flag}" in table, option.flag
+
+
+def test_the_scale_and_difficulty_example_prints_the_quoted_tables(
+    pytester: pytest.Pytester,
+) -> None:
+    """The README's difficulty example runs as written and prints the tables it quotes."""
+    block = next(b for b in _blocks("python") if "def test_scale(" in b)
+    pytester.makepyfile(test_scale=block)
+    result = pytester.runpytest_subprocess("--hotmess-details")
+    result.assert_outcomes(passed=2)
+    quoted = next(b for b in _blocks("text") if "by difficulty (dataset, tertile)" in b)
+    printed = result.stdout.lines
+    for line in quoted.splitlines():
+        if line.startswith("test_scale.py::"):
+            continue  # the run prints other details between the node id and the table
+        assert line in printed, line

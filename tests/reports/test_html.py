@@ -15,8 +15,9 @@ import pytest
 from pytest_hotmess.reports.html import PLOT_HINT
 from pytest_hotmess.reports.html import render_html as _render_run
 from pytest_hotmess.results.compare_runs import compare_runs
+from pytest_hotmess.results.difficulty import difficulty_for
 from pytest_hotmess.results.plain_record import to_plain_value
-from pytest_hotmess.results.records import RunRecord
+from pytest_hotmess.results.records import ItemRecord, RunRecord
 from pytest_hotmess.stats.aggregate import aggregate
 from pytest_hotmess.stats.decompose import estimate_item
 from pytest_hotmess.stats.ensemble import ensemble_projection
@@ -127,6 +128,11 @@ def _full_page() -> str:
     for test in current["tests"]:
         test["length"] = to_plain_value(length_analysis(items_from_record(test)))
         test["ensembles"] = to_plain_value(ensemble_projection(test["items"]))
+        items = [ItemRecord.from_plain(item) for item in test["items"]]
+        numbers = {item.id: float(index) for index, item in enumerate(items)}
+        record, marked = difficulty_for(items, {"given": numbers}, confidence=0.95)
+        test["difficulty"] = to_plain_value(record)
+        test["items"] = [item.to_plain() for item in marked]
     return render_html(current, baseline)
 
 
@@ -233,8 +239,8 @@ def test_page_with_matplotlib_embeds_png_charts_as_data_uris() -> None:
     assert _external_references(parser, page) == []
     assert "data:image/png;base64," in page
     images = [attrs for tag, attrs in parser.tags if tag == "img"]
-    # tests chart, baseline chart, one length and one ensemble chart per test
-    assert len(images) == 1 + 1 + 2 + 2
+    # tests chart, baseline chart, one length, one ensemble and one difficulty chart per test
+    assert len(images) == 1 + 1 + 2 + 2 + 2
     for attrs in images:
         src = attrs["src"] or ""
         payload = base64.b64decode(src.removeprefix("data:image/png;base64,"), validate=True)
@@ -340,8 +346,24 @@ def test_sections_with_nothing_to_show_are_left_out() -> None:
     assert "Incoherence by length" not in page
     assert "Ensembles of m samples" not in page
     assert 'id="length"' not in page and 'id="ensembles"' not in page
+    assert 'id="difficulty"' not in page  # no test has figures by difficulty
     full = _full_page()
     assert 'id="length"' in full and 'id="ensembles"' in full  # shown when they hold figures
+    assert 'id="difficulty"' in full
+
+
+def test_the_difficulty_chart_shows_each_bucket_with_its_interval(figures: list[Any]) -> None:
+    page = _full_page()
+    charts = [f for f in figures if f.alt == "incoherence by difficulty bucket"]
+    assert len(charts) == 2  # one per test
+    axes = charts[0].axes[0]
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["easy", "medium", "hard"]
+    assert axes.get_ylim() == (0.0, 1.0)
+    parser = _parse(page)
+    table = next(t for t in parser.tables if t and t[0][:2] == ["bucket", "items"] and
+                 t[0][2] == "error")  # fmt: skip
+    assert [row[0] for row in table[1:]] == ["easy", "medium", "hard"]
+    assert [row[1] for row in table[1:]] == ["8", "8", "8"]  # 24 items with distinct numbers
 
 
 def test_header_names_the_model_and_the_settings_in_force() -> None:

@@ -88,4 +88,4 @@ def test_the_page_fits_1400_px_and_wide_tables_scroll_inside_their_box(tmp_path:
     # the wide tests table is wider than its box, and scrolls inside it
     widest = max(layout["boxes"], key=lambda b: b["scroll"])
     assert widest["scroll"] > widest["client"]
-    assert layout["sections"] == ["tests", "baseline", "length", "ensembles"]
+    assert layout["sections"] == ["tests", "baseline", "length", "ensembles", "difficulty"]
