@@ -186,7 +186,8 @@ class HotmessRun:
             note=note,
             verdict_override=override,
             reference=self.reference_errors(item.nodeid),
-            by_difficulty=junit_family(self.config) is not None,
+            # the JUnit properties and the --hotmess-models table need the buckets
+            by_difficulty=junit_family(self.config) is not None or entry.model is not None,
         )
         if entry.model is not None:  # --hotmess-models: the record says which model it ran
             record = dataclasses.replace(entry.judgement.record, model=entry.model)

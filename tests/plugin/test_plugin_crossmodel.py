@@ -224,6 +224,24 @@ def test_the_model_table_is_the_same_under_xdist(pytester: pytest.Pytester) -> N
     assert len(one["by_model"]) == 4
 
 
+def test_the_model_table_has_its_buckets_without_any_report_file(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester)
+    result = pytester.runpytest("--hotmess-models", "large,small")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*hotmess by model and difficulty*",
+            "large  easy           11  *",
+            "large  hard           12  *",
+            "small  easy           12  *",
+            "small  hard           11  *",
+        ]
+    )
+    assert "(none)" not in result.stdout.str()
+
+
 def test_unknown_models_are_usage_errors_naming_their_source(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
