@@ -8,7 +8,8 @@ Schema (every section optional; relative paths are relative to the file's direct
 
     defaults:   {samples: int >= 2, concurrency: int >= 1, seed: int,
                  confidence: float in (0, 1), json: path, model: NAME of a models entry,
-                 transport: auto | httpx | aiohttp, call_timeout: seconds > 0}
+                 transport: auto | httpx | aiohttp, call_timeout: seconds > 0,
+                 compare_fail: FIGURE[@BUCKET]:TOL or a list, models: NAME, NAME or a list}
     thresholds:                        # a list; every entry whose glob matches applies,
       - match: "tests/test_llm.py::*"  # in file order, and a later entry overrides an
         max_incoherence: 0.4           # earlier one key by key
@@ -359,6 +360,28 @@ def _text_or_texts(doc: YamlDocument, node: yaml.Node, key: str) -> str | list[s
     return _raw_text(doc, node, key)
 
 
+def _fail_rules(doc: YamlDocument, node: yaml.Node, key: str) -> tuple[str, ...]:
+    """``--hotmess-compare-fail`` rules: one string (commas split it) or a list of them."""
+    from ..stats.compare import parse_fail_rules
+
+    given = _text_or_texts(doc, node, key)
+    try:
+        rules = parse_fail_rules(given)
+    except ValueError as exc:
+        doc.fail(node, key, str(exc))
+    return tuple(str(rule) for rule in rules)
+
+
+def _model_names(doc: YamlDocument, node: yaml.Node, key: str) -> tuple[str, ...]:
+    """``--hotmess-models``: entry names, in one comma-separated string or a list."""
+    given = _text_or_texts(doc, node, key)
+    texts = [given] if isinstance(given, str) else given
+    names = [name.strip() for text in texts for name in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        doc.fail(node, key, "expected distinct model names, e.g. 'small, large'")
+    return tuple(names)
+
+
 def _letters(doc: YamlDocument, node: yaml.Node, key: str) -> list[str]:
     if isinstance(node, yaml.SequenceNode):
         letters = [_text(doc, item, f"{key}[{i}]") for i, item in enumerate(node.value)]
@@ -548,6 +571,10 @@ class Defaults:
     """The async transport of HTTP model clients (``auto``, ``httpx`` or ``aiohttp``)."""
     call_timeout: float | None = None
     """Seconds one model call may take before it counts as failed."""
+    compare_fail: tuple[str, ...] | None = None
+    """Fail rules against the baseline (``FIGURE[@BUCKET]:TOL``)."""
+    models: tuple[str, ...] | None = None
+    """The ``models:`` entries ``hotmess_model`` is parametrised over (``--hotmess-models``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -640,6 +667,8 @@ class HotmessConfig:
             "model": (self.defaults.model, "defaults.model"),
             "transport": (self.defaults.transport, "defaults.transport"),
             "call_timeout": (self.defaults.call_timeout, "defaults.call_timeout"),
+            "compare_fail": (self.defaults.compare_fail, "defaults.compare_fail"),
+            "models": (self.defaults.models, "defaults.models"),
             "record": (self.record, "record"),
             "record_mode": (self.record_mode, "record_mode"),
             "replay": (self.replay, "replay"),
@@ -730,6 +759,8 @@ def _defaults(
         "model": _text,
         "transport": _choice(*TRANSPORTS),
         "call_timeout": _POSITIVE,
+        "compare_fail": _fail_rules,
+        "models": _model_names,
     }
     values = _checked_mapping(doc, node, key, checks)
     for name, key_node, _ in doc.mapping(node, key):

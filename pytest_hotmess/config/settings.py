@@ -120,7 +120,18 @@ def _fail_rules(value: str | list[str]) -> tuple[str, ...]:
         rules = parse_fail_rules(texts)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    return tuple(f"{rule.figure}:{rule.tolerance:g}" for rule in rules)
+    return tuple(str(rule) for rule in rules)
+
+
+def _model_names(text: str) -> tuple[str, ...]:
+    """``a,b``: the ``models:`` entries ``hotmess_model`` is parametrised over, each once."""
+    names = [name.strip() for name in str(text).split(",")]
+    if not all(names):
+        raise SettingsError(f"expected model names separated by commas, got {text!r}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SettingsError(f"model {repeated[0]!r} is named twice in {text!r}")
+    return tuple(names)
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -206,6 +217,15 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "NAME",
         env="HOTMESS_MODEL",
+    ),
+    Option(
+        "models",
+        "run every test that uses the hotmess_model fixture once per named model (A,B: "
+        "entries of the configuration, or sim); test ids get [A], [B], and the reports a "
+        "table by model and difficulty",
+        _model_names,
+        (),
+        "A,B",
     ),
     Option("record", "record every model sample to PATH", _text, None, "PATH"),
     Option(
@@ -313,10 +333,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "compare_fail",
         "fail the run when a figure regresses beyond a tolerance against the baseline, e.g. "
-        "incoherence:0.05 (the lower bound of the increase must exceed it)",
+        "incoherence:0.05 (the lower bound of the increase must exceed it); FIGURE@BUCKET:TOL "
+        "gates one difficulty bucket, e.g. incoherence@hard:0.05",
         _fail_rules,
         (),
-        "FIGURE:TOL",
+        "FIGURE[@BUCKET]:TOL",
         kind="list",
     ),
     Option(
@@ -389,6 +410,7 @@ class Settings:
     json: str | None = None
     config: str | None = None
     model: str | None = None
+    models: tuple[str, ...] = ()
     record: str | None = None
     record_mode: str = "merge"
     replay: str | None = None

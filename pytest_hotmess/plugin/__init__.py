@@ -15,7 +15,7 @@ import pytest
 from ..config.marker import MARKER_HELP
 from ..sampling.budget import current_budget
 from ..sampling.context import current_test
-from .fixtures import hotmess_model, hotmess_seed, resample
+from .fixtures import hotmess_model, hotmess_seed, parametrize_models, resample
 from .items import ITEM_KEY, MARKER_ERROR_PREFIX, item_state
 from .options import add_options
 from .run import RUN_KEY, HotmessRun, hotmess_run
@@ -30,6 +30,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.stash[RUN_KEY] = HotmessRun(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_models(metafunc)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -55,6 +55,8 @@ class ItemState:
     marked: bool = False
     state: TestState | None = None
     judgement: Judgement | None = None
+    model: str | None = None
+    """The model ``--hotmess-models`` gave this test's ``hotmess_model`` (None otherwise)."""
 
 
 ITEM_KEY = pytest.StashKey[ItemState]()

@@ -54,11 +54,13 @@ def write_run_to_junit(config: pytest.Config, run: RunRecord, tests: list[TestRe
     xml = _logxml(config)
     if xml is None:
         return
-    from ..reports.junit import PER_CASE_FAMILIES, run_cases, suite_properties
+    from ..reports.junit import PER_CASE_FAMILIES, bucket_properties, run_cases, suite_properties
 
     if tests:
         per_case = str(xml.family) in PER_CASE_FAMILIES
         for name, value in suite_properties(run.totals, tests, per_case=per_case):
+            xml.add_global_property(name, value)
+        for name, value in bucket_properties(run):
             xml.add_global_property(name, value)
     for case in run_cases(run):
         nodeid = f"hotmess::{case.name}"

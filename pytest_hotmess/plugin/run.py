@@ -214,8 +214,12 @@ class HotmessRun:
             note=note,
             verdict_override=override,
             reference=self.reference_errors(item.nodeid),
-            by_difficulty=junit_family(self.config) is not None,
+            # the JUnit properties and the --hotmess-models table need the buckets
+            by_difficulty=junit_family(self.config) is not None or entry.model is not None,
         )
+        if entry.model is not None:  # --hotmess-models: the record says which model it ran
+            record = dataclasses.replace(entry.judgement.record, model=entry.model)
+            entry.judgement = dataclasses.replace(entry.judgement, record=record)
         set_case_properties(item, entry.judgement.record)
         return note if override else entry.judgement.message
 

@@ -91,6 +91,12 @@ def model_registry(
             f"{sources['model']}: unknown model {settings.model!r}; "
             f"known models: {', '.join(registry.names())}"
         )
+    unknown = [name for name in settings.models if name not in registry.names()]
+    if unknown:
+        raise usage_error(
+            f"{sources['models']}: unknown model {unknown[0]!r}; "
+            f"known models: {', '.join(registry.names())}"
+        )
     return registry
 
 

@@ -47,6 +47,12 @@ def write_summary(
         terminal.write_sep("-", "hotmess details")
         for line in render_details(run.tests):
             terminal.write_line(line)
+    if run.by_model:
+        from ..reports.terminal import render_by_model
+
+        terminal.write_sep("-", "hotmess by model and difficulty")
+        for line in render_by_model(run.by_model):
+            terminal.write_line(line)
     if run.comparison is not None:
         terminal.write_sep("-", "hotmess baseline comparison")
         for line in render_comparison(run.comparison, run.regressions or []):

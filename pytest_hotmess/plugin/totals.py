@@ -31,7 +31,7 @@ def run_record(
 ) -> RunRecord:
     """The run's totals, metadata and (with a baseline) its comparison and regressions."""
     from ..reports.json_report import created_now
-    from ..results.record import pooled_totals
+    from ..results.record import model_bucket_rows, pooled_totals
     from ..results.records import RunInfo, RunRecord
 
     confidence = settings.confidence or DEFAULT_CONFIDENCE
@@ -43,7 +43,10 @@ def run_record(
         seed=settings.seed,
         record=settings.record,
         replay=settings.replay,
-        models=[model_info(settings.model or "sim", file_config)],
+        models=[
+            model_info(name, file_config)
+            for name in dict.fromkeys([settings.model or "sim", *settings.models])
+        ],
         settings=settings_in_force(settings),
     )
     return RunRecord(
@@ -54,6 +57,9 @@ def run_record(
         totals=pooled_totals(tests, confidence=confidence),
         comparison=comparison,
         regressions=found,
+        by_model=(
+            model_bucket_rows(tests, settings.models, confidence) if settings.models else None
+        ),
     )
 
 

@@ -18,8 +18,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..results.comparison import Comparison, TestComparison
-from ..results.records import DifficultyRecord, ModelInfo, RunInfo, RunRecord, TestRecord, Totals
+from ..results.comparison import BucketChange, Comparison, TestComparison
+from ..results.records import (
+    DifficultyRecord,
+    ModelBucketRow,
+    ModelInfo,
+    RunInfo,
+    RunRecord,
+    TestRecord,
+    Totals,
+)
 from ..stats.compare import Change
 from ..stats.ensemble import EnsembleMethod, EnsembleProjection
 from ..stats.length import LengthAnalysis, Overthinking, Slope
@@ -567,10 +575,54 @@ def _comparison_section(comparison: Comparison, charts: _Charts) -> str:
         + intro
         + charts.comparison(tests, "incoherence")
         + (_table(["test", "paired items", *_FIGURE_NAMES], rows) if rows else "")
+        + _bucket_change_table(comparison)
         + _id_list("tests only in the current run", comparison.tests_only_current)
         + _id_list("tests only in the baseline", comparison.tests_only_baseline)
         + notes
         + "</section>"
+    )
+
+
+def _bucket_change_table(comparison: Comparison) -> str:
+    """Paired changes per difficulty bucket, test by test and pooled (none: no buckets)."""
+    scopes: list[tuple[str, Sequence[BucketChange]]] = [
+        (_text(test.nodeid), test.buckets) for test in comparison.tests
+    ]
+    scopes.append(("<b>total</b>", comparison.total.buckets))
+    rows = [
+        [name, _text(entry.bucket), _number(entry.items_paired)]
+        + [_change_cell(entry.figures[figure]) for figure in _FIGURE_NAMES]
+        for name, buckets in scopes
+        for entry in buckets
+    ]
+    if not rows:
+        return ""
+    return "<h3>By difficulty bucket</h3>" + _table(
+        ["test", "difficulty", "paired items", *_FIGURE_NAMES], rows, text_columns=2
+    )
+
+
+def _by_model_section(rows: Sequence[ModelBucketRow]) -> str:
+    """The ``--hotmess-models`` table: one row per model and difficulty bucket."""
+    cells = [
+        [
+            _text(row.model),
+            _text(row.bucket or "(none)"),
+            _number(row.totals.items),
+            _number(row.totals.error),
+            _clipped(row.totals, "bias"),
+            _clipped(row.totals, "variance"),
+            _clipped(row.totals, "incoherence"),
+            _interval(row.totals.incoherence_low, row.totals.incoherence_high)
+            + (" approximate" if row.totals.interval_approximate else ""),
+        ]
+        for row in rows
+    ]
+    headers = ["model", "difficulty", "items", "error", "bias", "variance", "incoherence"]
+    return (
+        '<section id="by-model"><h2>By model and difficulty</h2>'
+        '<p class="meta">each model\'s items pooled over the tests it ran, per difficulty '
+        "bucket.</p>" + _table([*headers, "interval"], cells, text_columns=2) + "</section>"
     )
 
 
@@ -790,6 +842,7 @@ def _page(
         _run_block(run.run),
         "" if charts.available else f'<p class="hint">{_text(PLOT_HINT)}</p>',
         _summary_section(run, charts),
+        _by_model_section(run.by_model) if run.by_model else "",
         _comparison_section(comparison, charts) if comparison else "",
         _length_section(length, charts) if length else "",
         _ensemble_section(ensembles, charts) if ensembles else "",

@@ -20,6 +20,7 @@ from .difficulty import difficulty_properties
 __all__ = [
     "PER_CASE_FAMILIES",
     "RunCase",
+    "bucket_properties",
     "family_note",
     "run_cases",
     "suite_properties",
@@ -94,6 +95,30 @@ def suite_properties(
     if not per_case:
         for record in tests:
             props += [(f"{record.nodeid}::{n}", v) for n, v in testcase_properties(record)]
+    return props
+
+
+def bucket_properties(run: RunRecord) -> list[tuple[str, str]]:
+    """Suite properties of the difficulty buckets: each test's paired change per bucket and
+    figure (``<node id>::hotmess.compare.<bucket>.<figure>``, with ``_low``/``_high``), the
+    pooled ones (``hotmess.compare.<bucket>.<figure>``), and with ``--hotmess-models`` the
+    model and difficulty table (``hotmess.model.<model>.<bucket>.<figure>``)."""
+    props: list[tuple[str, str]] = []
+    comparison = run.comparison
+    if comparison is not None:
+        scopes = [(f"{t.nodeid}::", t.buckets) for t in comparison.tests]
+        for prefix, buckets in [*scopes, ("", comparison.total.buckets)]:
+            for entry in buckets:
+                name = f"{prefix}hotmess.compare.{entry.bucket}"
+                props.append((f"{name}.items", _text(entry.items_paired)))
+                for figure, change in entry.figures.items():
+                    props.append((f"{name}.{figure}", _text(change.change)))
+                    props.append((f"{name}.{figure}_low", _text(change.low)))
+                    props.append((f"{name}.{figure}_high", _text(change.high)))
+    for row in run.by_model or []:
+        name = f"hotmess.model.{row.model}.{row.bucket or 'none'}"
+        props.append((f"{name}.items", _text(row.totals.items)))
+        props += [(f"{name}.{figure}", _text(getattr(row.totals, figure))) for figure in _TOTALS]
     return props
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from ..results.comparison import Comparison, Regression
-from ..results.records import RunRecord, TestRecord, Totals
+from ..results.comparison import BucketChange, Comparison, Regression
+from ..results.records import ModelBucketRow, RunRecord, TestRecord, Totals
+from ..stats.compare import Change
 from ..stats.plain import format_k
 from .difficulty import difficulty_lines
 
 __all__ = [
+    "render_by_model",
     "render_comparison",
     "render_details",
     "render_errors",
@@ -166,23 +168,36 @@ def render_comparison(comparison: Comparison, regressions: Sequence[Regression])
     """Per test, the change of each figure against the baseline with its interval."""
     lines = [f"baseline: {comparison.baseline_path or '?'}"]
     for test in comparison.tests:
-        parts = []
-        for figure in ("error", "bias", "variance", "incoherence"):
-            data = test.figures[figure]
-            if data.change is None:
-                parts.append(f"{figure} -")
-                continue
-            text = f"{figure} {data.change:+.3f}"
-            if data.low is not None and data.high is not None:
-                text += f" [{data.low:+.3f}, {data.high:+.3f}]"
-            parts.append(text)
         missing = len(test.items_only_current) + len(test.items_only_baseline)
         suffix = f"  ({missing} unpaired items)" if missing else ""
-        lines.append(f"{test.nodeid}: " + ", ".join(parts) + suffix)
+        lines.append(f"{test.nodeid}: " + _changes_text(test.figures) + suffix)
+        lines += _bucket_lines(test.buckets)
+    if any(test.buckets for test in comparison.tests) and len(comparison.tests) > 1:
+        lines.append("all tests pooled:")
+        lines += _bucket_lines(comparison.total.buckets)
     lines += [f"{nodeid}: only in this run" for nodeid in comparison.tests_only_current]
     lines += [f"{nodeid}: only in the baseline" for nodeid in comparison.tests_only_baseline]
     lines += [f"REGRESSION {r.message}" for r in regressions]
     return lines
+
+
+def _changes_text(figures: Mapping[str, Change]) -> str:
+    parts = []
+    for figure in ("error", "bias", "variance", "incoherence"):
+        data = figures[figure]
+        if data.change is None:
+            parts.append(f"{figure} -")
+            continue
+        text = f"{figure} {data.change:+.3f}"
+        if data.low is not None and data.high is not None:
+            text += f" [{data.low:+.3f}, {data.high:+.3f}]"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def _bucket_lines(buckets: Sequence[BucketChange]) -> list[str]:
+    """One indented line per difficulty bucket: its paired items and the changes."""
+    return [f"  {b.bucket} ({b.items_paired} paired): {_changes_text(b.figures)}" for b in buckets]
 
 
 def render_details(records: Sequence[TestRecord]) -> list[str]:
@@ -218,3 +233,34 @@ def render_details(records: Sequence[TestRecord]) -> list[str]:
         if record.difficulty:
             lines += difficulty_lines(record.difficulty)
     return lines
+
+
+def render_by_model(rows: Sequence[ModelBucketRow]) -> list[str]:
+    """The "by model and difficulty" table of a ``--hotmess-models`` run, columns aligned."""
+    if not rows:
+        return []
+    level = next((r.totals.confidence for r in rows if r.totals.confidence is not None), None)
+    header = ["model", "difficulty", "items", "error", "bias", "variance"]
+    header.append(f"incoherence [{level:.0%} CI]" if level is not None else "incoherence")
+    cells = [header] + [
+        [
+            row.model,
+            row.bucket or "(none)",
+            str(row.totals.items),
+            _num(row.totals.error),
+            _figure(row.totals, "bias"),
+            _figure(row.totals, "variance"),
+            _interval(row.totals),
+        ]
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    numeric = {2, 3, 4, 5}
+    out = [
+        "  ".join(
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(line)
+        ).rstrip()
+        for line in cells
+    ]
+    return [out[0], "-" * len(out[0]), *out[1:]]

@@ -8,13 +8,30 @@ from typing import ClassVar
 from ..stats.compare import Change
 from .plain_record import PlainRecord
 
-__all__ = ["Comparison", "Regression", "TestComparison", "TotalComparison", "VerdictPair"]
+__all__ = [
+    "BucketChange",
+    "Comparison",
+    "Regression",
+    "TestComparison",
+    "TotalComparison",
+    "VerdictPair",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class VerdictPair(PlainRecord):
     current: str | None
     baseline: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketChange(PlainRecord):
+    """The paired changes over one difficulty bucket's items (the current run's bucket of
+    each item, the baseline's where the current item has none)."""
+
+    bucket: str
+    items_paired: int = 0
+    figures: dict[str, Change] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,12 +50,19 @@ class TestComparison(PlainRecord):
     items_unestimated: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     figures: dict[str, Change] = dataclasses.field(default_factory=dict)
+    buckets: list[BucketChange] = dataclasses.field(default_factory=list)
+    """Per difficulty bucket (easy, medium, hard; only those with paired items)."""
+
+    def bucket(self, name: str) -> BucketChange | None:
+        return next((b for b in self.buckets if b.bucket == name), None)
 
 
 @dataclasses.dataclass(frozen=True)
 class TotalComparison(PlainRecord):
     items_paired: int = 0
     figures: dict[str, Change] = dataclasses.field(default_factory=dict)
+    buckets: list[BucketChange] = dataclasses.field(default_factory=list)
+    """Per difficulty bucket, every test's paired items pooled."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +84,8 @@ class Comparison(PlainRecord):
 class Regression(PlainRecord):
     """A fail rule violated: the lower bound of a figure's increase exceeds the tolerance."""
 
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"bucket"})
+
     nodeid: str
     figure: str
     tolerance: float
@@ -69,3 +95,5 @@ class Regression(PlainRecord):
     current: float | None
     baseline: float | None
     message: str
+    bucket: str | None = None
+    """The difficulty bucket of a ``FIGURE@BUCKET:TOL`` rule (None: all paired items)."""

@@ -18,6 +18,7 @@ from .notes import Note
 from .records import (
     CallStats,
     ItemRecord,
+    ModelBucketRow,
     RunTotals,
     SequentialRecord,
     TestRecord,
@@ -25,7 +26,7 @@ from .records import (
     verdict_counts,
 )
 
-__all__ = ["build_record", "item_record", "pooled_totals", "totals_from"]
+__all__ = ["build_record", "item_record", "model_bucket_rows", "pooled_totals", "totals_from"]
 
 
 def item_record(result: ItemResult) -> ItemRecord:
@@ -154,3 +155,34 @@ def pooled_totals(records: Sequence[TestRecord], confidence: float = 0.95) -> Ru
     totals = totals_from(*aggregate_one_loss(estimates, confidence=confidence), estimates)
     fields: dict[str, Any] = {name: getattr(totals, name) for name in totals.__dataclass_fields__}
     return RunTotals(**fields, tests=len(records), verdicts=verdict_counts(records))
+
+
+def model_bucket_rows(
+    records: Sequence[TestRecord], models: Sequence[str], confidence: float = 0.95
+) -> list[ModelBucketRow]:
+    """The "by model and difficulty" table: every estimated item of the tests that ran on a
+    model (``TestRecord.model``) pooled per model and bucket, like the run's totals.
+
+    Models in ``models`` order (any other after them, sorted); buckets easy, medium, hard,
+    then items without a bucket; a model's empty bucket has no row.
+    """
+    from ..stats.difficulty import BUCKETS
+
+    groups: dict[tuple[str, str | None], list[ItemEstimate]] = {}
+    for record in records:
+        if record.model is None:
+            continue
+        for item in record.items:
+            estimate = item.estimate()
+            if estimate is not None:
+                groups.setdefault((record.model, item.bucket), []).append(estimate)
+    seen = {model for model, _ in groups}
+    order = [m for m in models if m in seen] + sorted(seen - set(models))
+    rows = []
+    for model in order:
+        for bucket in (*BUCKETS, None):
+            estimates = groups.get((model, bucket))
+            if estimates:
+                aggregate = aggregate_one_loss(estimates, confidence=confidence)
+                rows.append(ModelBucketRow(model, bucket, totals_from(*aggregate, estimates)))
+    return rows

@@ -25,6 +25,7 @@ __all__ = [
     "CallStats",
     "DifficultyRecord",
     "ItemRecord",
+    "ModelBucketRow",
     "ModelInfo",
     "Note",
     "RunInfo",
@@ -222,8 +223,11 @@ class TestRecord(PlainRecord):
     """One coherence test: its verdict, figures, items and analyses, and pytest's outcome."""
 
     __test__: ClassVar[bool] = False  # not a pytest test class
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"model"})
 
     nodeid: str
+    model: str | None = None
+    """The ``--hotmess-models`` entry this test's ``hotmess_model`` was (None otherwise)."""
     outcome: str | None = None
     verdict: str = "ungated"
     message: str | None = None
@@ -289,10 +293,23 @@ class RunInfo(PlainRecord):
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelBucketRow(PlainRecord):
+    """One model and one difficulty bucket of a ``--hotmess-models`` run: the pooled figures
+    of that model's items in that bucket, over every test it ran (``bucket`` None: items
+    without a difficulty)."""
+
+    model: str
+    bucket: str | None
+    totals: Totals = dataclasses.field(default_factory=Totals)
+
+
+@dataclasses.dataclass(frozen=True)
 class RunRecord(PlainRecord):
     """The whole run: what the terminal, JUnit, JSON and HTML reports and baselines read."""
 
-    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"run", "comparison", "regressions"})
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"run", "comparison", "regressions", "by_model"}
+    )
 
     plugin_version: str = ""
     created: str = ""
@@ -302,6 +319,8 @@ class RunRecord(PlainRecord):
     totals: RunTotals = dataclasses.field(default_factory=RunTotals)
     comparison: Comparison | None = None
     regressions: list[Regression] | None = None
+    by_model: list[ModelBucketRow] | None = None
+    """With ``--hotmess-models``: one row per model and difficulty bucket."""
     schema: str = SCHEMA
 
     def to_plain(self) -> dict[str, Any]:

@@ -23,7 +23,9 @@ The paired values reported as ``current``/``baseline`` are over the paired items
 equal the reports' totals when no item is missing on either side.
 
 Regressions: a rule ``figure:tolerance`` is violated when the *lower* bound of the increase
-exceeds the tolerance. With the default 95% two-sided interval that is a one-sided test at
+exceeds the tolerance; ``figure@bucket:tolerance`` looks at the change over the items of one
+difficulty bucket (``results.compare_runs`` groups the pairs, this module's figures apply).
+With the default 95% two-sided interval that is a one-sided test at
 alpha = 0.025 per test and figure: with no real change a test is flagged in at most 2.5% of
 runs (several tests or rules multiply the chances; tighten ``confidence`` for many tests).
 """
@@ -249,23 +251,38 @@ def figure_changes(
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """Fail when a figure's increase is, with confidence, larger than ``tolerance``."""
+    """Fail when a figure's increase is, with confidence, larger than ``tolerance``; with a
+    ``bucket``, the increase over that difficulty bucket's paired items only."""
 
     figure: str
     tolerance: float
+    bucket: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.figure}:{self.tolerance:g}"
+        at = "" if self.bucket is None else f"@{self.bucket}"
+        return f"{self.figure}{at}:{self.tolerance:g}"
 
 
 def _parse_rule(text: str) -> Rule:
-    figure, sep, tolerance_text = text.partition(":")
+    from .difficulty import BUCKETS
+
+    head, sep, tolerance_text = text.partition(":")
+    figure, at, bucket_text = head.partition("@")
     figure = figure.strip().lower()
     if not sep:
-        raise ValueError(f"bad fail rule {text!r}: write FIGURE:TOLERANCE, e.g. 'incoherence:0.05'")
+        raise ValueError(
+            f"bad fail rule {text!r}: write FIGURE:TOLERANCE or FIGURE@BUCKET:TOLERANCE, "
+            "e.g. 'incoherence:0.05' or 'incoherence@hard:0.05'"
+        )
     if figure not in FIGURES:
         raise ValueError(
             f"bad fail rule {text!r}: unknown figure {figure!r}; use one of {', '.join(FIGURES)}"
+        )
+    bucket = bucket_text.strip().lower() if at else None
+    if bucket is not None and bucket not in BUCKETS:
+        raise ValueError(
+            f"bad fail rule {text!r}: unknown difficulty bucket {bucket!r}; "
+            f"use one of {', '.join(BUCKETS)}"
         )
     try:
         tolerance = float(tolerance_text.strip())
@@ -275,13 +292,13 @@ def _parse_rule(text: str) -> Rule:
         ) from None
     if not math.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"bad fail rule {text!r}: the tolerance must be a finite number >= 0")
-    return Rule(figure, tolerance)
+    return Rule(figure, tolerance, bucket)
 
 
 def parse_fail_rules(specs: str | Iterable[str]) -> list[Rule]:
-    """Parse ``["incoherence:0.05", "error:0.1"]`` (commas inside one string also split).
+    """Parse ``["incoherence:0.05", "error@hard:0.1"]`` (commas inside one string also split).
 
-    A bad figure or tolerance raises ValueError naming the rule and the problem.
+    A bad figure, bucket or tolerance raises ValueError naming the rule and the problem.
     """
     texts = [specs] if isinstance(specs, str) else list(specs)
     rules: list[Rule] = []

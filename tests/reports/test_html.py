@@ -168,7 +168,9 @@ def test_page_without_matplotlib_has_tables_and_says_how_to_get_charts() -> None
     assert not any(tag == "img" for tag, _ in parser.tags)
     assert PLOT_HINT in "".join(parser.text)
     assert "pip install pytest-hotmess[plot]" in PLOT_HINT
-    assert len(parser.tables) >= 1 + 1 + 2 + 4  # tests, baseline, 2 length, 2x2 ensembles
+    assert (
+        len(parser.tables) >= 1 + 2 + 2 + 4
+    )  # tests, baseline (+ buckets), 2 length, 2x2 ensembles
     tests_table = parser.tables[0]
     assert tests_table[0][:3] == ["test", "verdict", "items"]
     assert [row[0] for row in tests_table[1:]] == [NASTY, "t.py::test_plain", "total"]
@@ -180,7 +182,10 @@ def test_page_without_matplotlib_has_tables_and_says_how_to_get_charts() -> None
     assert "tests only in the current run (1): t.py::test_plain" in text
     assert "tests only in the baseline (1): t.py::test_gone" in text
     assert "incoherence per doubling of length" in text
-    length_table = parser.tables[2]
+    bucket_table = parser.tables[2]  # the baseline's changes by difficulty bucket
+    assert bucket_table[0][:3] == ["test", "difficulty", "paired items"]
+    assert {row[0] for row in bucket_table[1:]} == {NASTY, "total"}
+    length_table = parser.tables[3]
     assert length_table[0][:3] == ["bucket", "items", "mean length"]
     assert [row[1] for row in length_table[1:]] == ["6", "6", "6", "6"]
 

@@ -115,6 +115,7 @@ def test_reports_using_every_section_validate_and_hold_no_secret(
     monkeypatch.setenv("HOTMESS_MODEL", "local")  # the settings record where a value came from
     pytester.makeini("[pytest]\nhotmess_samples = 10\n")
     common = ["-p", "no:randomly", "--hotmess-max-cost", "1000", "--hotmess-details", *workers]
+    common += ["--hotmess-models", "local"]  # test_served[local]: the by-model table
     monkeypatch.setenv("ERRORS", "same")
     first = pytester.runpytest_subprocess(*common, "--hotmess-save", "base")
     first.assert_outcomes(passed=2)
@@ -145,7 +146,7 @@ def test_reports_using_every_section_validate_and_hold_no_secret(
     # every section of a test and of the report is used (so the schema checked all of them)
     for name in SCHEMA["properties"]:
         assert report.get(name) is not None, name
-    tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+    tests = {t["nodeid"].split("::")[-1].split("[")[0]: t for t in report["tests"]}
     for name in SCHEMA["$defs"]["test"]["properties"]:
         if name not in ("stopped_by", "message"):
             assert any(t.get(name) is not None for t in tests.values()), name
@@ -154,6 +155,8 @@ def test_reports_using_every_section_validate_and_hold_no_secret(
     assert tests["test_quiz"]["length"]["buckets"]
     assert tests["test_quiz"]["ensembles"]["majority"]["rows"]
     assert report["regressions"][0]["nodeid"] == "test_all.py::test_quiz"
+    assert tests["test_served"]["model"] == "local"
+    assert [row["model"] for row in report["by_model"]] == ["local"]
 
     run = report["run"]
     assert run["models"] == [
