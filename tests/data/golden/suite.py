@@ -66,7 +66,7 @@ def _distribution(resample, rng: np.random.Generator, as_vectors: bool) -> None:
             samples: list[object] = [[float(x) for x in row] for row in rows]
             target: object = i % len(LABELS)
         else:
-            samples = [{lab: float(x) for lab, x in zip(LABELS, row)} for row in rows]
+            samples = [{lab: float(x) for lab, x in zip(LABELS, row, strict=True)} for row in rows]
             target = LABELS[i % len(LABELS)]
         if i % 5 == 2:
             samples[1] = None  # invalid: left out
