@@ -269,15 +269,15 @@ def _walk(
         return left, right
     lows, highs = left.tolist(), right.tolist()
     for row, (points, ups) in enumerate(zip(theta.tolist(), above.tolist(), strict=True)):
-        node = 0
+        at = 0
         for step in range(depth):
-            position = (1 << step) - 1 + node
+            position = (1 << step) - 1 + at
             if ups[position]:
                 lows[row] = points[position]
-                node = 2 * node + 1
+                at = 2 * at + 1
             else:
                 highs[row] = points[position]
-                node = 2 * node
+                at = 2 * at
     return np.asarray(lows, dtype=np.float64), np.asarray(highs, dtype=np.float64)
 
 
