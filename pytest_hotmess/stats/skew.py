@@ -271,12 +271,12 @@ def _walk(
     for row, (points, ups) in enumerate(zip(theta.tolist(), above.tolist(), strict=True)):
         at = 0
         for step in range(depth):
-            position = (1 << step) - 1 + at
-            if ups[position]:
-                lows[row] = points[position]
+            pos = (1 << step) - 1 + at
+            if ups[pos]:
+                lows[row] = points[pos]
                 at = 2 * at + 1
             else:
-                highs[row] = points[position]
+                highs[row] = points[pos]
                 at = 2 * at
     return np.asarray(lows, dtype=np.float64), np.asarray(highs, dtype=np.float64)
 
