@@ -561,7 +561,10 @@ class Resampler:
             raise ValueError(
                 f"item {item_id!r}: {len(covariates)} covariate rows for {len(values)} outcomes"
             )
-        rows = tuple(_covariate_numbers(c) for c in covariates or ({},) * len(values))
+        if covariates is None:
+            rows: tuple[dict[str, float], ...] = tuple({} for _ in values)
+        else:
+            rows = tuple(_covariate_numbers(c) for c in covariates)
         pending = self._prepare(item_id, values, target, kind, weight)
         if _waits(pending):
             result = ItemResult(item_id, target, values, rows, None)
