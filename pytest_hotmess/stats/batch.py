@@ -5,8 +5,8 @@ to :func:`estimate_many`, which groups them by what a kernel call must share and
 call per group:
 
 - categorical items: one ``(N, C)`` count matrix per loss and estimator (Brier pads rows with
-  zero columns, which changes no sum; KL groups by C, which enters its smoothing), into
-  ``Loss.count_terms``;
+  zero columns, which changes no sum; other losses group by C, which KL's smoothing reads),
+  into ``Loss.count_terms``;
 - binary and numeric items: one ``(N, K)`` matrix per K; vector, coverage and distribution
   items one ``(N, K, D)`` array per K and D, into ``Loss.batch_sample_terms``.
 
@@ -26,7 +26,7 @@ import numpy as np
 from .counting import CountedItem
 from .decompose import ItemEstimate
 from .kinds import Kind
-from .losses import LOSSES, KLLoss, Terms
+from .losses import LOSSES, BrierLoss, Terms
 from .outcomes import ItemError, PreparedItem
 
 __all__ = ["estimate_many"]
@@ -56,14 +56,19 @@ def estimate_many(items: Sequence[Pending]) -> list[ItemEstimate | ItemError]:
 
 def _group_key(item: Pending) -> tuple[object, ...]:
     if isinstance(item, CountedItem):
-        width = len(item.counts) if isinstance(LOSSES[item.loss], KLLoss) else 0
-        return ("categorical", item.loss, item.estimator, width)
+        return ("categorical", item.loss, item.estimator, _width(item.loss, len(item.counts)))
     if item.kind == "categorical":
         assert item.counts is not None
-        width = item.counts.shape[0] if isinstance(LOSSES[item.loss], KLLoss) else 0
+        width = _width(item.loss, item.counts.shape[0])
         return ("categorical", item.loss, item.estimator, width)
     assert item.samples is not None
     return (item.kind, item.loss, item.estimator, item.samples.shape)
+
+
+def _width(loss: str, columns: int) -> int:
+    """The count columns an item's group must share: any for Brier, whose sums zero columns
+    do not change; exactly its own for every other loss (KL's smoothing reads C)."""
+    return 0 if type(LOSSES[loss]) is BrierLoss else columns
 
 
 def _count_group(items: Sequence[Pending]) -> Terms:

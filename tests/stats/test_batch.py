@@ -23,7 +23,7 @@ from pytest_hotmess.stats.batch import Pending, estimate_many
 from pytest_hotmess.stats.counting import CountedItem, count_labels
 from pytest_hotmess.stats.decompose import ItemEstimate, estimate_item
 from pytest_hotmess.stats.kinds import NOTHING, Estimator
-from pytest_hotmess.stats.losses import LOSSES, Loss
+from pytest_hotmess.stats.losses import LOSSES, Loss, register_loss
 from pytest_hotmess.stats.outcomes import ESTIMATORS, ItemError, prepare_item
 
 TOLERANCE = 1e-12
@@ -390,3 +390,37 @@ def test_the_tree_bisection_finds_the_one_step_bisection_bit_for_bit(rows: int) 
             assert low[row] <= ratio[row] <= high[row]
             bounded += math.isfinite(want_low) and math.isfinite(want_high)
     assert bounded >= 5
+
+
+class _WidthBrier(Loss):
+    """A toy loss that reads the number of count columns, as KL's smoothing does."""
+
+    name = "width_brier"
+    kinds = ("categorical",)
+
+    def count_terms(
+        self, counts: np.ndarray, target_index: np.ndarray, estimator: Estimator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        error, bias, variance = LOSSES["brier"].count_terms(counts, target_index, estimator)
+        return error * counts.shape[1], bias * counts.shape[1], variance * counts.shape[1]
+
+
+def test_a_registered_count_loss_sees_each_item_s_own_columns() -> None:
+    register_loss(_WidthBrier)
+    try:
+        rng = np.random.default_rng(11)
+        cases = [_categorical(rng, "width_brier") for _ in range(40)]
+        alone, pending = [], []
+        for index, (outcomes, target, options) in enumerate(cases):
+            try:
+                want = estimate_item(outcomes, target, item_id=f"i{index}", **options)
+            except ItemError:
+                continue
+            alone.append(want)
+            pending.append(_pending((outcomes, target, options), f"i{index}", "unbiased", 1.0))
+        assert len({len(a.counts or {}) for a in alone}) >= 3  # rows of different widths
+        for got, want in zip(estimate_many(pending), alone, strict=True):
+            assert isinstance(got, ItemEstimate)
+            _assert_same(got, want)
+    finally:
+        del LOSSES["width_brier"]
