@@ -21,6 +21,7 @@ the interval's lower bound at the gate's level lies above tau.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Final
 
@@ -54,8 +55,11 @@ _EXPANSIONS: Final = 30
 """Doublings of the search step before a side counts as unbounded (2^30 times max(|I|, 1))."""
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(df: int, level: float) -> float:
-    """The ``level`` quantile of Student's t with ``df`` degrees of freedom, precise in the tail."""
+    """The ``level`` quantile of Student's t with ``df`` degrees of freedom, precise in the tail.
+
+    Cached: a run asks for the same few (items - 1, level) pairs once per test."""
     from scipy.special import stdtrit  # on first use: importing scipy.special costs ~0.2 s
 
     # upper-tail quantile by symmetry: stdtrit(df, level) would round a tiny 1 - level first
