@@ -554,7 +554,7 @@ class Resampler:
                 f"outcome per sample, got a {type(outcomes).__name__} (wrap a single outcome "
                 'in a list, e.g. ["abc"])'
             )
-        values = tuple(INVALID if o is None else o for o in outcomes)
+        values = tuple([INVALID if o is None else o for o in outcomes])
         self._state.check_new_ids([item_id])
         _check_kind_and_weights(kind, [weight])
         if covariates is not None and len(covariates) != len(values):
@@ -562,7 +562,7 @@ class Resampler:
                 f"item {item_id!r}: {len(covariates)} covariate rows for {len(values)} outcomes"
             )
         if covariates is None:
-            rows: tuple[dict[str, float], ...] = tuple({} for _ in values)
+            rows: tuple[dict[str, float], ...] = tuple([{} for _ in values])
         else:
             rows = tuple(_covariate_numbers(c) for c in covariates)
         pending = self._prepare(item_id, values, target, kind, weight)

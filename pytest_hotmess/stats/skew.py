@@ -163,13 +163,13 @@ def ratio_hall_bounds(
     return ratio, both[:rows], both[rows:]
 
 
-_TREE_LEVELS: Final = 6
-"""Bisection steps taken per evaluation of T: all 2^6 - 1 midpoints they could visit at once."""
+_TREE_LEVELS: Final = 5
+"""Most bisection steps per evaluation of T: all 2^5 - 1 midpoints they could visit at once."""
 
 _WALK_IN_PYTHON: Final = 8
 """Up to this many rows the tree is walked in plain Python (cheaper than array calls)."""
 
-_TREE_BUDGET: Final = 1 << 16
+_TREE_BUDGET: Final = 1 << 13
 """Most numbers one evaluation of the midpoint tree may hold (rows x midpoints x items)."""
 
 
