@@ -30,7 +30,9 @@ __all__ = ["build_record", "item_record", "pooled_totals", "totals_from"]
 
 def item_record(result: ItemResult) -> ItemRecord:
     """One sampled item as a record (what ``ItemResult.to_dict`` reports, typed)."""
-    covariates = [{str(k): plain(v) for k, v in row.items()} for row in result.covariates]
+    covariates = [
+        {str(k): plain(v) for k, v in row.items()} if row else {} for row in result.covariates
+    ]
     estimate = result.estimate
     if estimate is None:
         return ItemRecord(
