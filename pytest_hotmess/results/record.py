@@ -31,7 +31,9 @@ __all__ = ["build_record", "item_record", "model_bucket_rows", "pooled_totals", 
 
 def item_record(result: ItemResult) -> ItemRecord:
     """One sampled item as a record (what ``ItemResult.to_dict`` reports, typed)."""
-    covariates = [{str(k): plain(v) for k, v in row.items()} for row in result.covariates]
+    covariates = [
+        {str(k): plain(v) for k, v in row.items()} if row else {} for row in result.covariates
+    ]
     estimate = result.estimate
     if estimate is None:
         return ItemRecord(

@@ -20,6 +20,7 @@ from .budget import Budget
 from .callables import CallableProfile, CallRecorder, awaiting_on, prepare_callable, profile_of
 from .completion import Completion, Sample
 from .context import test_scope
+from .deferred import DeferredBatch, Waiting
 from .draw import (
     NOT_DRAWN,
     Call,
@@ -39,6 +40,7 @@ from .threads import WorkerThreads
 if TYPE_CHECKING:
     from ..ingest import Source
     from ..stats.aggregate import Aggregate
+    from ..stats.batch import Pending
     from ..stats.decompose import ItemEstimate
     from ..stats.sequential import SequentialDecision, SequentialPlan
 
@@ -133,6 +135,26 @@ class ItemResult:
         return data
 
 
+class _EstimateField:
+    """``ItemResult.estimate``: an estimate still waiting (``Waiting``) is computed on first
+    read, with every other waiting item of its test (:mod:`.deferred`)."""
+
+    def __get__(self, result: ItemResult | None, owner: type | None = None) -> Any:
+        if result is None:
+            return self
+        value = result.__dict__["estimate"]
+        if isinstance(value, Waiting):
+            value.batch.resolve()
+            value = result.__dict__["estimate"]
+        return value
+
+    def __set__(self, result: ItemResult, value: Any) -> None:
+        result.__dict__["estimate"] = value  # only the dataclass __init__ and the batch get here
+
+
+setattr(ItemResult, "estimate", _EstimateField())  # noqa: B010 - after @dataclass read the fields
+
+
 @dataclasses.dataclass
 class TestState:
     """Everything one test sampled, and what its marker asked for (lives in ``item.stash``)."""
@@ -173,6 +195,7 @@ class TestState:
     """Per source (``dataset``, ``given``): item id -> its difficulty, checked (a bucket label
     or a number; docs/statistics.md, 'Difficulty')."""
     _ids: set[str] = dataclasses.field(default_factory=set)
+    _deferred: DeferredBatch = dataclasses.field(default_factory=DeferredBatch)
     _runner: LoopRunner = dataclasses.field(default_factory=LoopRunner)
     _pool: WorkerThreads | None = None
 
@@ -228,7 +251,13 @@ class TestState:
                 )
             kept[item] = value
 
+    def defer(self, result: ItemResult, item: Pending) -> None:
+        """Add ``result``, whose estimate waits for the test's next batch (:mod:`.deferred`)."""
+        self.add(result)
+        object.__setattr__(result, "estimate", self._deferred.add(item, _filler(result)))
+
     def estimates(self) -> list[ItemEstimate]:
+        self._deferred.resolve()
         return [item.estimate for item in self.items if item.estimate is not None]
 
     def aggregate_with_losses(self) -> tuple[Aggregate, list[str]]:
@@ -255,6 +284,13 @@ class TestState:
         if pool is not None:
             pool.shutdown()  # never waits: a hung model call must not hold the run
         self._runner.close()
+
+
+def _filler(result: ItemResult) -> Callable[[ItemEstimate], None]:
+    def fill(estimate: ItemEstimate) -> None:
+        object.__setattr__(result, "estimate", estimate)
+
+    return fill
 
 
 @dataclasses.dataclass(frozen=True)
@@ -567,15 +603,27 @@ class Resampler:
                 f"outcome per sample, got a {type(outcomes).__name__} (wrap a single outcome "
                 'in a list, e.g. ["abc"])'
             )
-        values = tuple(INVALID if o is None else o for o in outcomes)
+        values = tuple([INVALID if o is None else o for o in outcomes])
         self._state.check_new_ids([item_id])
         _check_kind_and_weights(kind, [weight])
         if covariates is not None and len(covariates) != len(values):
             raise ValueError(
                 f"item {item_id!r}: {len(covariates)} covariate rows for {len(values)} outcomes"
             )
-        rows = tuple(_covariate_numbers(c) for c in covariates or ({},) * len(values))
-        estimate = self._estimate(item_id, values, target, kind, weight)
+        if covariates is None:
+            rows: tuple[dict[str, float], ...] = tuple([{} for _ in values])
+        else:
+            rows = tuple(_covariate_numbers(c) for c in covariates)
+        pending = self._prepare(item_id, values, target, kind, weight)
+        if _waits(pending):
+            result = ItemResult(item_id, target, values, rows, None)
+            self._state.defer(result, pending)
+            return result
+        from ..stats.batch import estimate_many
+
+        (estimate,) = estimate_many([pending])
+        if isinstance(estimate, Exception):
+            raise estimate
         result = ItemResult(item_id, target, values, rows, estimate)
         self._state.add(result)
         return result
@@ -891,43 +939,81 @@ class Resampler:
     def _results(
         self, batch: _Batch, collected: list[_Collected]
     ) -> tuple[list[ItemResult], Exception | None]:
-        """Item results from the samples so far; an item the engine rejects is kept unestimated."""
-        results: list[ItemResult] = []
-        problem: Exception | None = None
+        """Item results from the samples so far, estimated together; an item the engine rejects
+        is kept unestimated."""
+        rows: list[tuple[Call, _Collected, Any, float]] = []
+        notes: list[str | None] = []
+        errors: list[Exception | None] = []
+        pending: list[Pending] = []
+        where: list[int] = []
         for call, item, target, weight in zip(
             batch.calls, collected, batch.targets, batch.weights, strict=True
         ):
             if not item.outcomes and item.missing:
                 continue  # nothing drawn for it before the run stopped
-            outcomes = tuple(item.outcomes)
-            estimate = None
-            note = item.problem
+            note: str | None = item.problem
+            error: Exception | None = None
             if note is not None:
-                problem = problem or TypeError(note)
-            elif len(outcomes) >= 2 or not item.missing:
+                error = TypeError(note)
+            elif len(item.outcomes) >= 2 or not item.missing:
                 try:
-                    estimate = self._estimate(call.item_id, outcomes, target, batch.kind, weight)
+                    prepared = self._prepare(
+                        call.item_id, tuple(item.outcomes), target, batch.kind, weight
+                    )
                 except (TypeError, ValueError) as exc:
-                    note = str(exc)
-                    problem = problem or exc
-            results.append(
-                ItemResult(call.item_id, target, outcomes, tuple(item.covariates), estimate, note)
+                    note, error = str(exc), exc
+                else:
+                    pending.append(prepared)
+                    where.append(len(rows))
+            rows.append((call, item, target, weight))
+            notes.append(note)
+            errors.append(error)
+        estimates: list[ItemEstimate | None] = [None] * len(rows)
+        if pending:
+            from ..stats.batch import estimate_many
+
+            for index, estimate in zip(where, estimate_many(pending), strict=True):
+                if isinstance(estimate, Exception):
+                    notes[index], errors[index] = str(estimate), estimate
+                else:
+                    estimates[index] = estimate
+        results = [
+            ItemResult(
+                call.item_id, target, tuple(item.outcomes), tuple(item.covariates), estimate, note
             )
+            for (call, item, target, _), estimate, note in zip(rows, estimates, notes, strict=True)
+        ]
+        problem = next((error for error in errors if error is not None), None)
         return results, problem
 
-    def _estimate(
+    def _prepare(
         self, item_id: str, outcomes: tuple[Any, ...], target: Any, kind: Kind | None, weight: float
-    ) -> ItemEstimate:
-        from ..stats.decompose import estimate_item
+    ) -> Pending:
+        """Validate one item (errors name it); string answers are only counted, not arrayed."""
+        from ..stats.counting import count_labels
+        from ..stats.outcomes import prepare_item
 
-        return estimate_item(
+        state = self._state
+        counted = count_labels(
             outcomes,
             target,
             item_id=item_id,
             kind=kind,
-            loss=self._state.loss,
-            estimator=self._state.estimator,
+            loss=state.loss,
+            estimator=state.estimator,
             weight=weight,
+        )
+        if counted is not None:
+            return counted
+        return prepare_item(
+            outcomes,
+            target,
+            item_id=item_id,
+            kind=kind,
+            loss=state.loss,
+            estimator=state.estimator,
+            weight=weight,
+            labels=None,
         )
 
     def _commit(self, outcome: _Outcome) -> list[ItemResult]:
@@ -953,6 +1039,15 @@ class Resampler:
         if outcome.problem is not None:
             raise outcome.problem
         return outcome.results
+
+
+def _waits(item: Pending) -> bool:
+    """Whether a recorded item's estimate can wait for its test's batch: categorical counts
+    cannot overflow, so no error is left for later. Other kinds are estimated at once, so a
+    loss that overflows fails the ``record`` call that gave it."""
+    from ..stats.counting import CountedItem
+
+    return isinstance(item, CountedItem) or item.kind == "categorical"
 
 
 def _advance(

@@ -13,6 +13,10 @@ bias where an item has no target:
   samples have shape ``(K,)``, vector, coverage and distribution samples ``(K, D)``; vector
   losses are summed over the D coordinates; coverage's mean over checks is the kind's rule,
   applied by the caller).
+
+:meth:`Loss.batch_sample_terms` takes N such items of one shape at once (``stats.batch``
+calls it); by default it calls ``sample_terms`` item by item, and the built-in losses override
+it with array code that gives the same numbers.
 """
 
 from __future__ import annotations
@@ -73,6 +77,15 @@ class Loss:
     ) -> tuple[float, float, float]:
         """Split of one non-categorical item from its samples; a NaN target means none."""
         raise ValueError(f"loss {self.name!r} does not fit sampled outcomes")
+
+    def batch_sample_terms(
+        self, samples: NDArray[np.float64], targets: NDArray[np.float64], estimator: Estimator
+    ) -> Terms:
+        """Split of N items of one shape: ``samples`` (N, K) or (N, K, D), ``targets`` (N,) or
+        (N, D), NaN for none. This default is the per-item path; override it to vectorise."""
+        terms = [self.sample_terms(s, t, estimator) for s, t in zip(samples, targets, strict=True)]
+        e, b, v = (np.asarray(column, dtype=np.float64) for column in zip(*terms, strict=True))
+        return e, b, v
 
     def __repr__(self) -> str:
         return f"<loss {self.name!r}>"
@@ -161,6 +174,18 @@ def _summed_squared_terms(
     return float(np.sum(e)), float(np.sum(b)), float(np.sum(v))
 
 
+def _batch_summed_squared_terms(
+    samples: NDArray[np.float64], targets: NDArray[np.float64], estimator: Estimator
+) -> Terms:
+    """``_summed_squared_terms`` of N items at once: (N, K) scalars or (N, K, D) vectors."""
+    if samples.ndim == 2:
+        return squared_terms(samples, targets, estimator)
+    n, k, d = samples.shape
+    rows = np.ascontiguousarray(samples.transpose(0, 2, 1)).reshape(n * d, k)
+    e, b, v = squared_terms(rows, targets.reshape(n * d), estimator)
+    return e.reshape(n, d).sum(axis=1), b.reshape(n, d).sum(axis=1), v.reshape(n, d).sum(axis=1)
+
+
 def _logsumexp(a: NDArray[np.float64], axis: int) -> NDArray[np.float64]:
     """log(sum(exp(a))) along ``axis`` without overflow (all entries here are finite)."""
     top = a.max(axis=axis, keepdims=True)
@@ -226,6 +251,11 @@ class BrierLoss(Loss):
     ) -> tuple[float, float, float]:
         return _summed_squared_terms(samples, target, estimator)
 
+    def batch_sample_terms(
+        self, samples: NDArray[np.float64], targets: NDArray[np.float64], estimator: Estimator
+    ) -> Terms:
+        return _batch_summed_squared_terms(samples, targets, estimator)
+
 
 @register_loss
 class SquaredLoss(Loss):
@@ -243,6 +273,11 @@ class SquaredLoss(Loss):
         self, samples: NDArray[np.float64], target: NDArray[np.float64], estimator: Estimator
     ) -> tuple[float, float, float]:
         return _summed_squared_terms(samples, target, estimator)
+
+    def batch_sample_terms(
+        self, samples: NDArray[np.float64], targets: NDArray[np.float64], estimator: Estimator
+    ) -> Terms:
+        return _batch_summed_squared_terms(samples, targets, estimator)
 
 
 @register_loss
@@ -292,6 +327,11 @@ class KLLoss(Loss):
     ) -> tuple[float, float, float]:
         e, b, v = self.distribution_terms(samples[None], target[None], estimator)
         return float(e[0]), float(b[0]), float(v[0])
+
+    def batch_sample_terms(
+        self, samples: NDArray[np.float64], targets: NDArray[np.float64], estimator: Estimator
+    ) -> Terms:
+        return self.distribution_terms(samples, targets, estimator)
 
     def _smoothing_logs(self, columns: int) -> tuple[float, float]:
         """log of a smoothed one-hot's high and low entries: (1+d)/(1+Cd) and d/(1+Cd)."""

@@ -21,6 +21,7 @@ the interval's lower bound at the gate's level lies above tau.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Final
 
@@ -54,8 +55,11 @@ _EXPANSIONS: Final = 30
 """Doublings of the search step before a side counts as unbounded (2^30 times max(|I|, 1))."""
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(df: int, level: float) -> float:
-    """The ``level`` quantile of Student's t with ``df`` degrees of freedom, precise in the tail."""
+    """The ``level`` quantile of Student's t with ``df`` degrees of freedom, precise in the tail.
+
+    Cached: a run asks for the same few (items - 1, level) pairs once per test."""
     from scipy.special import stdtrit  # on first use: importing scipy.special costs ~0.2 s
 
     # upper-tail quantile by symmetry: stdtrit(df, level) would round a tiny 1 - level first
@@ -146,9 +150,27 @@ def ratio_hall_bounds(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     ratio = np.sum(w * v, axis=-1) / np.sum(w * e, axis=-1)
     scale = np.maximum(np.abs(ratio), 1.0)
-    low = _root(v, e, w, ratio, -scale, critical)
-    high = _root(v, e, w, ratio, scale, -critical)
-    return ratio, low, high
+    rows = v.shape[0]
+    # both sides in one search: rows 0..R-1 find the low bound, rows R..2R-1 the high one
+    both = _root(
+        np.concatenate([v, v]),
+        np.concatenate([e, e]),
+        w,
+        np.concatenate([ratio, ratio]),
+        np.concatenate([-scale, scale]),
+        np.concatenate([np.full(rows, critical), np.full(rows, -critical)]),
+    )
+    return ratio, both[:rows], both[rows:]
+
+
+_TREE_LEVELS: Final = 5
+"""Most bisection steps per evaluation of T: all 2^5 - 1 midpoints they could visit at once."""
+
+_WALK_IN_PYTHON: Final = 8
+"""Up to this many rows the tree is walked in plain Python (cheaper than array calls)."""
+
+_TREE_BUDGET: Final = 1 << 13
+"""Most numbers one evaluation of the midpoint tree may hold (rows x midpoints x items)."""
 
 
 def _root(
@@ -157,12 +179,14 @@ def _root(
     w: NDArray[np.float64],
     start: NDArray[np.float64],
     step: NDArray[np.float64],
-    level: float,
+    level: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """Per row, where T(theta) = ``level`` beyond ``start`` in the direction of ``step``.
+    """Per row, where T(theta) = ``level`` (per row) beyond ``start`` in the direction of ``step``.
 
     T decreases in theta: the search doubles ``step`` until T is past the level (never: that
-    side is unbounded, inf), then bisects.
+    side is unbounded, inf), then bisects ``_BISECTION_STEPS`` times. The bisection evaluates
+    T at every midpoint the next few steps could visit in one array call (``_bisect``), which
+    gives exactly the midpoints one step at a time would.
     """
     down = step < 0  # searching below start: T rises past the level there
     inside = start.copy()
@@ -178,15 +202,87 @@ def _root(
         outside = np.where(found, outside, start + step)
     left = np.where(down, outside, inside)  # T(left) >= level > T(right)
     right = np.where(down, inside, outside)
-    for _ in range(_BISECTION_STEPS):
-        middle = 0.5 * (left + right)
-        above = _statistic(middle, v, e, w) >= level
-        left = np.where(above, middle, left)
-        right = np.where(above, right, middle)
+    left, right = _bisect(v, e, w, left, right, level)
     result: NDArray[np.float64] = np.where(
         found, 0.5 * (left + right), np.where(down, -np.inf, np.inf)
     )
     return result
+
+
+def _bisect(
+    v: NDArray[np.float64],
+    e: NDArray[np.float64],
+    w: NDArray[np.float64],
+    left: NDArray[np.float64],
+    right: NDArray[np.float64],
+    level: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``_BISECTION_STEPS`` halvings of [left, right] keeping T(left) >= level > T(right).
+
+    Each round builds the tree of the next ``m`` steps' midpoints (node j's children halve its
+    two halves), evaluates T at all of them at once, then walks the tree row by row.
+    """
+    rows, items = v.shape
+    levels = 1
+    while levels < _TREE_LEVELS and rows * ((2 << levels) - 1) * items <= _TREE_BUDGET:
+        levels += 1
+    remaining = _BISECTION_STEPS
+    while remaining > 0:
+        depth = min(levels, remaining)
+        remaining -= depth
+        lows, highs, middles = [left[:, None]], [right[:, None]], []
+        for _ in range(depth):
+            a, b = lows[-1], highs[-1]
+            middle = 0.5 * (a + b)
+            middles.append(middle)
+            # child 2i: T(middle) < level, the root is in [a, middle]; child 2i+1: [middle, b]
+            low = np.empty((rows, 2 * a.shape[1]))
+            high = np.empty_like(low)
+            low[:, 0::2], low[:, 1::2] = a, middle
+            high[:, 0::2], high[:, 1::2] = middle, b
+            lows.append(low)
+            highs.append(high)
+        theta = np.concatenate(middles, axis=1)  # (rows, 2^depth - 1), level by level
+        count = theta.shape[1]
+        value = _statistic(
+            theta.reshape(-1), np.repeat(v, count, axis=0), np.repeat(e, count, axis=0), w
+        ).reshape(rows, count)
+        above = value >= level[:, None]
+        left, right = _walk(theta, above, left, right, depth)
+    return left, right
+
+
+def _walk(
+    theta: NDArray[np.float64],
+    above: NDArray[np.bool_],
+    left: NDArray[np.float64],
+    right: NDArray[np.float64],
+    depth: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Follow each row's path down the midpoint tree: ``depth`` bisection steps."""
+    if theta.shape[0] > _WALK_IN_PYTHON:
+        node = np.zeros(theta.shape[0], dtype=np.intp)
+        index = np.arange(theta.shape[0])
+        for step in range(depth):
+            position = (1 << step) - 1 + node
+            middle = theta[index, position]
+            up = above[index, position]
+            left = np.where(up, middle, left)
+            right = np.where(up, right, middle)
+            node = 2 * node + up
+        return left, right
+    lows, highs = left.tolist(), right.tolist()
+    for row, (points, ups) in enumerate(zip(theta.tolist(), above.tolist(), strict=True)):
+        at = 0
+        for step in range(depth):
+            pos = (1 << step) - 1 + at
+            if ups[pos]:
+                lows[row] = points[pos]
+                at = 2 * at + 1
+            else:
+                highs[row] = points[pos]
+                at = 2 * at
+    return np.asarray(lows, dtype=np.float64), np.asarray(highs, dtype=np.float64)
 
 
 def ratio_hall_interval(

@@ -1,0 +1,59 @@
+"""Every figure of every report is what it was before judging was vectorised (issue 19, item 5).
+
+``tests/data/golden/report.json`` was written by the per-item code (commit 5460714) from
+``tests/data/golden/suite.py``: every outcome kind x loss x estimator, weights, invalid
+outcomes, variance-only items, covariates, sequential ``map`` and seeded simulated models.
+A fresh run must give every number within 1e-12 and every other leaf exactly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "data" / "golden"
+
+
+def _golden_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN_DIR / "make_golden.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+golden = _golden_module()
+
+
+def test_the_comparison_sees_a_change_beyond_the_tolerance() -> None:
+    report = json.loads((GOLDEN_DIR / "report.json").read_text())
+    assert golden.differences(report, report) == []
+    changed = json.loads(json.dumps(report))
+    item = changed["tests"][0]["items"][0]
+    item["variance"] += 1e-9
+    item["kind"] = "numeric"
+    found = golden.differences(report, changed)
+    assert len(found) == 2, found
+    assert all("items[0]" in line for line in found)
+    nearly = json.loads(json.dumps(report))
+    nearly["tests"][0]["items"][0]["variance"] += 1e-14
+    assert golden.differences(report, nearly) == []
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_fresh_run_gives_every_golden_figure(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    shutil.copy(GOLDEN_DIR / "suite.py", pytester.path / "test_golden_suite.py")
+    out = pytester.path / "report.json"
+    pytester.runpytest_subprocess(*golden.ARGS, "--hotmess-json", str(out), *workers)
+    fresh = golden.read_report(out, pytester.path)
+    expected = json.loads((GOLDEN_DIR / "report.json").read_text())
+    assert len(fresh["tests"]) == len(expected["tests"]) == 46
+    found = golden.differences(expected, fresh)
+    assert found == [], "\n".join(found[:40])
