@@ -40,6 +40,15 @@ def test_the_comparison_sees_a_change_beyond_the_tolerance() -> None:
     found = golden.differences(report, changed)
     assert len(found) == 2, found
     assert all("items[0]" in line for line in found)
+    grown = json.loads(json.dumps(report))
+    grown["tests"][0]["items"][0]["bucket"] = "easy"  # a field added since: allowed
+    grown["tests"][0]["items"][0]["surprise"] = 1.0  # any other new leaf: reported
+    del grown["tests"][0]["items"][1]["error"]  # a golden leaf gone: reported
+    found = golden.differences(report, grown)
+    assert sorted(found) == [
+        "$.tests[0].items[0].surprise: only in the fresh report",
+        "$.tests[0].items[1].error: only in the golden report",
+    ], found
     nearly = json.loads(json.dumps(report))
     nearly["tests"][0]["items"][0]["variance"] += 1e-14
     assert golden.differences(report, nearly) == []
