@@ -35,8 +35,8 @@ from numpy.typing import ArrayLike, NDArray
 from .bootstrap import paired_bca_interval
 from .decompose import ItemEstimate
 from .skew import (
+    calibrated_bounds,
     effective_items,
-    hall_bounds,
     is_approximate,
     ratio_hall_interval,
     ratio_skewness,
@@ -163,10 +163,10 @@ def one_sided_mean_test(
     """Weighted mean of ``values`` with its skew-corrected one-sided lower and upper bounds.
 
     The weighted mean is a ratio of sums, linearised like the incoherence:
-    d_i = w_i (x_i - mean) / mean(w), SE = sd(d) / sqrt(N), t quantile with N - 1 df at
-    ``confidence`` on each side, with Hall's correction for the skewness of d
-    (``stats.skew.hall_bounds``; without skew these are the t bounds). Fewer than two items
-    give infinite bounds.
+    d_i = w_i (x_i - mean) / mean(w), SE = sd(d) / sqrt(N), t quantile at ``confidence`` on
+    each side, with Hall's correction for the skewness of d and the small-sample calibration
+    of ``stats.skew.calibrated_bounds`` (without skew or heavy tails these are the t bounds
+    with N - 1 df). Fewer than two items give infinite bounds.
     """
     confidence = _check_confidence(confidence)
     x = np.asarray(values, dtype=np.float64)
@@ -183,7 +183,7 @@ def one_sided_mean_test(
     mean = float(np.sum(w * x) / np.sum(w))
     if n < 2:
         return mean, -math.inf, math.inf
-    _, low, high = hall_bounds(x, w, t_quantile(n - 1, confidence))
+    _, low, high = calibrated_bounds(x, w, 1.0 - confidence)
     return mean, float(low), float(high)
 
 
