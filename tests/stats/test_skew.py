@@ -17,7 +17,6 @@ from pytest_hotmess.stats.skew import (
     hall_bounds,
     is_approximate,
     ratio_calibrated_bounds,
-    ratio_hall_bounds,
     ratio_hall_interval,
     ratio_skewness,
 )
@@ -97,8 +96,16 @@ def test_effective_items_and_cochrans_rule() -> None:
     sd = math.sqrt((6 * 0.16**2 + 0.96**2) / 6)
     third = (6 * 0.16**3 - 0.96**3) / 7
     assert gamma == pytest.approx(third / sd**3, rel=1e-12)  # about -1.62
-    assert is_approximate(7, gamma)  # 7 < 10 * 2.62
-    assert not is_approximate(7, 0.8)  # 10 * 0.64 = 6.4 < 7
+    assert gamma == pytest.approx(-1.6198, abs=1e-4)
+
+
+def test_approximate_rule() -> None:
+    # fewer than 20 items, or an unclipped estimate above 0.875 (docs/statistics.md)
+    assert is_approximate(19, 0.1)
+    assert not is_approximate(20, 0.1)
+    assert not is_approximate(20, 0.875)
+    assert is_approximate(20, 0.8751)
+    assert is_approximate(500, 1.3)  # unclipped: above 1 after the unbiased correction
     assert not is_approximate(30, None)
 
 
