@@ -147,7 +147,7 @@ def calibrated_df(d: NDArray[np.float64]) -> NDArray[np.float64]:
     if n < 4:
         return np.full(d.shape[:-1], float(n - 1))
     square = np.mean(d * d, axis=-1)
-    fourth = np.mean(d**4, axis=-1)
+    fourth = np.mean(np.square(d * d), axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         excess = np.where(square > 0, fourth / np.where(square > 0, square, 1.0) ** 2 - 3.0, 0.0)
         adjusted = ((n + 1) * excess + 6.0) * (n - 1) / ((n - 2) * (n - 3))
