@@ -3,13 +3,15 @@
 Run ``python -m benchmarks.validity`` (``make validity``; part of ``make bench``) with
 ``--reps``, ``--seed`` and ``--out PATH.json``; it prints three markdown tables:
 
-- **coverage** of the two-sided 95% interval on incoherence, per method x true I x N x K, and a
+- **coverage** of the two-sided 95% interval on incoherence, per method x true I x N x K (with
+  the share of suites marked ``approximate`` and the default's coverage over the rest), and a
   skewed scenario (items' difficulty spread growing, N = 50, K = 10, I = 0.8) with the mean
   effective number of items n_eff = (sum e)^2 / sum e^2;
 - **false verdicts** of the 95% gate ``max_incoherence = 0.4``: fail and pass rates at I = tau,
-  and power at I = tau -/+ 0.1, fixed K = 20 and sequential (looks 2, 11, 20), same and mixed
-  difficulty, N = 20/50/100, for the plain t test (the gate before) and the skew-corrected one
-  (every row, with I = 0.35 and 0.45 too, is in the JSON, ``gate_markdown`` prints it);
+  power near (I = tau -/+ 0.1) and far (tau -/+ 0.2), fixed K = 20 and sequential (looks 2, 11,
+  20), same and mixed difficulty, N = 20/50/100, for the plain t test (0.1.0), Hall's test with
+  N - 1 df (the previous default, near tau only) and the calibrated test (every row, with
+  I = 0.35 and 0.45 too, is in the JSON, ``gate_markdown`` prints it);
 - **savings** of the sequential gate at I = 0.35/0.45.
 
 The engine is not under test here, so samples are drawn with numpy (multinomial counts of
