@@ -62,7 +62,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .decompose import ItemEstimate
-from .skew import hall_bounds
+from .skew import calibrated_bounds, hall_bounds
 
 __all__ = [
     "MAX_LOOKS",
@@ -255,6 +255,11 @@ class SequentialPlan:
         # 1 - a first and lose the digits of a tiny nominal level
         return -float(stdtrit(df, self.nominal[look_index]))
 
+    def tail(self, look_index: int) -> float:
+        """One-sided level a look tests at: alpha with one look, else the nominal level p_j."""
+        self._check_index(look_index)
+        return self.alpha if len(self.looks) == 1 else self.nominal[look_index]
+
     def _check_index(self, look_index: int) -> None:
         if not 0 <= look_index < len(self.looks):
             raise IndexError(f"look_index {look_index} outside 0..{len(self.looks) - 1}")
@@ -311,14 +316,15 @@ def look_bounds(
     weights: ArrayLike | None = None,
     *,
     skew: bool = True,
+    calibrated: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Weighted mean of ``values`` over the last axis with its one-sided bounds at a look.
 
     The vectorised twin of ``aggregate.one_sided_mean_test`` (same linearisation, SE =
-    sd(d)/sqrt(N), N - 1 degrees of freedom, the same skew correction of ``stats.skew``) at the
-    look's nominal level, so that many simulated suites (rows) can be tested at once.
-    ``skew=False`` gives the plain t bounds (the gate before the correction; benchmarks compare
-    both). Weights must be positive, N >= 2.
+    sd(d)/sqrt(N), the same calibrated skew correction of ``stats.skew``) at the look's
+    nominal level, so that many simulated suites (rows) can be tested at once. Benchmarks
+    compare the gates before: ``skew=False`` gives the plain t bounds, ``calibrated=False``
+    Hall's correction with N - 1 degrees of freedom. Weights must be positive, N >= 2.
     """
     x = np.asarray(values, dtype=np.float64)
     n = x.shape[-1]
@@ -327,6 +333,8 @@ def look_bounds(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise ValueError(f"weights must be {n} finite positive numbers")
+    if skew and calibrated:
+        return calibrated_bounds(x, w, plan.tail(look_index))
     q = plan.critical_t(look_index, n - 1)
     if skew:
         return hall_bounds(x, w, q)

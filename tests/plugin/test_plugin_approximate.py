@@ -1,4 +1,7 @@
-"""An interval on too few items for their skewness is marked approximate in every report."""
+"""An interval that may cover short is marked approximate in every report.
+
+The rule (``stats.skew.is_approximate``): fewer than 20 items, or an estimate above 0.875.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +27,20 @@ def skewed(prompt):
     return "b" if current_sample.get() % 4 == 3 else "a"
 
 def even(prompt):
-    return "b" if (current_sample.get() + int(prompt[1:])) % 4 == 3 else "a"
+    return "b" if (current_sample.get() + int(prompt[1:])) % 2 == 1 else "a"
+
+def scattered(prompt):
+    # one wrong answer in 8, a different one per item: all variance, incoherence 1
+    return prompt if current_sample.get() % 8 == 7 else "a"
 
 @pytest.mark.coherence(samples=8)
 def test_skewed(resample):
     prompts = [f"q{i}" for i in range(6)] + ["wrong"]
     resample.map(skewed, prompts, targets=["a"] * 7)
+
+@pytest.mark.coherence(samples=8)
+def test_scattered(resample):
+    resample.map(scattered, [f"q{i}" for i in range(30)], targets=["a"] * 30)
 
 @pytest.mark.coherence(samples=8)
 def test_even(resample):
@@ -49,7 +60,7 @@ def _run(pytester: pytest.Pytester) -> tuple[Any, dict[str, Any], ET.Element, st
         "-o",
         "junit_family=xunit1",
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     report: dict[str, Any] = json.loads((pytester.path / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)
     junit = ET.parse(pytester.path / "junit.xml").getroot()
@@ -66,14 +77,20 @@ def _property(junit: ET.Element, test: str, name: str) -> str | None:
     return None
 
 
-def test_the_skewed_test_is_marked_approximate_everywhere_and_the_even_one_nowhere(
+def test_small_and_near_one_are_marked_approximate_everywhere_and_the_even_one_nowhere(
     pytester: pytest.Pytester,
 ) -> None:
     result, report, junit, page = _run(pytester)
     tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
     skewed, even = tests["test_skewed"]["totals"], tests["test_even"]["totals"]
-    assert skewed["interval_approximate"] is True
-    assert even["interval_approximate"] is False
+    scattered = tests["test_scattered"]["totals"]
+    assert skewed["interval_approximate"] is True  # 7 items < 20
+    assert even["interval_approximate"] is False  # 30 items, incoherence 4/7
+    assert even["incoherence"] == pytest.approx(4 / 7)
+    # 30 items, each one wrong answer in 8: error 1/4, unbiased variance 1/4, incoherence 1
+    assert scattered["incoherence"] == pytest.approx(1.0)
+    assert scattered["interval_approximate"] is True
+    assert _property(junit, "test_scattered", "hotmess.interval_approximate") == "true"
     assert skewed["effective_items"] == pytest.approx((6 * 0.5 + 2.0) ** 2 / (6 * 0.25 + 4.0))
     assert skewed["interval_skewness"] < 0
     assert skewed["interval_method"] == "hall"

@@ -12,10 +12,11 @@ from pytest_hotmess.stats.aggregate import gate_incoherence, one_sided_mean_test
 from pytest_hotmess.stats.decompose import ItemEstimate, categorical_terms
 from pytest_hotmess.stats.sequential import look_bounds, make_plan
 from pytest_hotmess.stats.skew import (
+    calibrated_bounds,
     effective_items,
     hall_bounds,
     is_approximate,
-    ratio_hall_bounds,
+    ratio_calibrated_bounds,
     ratio_hall_interval,
     ratio_skewness,
 )
@@ -53,10 +54,14 @@ def test_ratio_interval_is_the_inverted_gate() -> None:
     w = rng.uniform(0.5, 2.0, 25)
     low, high = ratio_hall_interval(v, e, w, 0.90) or (math.nan, math.nan)
     assert low < float(np.sum(w * v) / np.sum(w * e)) < high
+    # at the bounds the calibrated one-sided test of D(theta) = mean of (v - theta e) sits on 0
+    assert float(calibrated_bounds(v - low * e, w, 0.05)[1]) == pytest.approx(0.0, abs=1e-10)
+    assert float(calibrated_bounds(v - high * e, w, 0.05)[2]) == pytest.approx(0.0, abs=1e-10)
+    # and Hall's uncalibrated interval inverts Hall's test with t_{N-1}
+    raw = ratio_hall_interval(v, e, w, 0.90, calibrated=False) or (math.nan, math.nan)
     q = float(stdtrit(24, 0.95))
-    # at the bounds the one-sided test of D(theta) = mean of (v - theta e) sits on 0
-    assert float(hall_bounds(v - low * e, w, q)[1]) == pytest.approx(0.0, abs=1e-10)
-    assert float(hall_bounds(v - high * e, w, q)[2]) == pytest.approx(0.0, abs=1e-10)
+    assert float(hall_bounds(v - raw[0] * e, w, q)[1]) == pytest.approx(0.0, abs=1e-10)
+    assert float(hall_bounds(v - raw[1] * e, w, q)[2]) == pytest.approx(0.0, abs=1e-10)
     # so the 95% gate (one-sided at 5%) fails exactly below the 90% interval's lower bound
     items = [
         ItemEstimate(
@@ -91,8 +96,16 @@ def test_effective_items_and_cochrans_rule() -> None:
     sd = math.sqrt((6 * 0.16**2 + 0.96**2) / 6)
     third = (6 * 0.16**3 - 0.96**3) / 7
     assert gamma == pytest.approx(third / sd**3, rel=1e-12)  # about -1.62
-    assert is_approximate(7, gamma)  # 7 < 10 * 2.62
-    assert not is_approximate(7, 0.8)  # 10 * 0.64 = 6.4 < 7
+    assert gamma == pytest.approx(-1.6198, abs=1e-4)
+
+
+def test_approximate_rule() -> None:
+    # fewer than 20 items, or an unclipped estimate above 0.875 (docs/statistics.md)
+    assert is_approximate(19, 0.1)
+    assert not is_approximate(20, 0.1)
+    assert not is_approximate(20, 0.875)
+    assert is_approximate(20, 0.8751)
+    assert is_approximate(500, 1.3)  # unclipped: above 1 after the unbiased correction
     assert not is_approximate(30, None)
 
 
@@ -161,7 +174,7 @@ def test_coverage_under_skew_at_n_200() -> None:
     m = expit(rng.normal(0.0, 1.0, (suites, items)) - low)[..., None]
     p = np.concatenate([1 - m, m, 0 * m, 0 * m], axis=-1)
     e, v = _terms(rng.multinomial(10, p))
-    _, low_b, high_b = ratio_hall_bounds(v, e, None, float(-stdtrit(items - 1, 0.025)))
+    _, low_b, high_b = ratio_calibrated_bounds(v, e, None, 0.025)
     for row in range(3):  # the vectorised core is the interval the aggregate reports
         bounds = ratio_hall_interval(v[row], e[row], np.ones(items), 0.95)
         assert bounds == pytest.approx((low_b[row], high_b[row]), rel=1e-9)
