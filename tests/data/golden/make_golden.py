@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/data/golden/make_golden.py
 
-The golden file was made by the code before judging was vectorised (commit 5460714);
+The golden file was made by the code before judging was vectorised: commit 5460714 with the
+calibrated intervals of issue 14 (commit d3a7210, the per-item code);
 ``tests/results/test_golden_report.py`` checks that a fresh run gives every number to 1e-12.
 Regenerate it only when a figure is meant to change, and say why in the commit.
 
