@@ -19,6 +19,7 @@ from .notes import Note
 from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
+    "SAMPLE_FIELDS",
     "SCHEMA",
     "CallStats",
     "ItemRecord",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 SCHEMA = "pytest-hotmess/1"
+
+SAMPLE_FIELDS = frozenset({"counts", "outcomes", "covariates"})
+"""An item's per-sample data: in the JSON report only at ``--hotmess-json-detail samples``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +70,9 @@ class ItemRecord(PlainRecord):
     def estimated(self) -> bool:
         return self.kind is not None
 
-    def to_plain(self) -> dict[str, Any]:
+    def to_plain(self, samples: bool = True) -> dict[str, Any]:
+        """The item's plain form; without ``samples`` its per-sample data (``counts``,
+        ``outcomes``, ``covariates``) is left out (``--hotmess-json-detail items``)."""
         order: tuple[str, ...]
         if self.estimated:
             head = ("id", "kind", "loss", "estimator", "k", "invalid", "weight")
@@ -75,6 +81,8 @@ class ItemRecord(PlainRecord):
             order = ("id", "target", "k", "error", "bias", "variance", "outcomes", "invalid")
         out: dict[str, Any] = {}
         for name in (*order, "invalid", "covariates", "problem", "out_of_range"):
+            if not samples and name in SAMPLE_FIELDS:
+                continue
             value = getattr(self, name)
             if not value and name == "out_of_range":
                 continue
@@ -195,6 +203,16 @@ class TestRecord(PlainRecord):
     def with_outcome(self, outcome: str | None) -> TestRecord:
         return dataclasses.replace(self, outcome=outcome)
 
+    def plain_at(self, detail: str) -> dict[str, Any]:
+        """The plain form at a ``--hotmess-json-detail`` level: without ``items`` (``tests``),
+        each item without its samples (``items``), or whole (``samples``)."""
+        out = dataclasses.replace(self, items=[]).to_plain()
+        if detail == "tests":
+            del out["items"]
+        else:
+            out["items"] = [item.to_plain(samples=detail == "samples") for item in self.items]
+        return out
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo(PlainRecord):
@@ -239,7 +257,9 @@ class RunInfo(PlainRecord):
 class RunRecord(PlainRecord):
     """The whole run: what the terminal, JUnit, JSON and HTML reports and baselines read."""
 
-    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"run", "comparison", "regressions"})
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"run", "comparison", "regressions", "detail"}
+    )
 
     plugin_version: str = ""
     created: str = ""
@@ -249,6 +269,9 @@ class RunRecord(PlainRecord):
     totals: RunTotals = dataclasses.field(default_factory=RunTotals)
     comparison: Comparison | None = None
     regressions: list[Regression] | None = None
+    detail: str | None = None
+    """How much per-item data the report holds (``tests``, ``items``, ``samples``); None in
+    reports written before ``--hotmess-json-detail`` (they hold samples)."""
     schema: str = SCHEMA
 
     def to_plain(self) -> dict[str, Any]:
