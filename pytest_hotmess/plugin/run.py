@@ -211,6 +211,8 @@ class HotmessRun:
         figures); the run keeps the record without items, and so does the report, which
         pytest's terminal reporter keeps until the end of the run.
         """
+        if self.is_worker:
+            return  # the controller keeps the records; the report must reach it whole
         payload = getattr(report, "hotmess", None)
         if isinstance(payload, Mapping):
             from ..results.records import TestRecord

@@ -275,7 +275,9 @@ class RunRecord(PlainRecord):
     schema: str = SCHEMA
 
     def to_plain(self) -> dict[str, Any]:
-        body = super().to_plain()
+        """The report's document; its tests at the run's ``detail`` (whole when None)."""
+        body = PlainRecord.to_plain(dataclasses.replace(self, tests=[]))
+        body["tests"] = [test.plain_at(self.detail or "samples") for test in self.tests]
         schema = body.pop("schema")
         return {"schema": schema, **body}
 
