@@ -43,7 +43,8 @@ class Spool:
     def add(self, nodeid: str, plain: Mapping[str, Any]) -> None:
         """Lay out a test's plain record and append it; a test added again replaces it."""
         if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="hotmess-report-", suffix=".spool")
+            # open for the run, closed by close(): no block to hold it in
+            self._file = tempfile.TemporaryFile(prefix="hotmess-report-", suffix=".spool")  # noqa: SIM115
         parts = [segment.encode("utf-8") for segment in test_segments(plain)]
         self._file.seek(0, 2)
         offset = self._file.tell()
@@ -69,9 +70,7 @@ class Spool:
         found: dict[str, Any] = json.loads(self.text(nodeid, outcome, with_items=True))
         return found
 
-    def texts(
-        self, order: Mapping[str, str | None], *, with_items: bool
-    ) -> Iterator[str]:
+    def texts(self, order: Mapping[str, str | None], *, with_items: bool) -> Iterator[str]:
         """Every spooled test of ``order`` (node id to outcome), in that order."""
         for nodeid, outcome in order.items():
             if nodeid in self._entries:

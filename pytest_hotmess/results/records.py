@@ -257,9 +257,7 @@ class RunInfo(PlainRecord):
 class RunRecord(PlainRecord):
     """The whole run: what the terminal, JUnit, JSON and HTML reports and baselines read."""
 
-    OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"run", "comparison", "regressions", "detail"}
-    )
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"run", "comparison", "regressions", "detail"})
 
     plugin_version: str = ""
     created: str = ""

@@ -144,7 +144,8 @@ def test_headers_and_streaming_through_the_plugin_keep_header_secrets_out_of_eve
     # The server echoes the header back in an error once: the failure must not show it.
     result = pytester.runpytest_subprocess(
         "--hotmess-model", "gw", "--hotmess-transport", transport, "--junitxml", "junit.xml",
-        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json", "--hotmess-record", "rec.jsonl", *workers,
+        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json",
+        "--hotmess-record", "rec.jsonl", *workers,
     )  # fmt: skip
     result.assert_outcomes(passed=1)
     assert server.count() == 12

@@ -67,7 +67,8 @@ def test_a_regression_beyond_tolerance_fails_the_run(
     result = _run(
         pytester, monkeypatch, "hot_mess", 1,
         "--hotmess-compare", "base", "--hotmess-compare-fail", "incoherence:0.05",
-        "--hotmess-compare-fail", "variance:10", "--hotmess-json-detail", "samples", "--hotmess-json", "out.json",
+        "--hotmess-compare-fail", "variance:10",
+        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json",
     )  # fmt: skip
     result.assert_outcomes(passed=1)  # every test passed ...
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # ... but the run regressed
