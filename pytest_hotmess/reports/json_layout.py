@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
-__all__ = ["LEAD_KEYS", "TestSegments", "test_segments", "test_text", "write_document"]
+__all__ = ["LEAD_KEYS", "Segments", "join_test", "split_test", "write_document"]
 
 LEAD_KEYS = ("nodeid", "outcome")
 """A test's first two keys: written when the test is copied, from what the run knows then."""
@@ -41,11 +41,11 @@ def _items_entry(items: Iterable[object], depth: int) -> str:
     return "  " * depth + '"items": ' + body
 
 
-TestSegments = tuple[str, str, str]
+Segments = tuple[str, str, str]
 """A test's entries before ``items``, the ``items`` entry ('' without one), those after."""
 
 
-def test_segments(test: Mapping[str, Any], depth: int = 3) -> TestSegments:
+def split_test(test: Mapping[str, Any], depth: int = 3) -> Segments:
     """A test's plain form (without its lead keys) as text segments, keys at ``depth``."""
     before: list[str] = []
     after: list[str] = []
@@ -60,8 +60,8 @@ def test_segments(test: Mapping[str, Any], depth: int = 3) -> TestSegments:
     return ",\n".join(before), items, ",\n".join(after)
 
 
-def test_text(
-    nodeid: str, outcome: str | None, segments: TestSegments, *, with_items: bool, depth: int = 3
+def join_test(
+    nodeid: str, outcome: str | None, segments: Segments, *, with_items: bool, depth: int = 3
 ) -> str:
     """One test as it stands in the report's ``tests`` list (its first line not indented)."""
     head = [_entry("nodeid", nodeid, depth), _entry("outcome", outcome, depth)]
@@ -72,7 +72,7 @@ def test_text(
 
 def write_document(plain: Mapping[str, Any], out: IO[str], tests: Iterable[str]) -> None:
     """Write the report: ``plain`` (the run's plain form) with its ``tests`` from ``tests``,
-    each already laid out by ``test_text``."""
+    each already laid out by ``join_test``."""
     out.write("{\n")
     keys = list(plain)
     for n, key in enumerate(keys):

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 
 from ..config.atomic import atomic_text
 from ..results.records import SCHEMA, RunRecord
-from .json_layout import test_segments, test_text, write_document
+from .json_layout import join_test, split_test, write_document
 
-__all__ = ["SCHEMA", "ReportInput", "TestTexts", "created_now", "write_json_atomic"]
+__all__ = ["SCHEMA", "LaidOutTests", "ReportInput", "created_now", "write_json_atomic"]
 
-TestTexts = Callable[[bool], Iterable[str]]
+LaidOutTests = Callable[[bool], Iterable[str]]
 """The run's tests laid out for the report, in node-id order; the flag: with their items."""
 
 
@@ -33,7 +33,7 @@ class ReportInput:
 
     run: RunRecord
     detail: str = "samples"
-    texts: TestTexts | None = None
+    texts: LaidOutTests | None = None
 
 
 def created_now() -> str:
@@ -46,13 +46,13 @@ def created_now() -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _laid_out(run: RunRecord, detail: str) -> TestTexts:
+def _laid_out(run: RunRecord, detail: str) -> LaidOutTests:
     level = "samples" if detail == "samples" else "items"
 
     def texts(with_items: bool) -> Iterable[str]:
         for test in run.tests:
-            segments = test_segments(test.plain_at(level))
-            yield test_text(test.nodeid, test.outcome, segments, with_items=with_items)
+            segments = split_test(test.plain_at(level))
+            yield join_test(test.nodeid, test.outcome, segments, with_items=with_items)
 
     return texts
 

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from .json_layout import TestSegments, test_segments, test_text
+from .json_layout import Segments, join_test, split_test
 
 __all__ = ["Spool"]
 
@@ -45,7 +45,7 @@ class Spool:
         if self._file is None:
             # open for the run, closed by close(): no block to hold it in
             self._file = tempfile.TemporaryFile(prefix="hotmess-report-", suffix=".spool")  # noqa: SIM115
-        parts = [segment.encode("utf-8") for segment in test_segments(plain)]
+        parts = [segment.encode("utf-8") for segment in split_test(plain)]
         self._file.seek(0, 2)
         offset = self._file.tell()
         for part in parts:
@@ -53,7 +53,7 @@ class Spool:
         sizes = (len(parts[0]), len(parts[1]), len(parts[2]))
         self._entries[nodeid] = _Entry(offset, sizes)
 
-    def segments(self, nodeid: str) -> TestSegments:
+    def segments(self, nodeid: str) -> Segments:
         """The test's text segments as they were laid out."""
         assert self._file is not None
         entry = self._entries[nodeid]
@@ -63,7 +63,7 @@ class Spool:
 
     def text(self, nodeid: str, outcome: str | None, *, with_items: bool) -> str:
         """The test as it stands in the report, with the outcome the run gave it."""
-        return test_text(nodeid, outcome, self.segments(nodeid), with_items=with_items)
+        return join_test(nodeid, outcome, self.segments(nodeid), with_items=with_items)
 
     def plain(self, nodeid: str, outcome: str | None = None) -> dict[str, Any]:
         """The test's plain record read back (for a baseline comparison)."""
