@@ -41,6 +41,9 @@ __all__ = ["RUN_KEY", "HotmessRun", "hotmess_run"]
 
 RUN_KEY = pytest.StashKey["HotmessRun"]()
 
+_ON_REPORT = ("nodeid", "verdict", "message", "totals")
+"""What a test report keeps of its record once the run has read it (pytest keeps reports)."""
+
 
 def hotmess_run(config: pytest.Config) -> HotmessRun:
     """The run object that configure stashed on this config."""
@@ -88,6 +91,8 @@ class HotmessRun:
         """Each test's record without its items: those are in ``spool`` and ``kept``."""
         self._kept: KeptItems | None = None
         self.spool = Spool()
+        self.spooling = bool(self.settings.json or self.settings.save or self.settings.compare)
+        """Whether tests are laid out into the spool: only for a JSON document or a comparison."""
         self.covariates: set[str] = set()
         """Names of the samples' covariates seen (to tell a misspelt length covariate)."""
         self.outcomes: dict[str, str] = {}
@@ -208,8 +213,8 @@ class HotmessRun:
         """Every test report (on the controller, also those replayed from xdist workers).
 
         A test's record goes to the spool (its report text) and the kept columns (its items'
-        figures); the run keeps the record without items, and so does the report, which
-        pytest's terminal reporter keeps until the end of the run.
+        figures); the run keeps the record without items, and the report, which pytest's
+        terminal reporter keeps until the end of the run, keeps its verdict and totals.
         """
         if self.is_worker:
             return  # the controller keeps the records; the report must reach it whole
@@ -219,10 +224,13 @@ class HotmessRun:
 
             slim = {key: value for key, value in payload.items() if key != "items"}
             self.kept.add(report.nodeid, payload.get("items") or ())
-            self.spool.add(report.nodeid, payload)
+            if self.spooling:
+                self.spool.add(report.nodeid, payload)
             self.records[report.nodeid] = TestRecord.from_plain(slim)
             self.covariates.update(getattr(report, "hotmess_covariates", None) or ())
-            report.hotmess = slim  # type: ignore[attr-defined]
+            # pytest keeps every report to the end: leave it the verdict and totals only
+            kept = {key: payload[key] for key in _ON_REPORT if key in payload}
+            report.hotmess = kept  # type: ignore[attr-defined]
         if report.nodeid in self.records or payload is not None:
             previous = self.outcomes.get(report.nodeid)
             self.outcomes[report.nodeid] = final_outcome(previous, report)

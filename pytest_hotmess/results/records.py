@@ -7,6 +7,7 @@ field and in the same order; ``from_plain()`` reads it back (an xdist report, a 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -88,7 +89,13 @@ class ItemRecord(PlainRecord):
                 continue
             if value is None and name in ("counts", "outcomes", "problem"):
                 continue
-            out[name] = to_plain_value(value)
+            kind = type(value)
+            if kind is float:  # most fields: plain already (finite, or null in the JSON)
+                out[name] = value if math.isfinite(value) else None
+            elif value is None or kind is str or kind is int:
+                out[name] = value
+            else:
+                out[name] = to_plain_value(value)
         return out
 
     def estimate(self) -> ItemEstimate | None:
