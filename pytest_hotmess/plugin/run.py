@@ -222,7 +222,10 @@ class HotmessRun:
         if isinstance(payload, Mapping):
             from ..results.records import TestRecord
 
-            slim = {key: value for key, value in payload.items() if key != "items"}
+            # the analyses are in the spool; only the details and the HTML page show them again
+            shown = self.settings.details or self.settings.html
+            dropped = ("items",) if shown else ("items", "length", "ensembles")
+            slim = {key: value for key, value in payload.items() if key not in dropped}
             self.kept.add(report.nodeid, payload.get("items") or ())
             if self.spooling:
                 self.spool.add(report.nodeid, payload)
