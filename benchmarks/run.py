@@ -23,14 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import overhead, plugin_cost, scaling, throughput
+from benchmarks import overhead, plugin_cost, scale, scaling, throughput
 from benchmarks._common import ROOT, machine, run_python
 
 __all__ = ["BENCHMARKS", "main"]
 
 SCHEMA = "pytest-hotmess-bench/1"
 DEFAULT_OUT = ROOT / "benchmarks" / "out" / "results.json"
-BENCHMARKS = ("throughput", "overhead", "scaling", "plugin_cost", "sequential")
+BENCHMARKS = ("throughput", "overhead", "scaling", "plugin_cost", "scale", "sequential")
 
 
 def _sequential(suites: int, workdir: Path) -> dict[str, Any]:
@@ -79,12 +79,18 @@ def _plan(args: argparse.Namespace, workdir: Path) -> dict[str, Callable[[], dic
         record_max_items=100 if quick else 10_000,
     )
     pc = plugin_cost.PluginCostConfig(tests=10 if quick else 1000, repeats=1 if quick else 3)
+    big = scale.ScaleConfig(
+        tests=20 if quick else 2000,
+        items=5 if quick else 50,
+        series=((5, 5), (10, 5)) if quick else scale.ScaleConfig.series,
+    )
     suites = 4 if quick else args.sequential_suites
     return {
         "throughput": lambda: throughput.run(tp, workdir),
         "overhead": lambda: overhead.run(oh),
         "scaling": lambda: scaling.run(sc),
         "plugin_cost": lambda: plugin_cost.run(pc, workdir),
+        "scale": lambda: scale.run(big, workdir),
         "sequential": lambda: _sequential(suites, workdir),
     }
 
@@ -97,6 +103,7 @@ def _table(name: str, result: dict[str, Any]) -> str:
         "overhead": overhead,
         "scaling": scaling,
         "plugin_cost": plugin_cost,
+        "scale": scale,
     }[name]
     text: str = module.table(result)
     return text

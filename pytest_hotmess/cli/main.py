@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..config.settings import JSON_DETAILS
 
 __all__ = ["main", "parser"]
 
@@ -52,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
         help="an undecided statistical gate: judge by the point estimate (default), fail, pass",
     )
     report.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    report.add_argument(
+        "--json-detail",
+        choices=JSON_DETAILS,
+        default="items",
+        help="per-item data in the JSON report: tests, items (default) or samples",
+    )
     report.add_argument("--html", metavar="PATH", help="write the HTML report here")
     report.add_argument("--junitxml", metavar="PATH", help="write a JUnit XML file here")
     report.add_argument(

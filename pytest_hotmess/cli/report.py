@@ -12,7 +12,7 @@ from .. import __version__
 from ..config.marker import CoherenceSpec, MarkerError, parse_marker_kwargs
 from ..config.settings import Settings
 from ..ingest import IngestError
-from ..reports.json_report import created_now
+from ..reports.json_report import ReportInput, created_now
 from ..reports.terminal import render_details, render_table
 from ..reports.writers import WRITERS
 from ..results.judge import Judgement, judge_test
@@ -90,6 +90,7 @@ def _spec(args: argparse.Namespace) -> CoherenceSpec:
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         json=args.json,
+        json_detail=args.json_detail,
         html=args.html,
         details=args.details,
         confidence=args.confidence,
@@ -130,7 +131,7 @@ def _write_files(
     for writer in WRITERS:
         target = getattr(settings, writer.option) if writer.option != "save" else None
         if target:
-            writer.write(target, run)
+            writer.write(target, ReportInput(run, detail=settings.json_detail))
             out.write(f"{writer.name}: {target}\n")
     if args.junitxml:
         write_junit(args.junitxml, run, failures)

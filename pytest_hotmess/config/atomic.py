@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
-__all__ = ["write_atomic"]
+__all__ = ["atomic_text", "write_atomic"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
@@ -46,3 +49,25 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         temp.unlink(missing_ok=True)
         raise
     return target
+
+
+@contextlib.contextmanager
+def atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """A UTF-8 text handle whose content replaces ``path`` only when the block ends cleanly.
+
+    For a file written piece by piece (a report streamed from a spool): as ``write_atomic``,
+    via a temporary file in the same folder, fsync and rename; on an error the temporary file
+    is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = _create_temp(target.parent, target.name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "JSON_DETAILS",
     "OPTIONS",
     "RECORD_MODES",
     "TRANSPORTS",
@@ -22,6 +23,9 @@ __all__ = [
     "SettingsError",
     "resolve_settings",
 ]
+
+JSON_DETAILS = ("tests", "items", "samples")
+"""Values of the ``json_detail`` option, least per-item data first."""
 
 RECORD_MODES = ("merge", "overwrite")
 """Values of the ``record_mode`` option."""
@@ -202,6 +206,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("concurrency", "model calls in flight at once (default 8)", _int_at_least(1), 8, "N"),
     Option("seed", "seed for simulated models and the bootstrap (default 0)", _int, 0, "N"),
     Option("json", "write the JSON report to PATH", _text, None, "PATH"),
+    Option(
+        "json_detail",
+        "how much per-item data the JSON report holds: tests (no item list), items (each "
+        "item's figures, the default) or samples (also its outcomes, counts and covariates)",
+        _choice(*JSON_DETAILS),
+        "items",
+        "LEVEL",
+    ),
     Option(
         "config",
         "YAML configuration file (default: hotmess.yaml at the rootdir)",
@@ -408,6 +420,7 @@ class Settings:
     concurrency: int = 8
     seed: int = 0
     json: str | None = None
+    json_detail: str = "items"
     config: str | None = None
     model: str | None = None
     models: tuple[str, ...] = ()

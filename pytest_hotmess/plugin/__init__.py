@@ -85,6 +85,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
         entry = item.stash.get(ITEM_KEY, None)
         if entry is not None and entry.state is not None:
             entry.state.close()  # the test's thread pool and event loop
+        if entry is not None:
+            # judged and reported: the item (kept by pytest to the end) keeps no samples
+            entry.state, entry.judgement = None, None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -98,7 +101,12 @@ def pytest_runtest_makereport(
     report = yield
     if call.when in ("setup", "call") and entry is not None and entry.judgement is not None:
         # xdist's edge: the record travels as plain builtins and is rebuilt on the controller
-        report.hotmess = entry.judgement.record.to_plain()  # type: ignore[attr-defined]
+        run = hotmess_run(item.config)
+        record = entry.judgement.record
+        report.hotmess = run.payload(record)  # type: ignore[attr-defined]
+        if run.settings.length_covariate is not None:  # the summary names a misspelt one
+            names = {name for i in record.items for row in i.covariates for name in row}
+            report.hotmess_covariates = sorted(names)  # type: ignore[attr-defined]
     return report
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from ..config.marker import DEFAULT_CONFIDENCE, CoherenceSpec
 from ..config.settings import Settings
+from ..reports.spool import Spool
 from ..sampling.budget import Budget
 from .items import ItemState, collect_specs, final_outcome
 from .junit import junit_family, set_case_properties, write_run_to_junit
@@ -31,6 +32,7 @@ from .summary import write_summary
 from .totals import run_record
 
 if TYPE_CHECKING:
+    from ..results.kept import KeptItems
     from ..results.records import RunRecord, TestRecord
     from ..sampling.callables import CallRecorder
     from ..sampling.resampler import TestState
@@ -39,6 +41,9 @@ __all__ = ["RUN_KEY", "HotmessRun", "hotmess_run"]
 
 
 RUN_KEY = pytest.StashKey["HotmessRun"]()
+
+_ON_REPORT = ("nodeid", "verdict", "message", "totals")
+"""What a test report keeps of its record once the run has read it (pytest keeps reports)."""
 
 
 def hotmess_run(config: pytest.Config) -> HotmessRun:
@@ -117,6 +122,13 @@ class HotmessRun:
             config, self.settings.progress_interval, is_worker=self.is_worker
         )
         self.records: dict[str, TestRecord] = {}
+        """Each test's record without its items: those are in ``spool`` and ``kept``."""
+        self._kept: KeptItems | None = None
+        self.spool = Spool()
+        self.spooling = bool(self.settings.json or self.settings.save or self.settings.compare)
+        """Whether tests are laid out into the spool: only for a JSON document or a comparison."""
+        self.covariates: set[str] = set()
+        """Names of the samples' covariates seen (to tell a misspelt length covariate)."""
         self.outcomes: dict[str, str] = {}
         self.write_errors: list[str] = []
         self.written: list[tuple[str, str]] = []
@@ -124,6 +136,15 @@ class HotmessRun:
         self.marker_error = False
         self.result: RunRecord | None = None
         self._callable_recorder: CallRecorder | None = None
+
+    @property
+    def kept(self) -> KeptItems:
+        """The kept figures of every judged test's items (numpy: made on first use)."""
+        if self._kept is None:
+            from ..results.kept import KeptItems
+
+            self._kept = KeptItems()
+        return self._kept
 
     def collect(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         collect_specs(session, items, self.file_config, self.settings, is_worker=self.is_worker)
@@ -264,14 +285,36 @@ class HotmessRun:
         from ..results.difficulty import reference_errors
 
         return reference_errors(baseline.test(nodeid))
+    def payload(self, record: TestRecord) -> dict[str, Any]:
+        """A judged test's record as it travels on its report: its items' samples only when
+        the JSON report asks for them (``--hotmess-json-detail samples``)."""
+        return record.plain_at("samples" if self.settings.json_detail == "samples" else "items")
 
     def observe(self, report: pytest.TestReport) -> None:
-        """Every test report (on the controller, also those replayed from xdist workers)."""
+        """Every test report (on the controller, also those replayed from xdist workers).
+
+        A test's record goes to the spool (its report text) and the kept columns (its items'
+        figures); the run keeps the record without items, and the report, which pytest's
+        terminal reporter keeps until the end of the run, keeps its verdict and totals.
+        """
+        if self.is_worker:
+            return  # the controller keeps the records; the report must reach it whole
         payload = getattr(report, "hotmess", None)
         if isinstance(payload, Mapping):
             from ..results.records import TestRecord
 
-            self.records[report.nodeid] = TestRecord.from_plain(payload)
+            # the analyses are in the spool; only the details and the HTML page show them again
+            shown = self.settings.details or self.settings.html
+            dropped = ("items",) if shown else ("items", "length", "ensembles")
+            slim = {key: value for key, value in payload.items() if key not in dropped}
+            self.kept.add(report.nodeid, payload.get("items") or ())
+            if self.spooling:
+                self.spool.add(report.nodeid, payload)
+            self.records[report.nodeid] = TestRecord.from_plain(slim)
+            self.covariates.update(getattr(report, "hotmess_covariates", None) or ())
+            # pytest keeps every report to the end: leave it the verdict and totals only
+            kept = {key: payload[key] for key in _ON_REPORT if key in payload}
+            report.hotmess = kept  # type: ignore[attr-defined]
         if report.nodeid in self.records or payload is not None:
             previous = self.outcomes.get(report.nodeid)
             self.outcomes[report.nodeid] = final_outcome(previous, report)
@@ -300,24 +343,34 @@ class HotmessRun:
             return  # nothing was gated and no report was asked for
         tests = self.tests()
         transport, baseline = self.registry.transport, self.baseline
+        confidence = self.settings.confidence or DEFAULT_CONFIDENCE
         self.result = run = run_record(
             self.settings,
             tests,
             transport=transport,
             baseline=baseline,
             file_config=self.file_config,
+            totals=self.kept.pooled_totals(tests, confidence),
+            whole=lambda: self._whole(tests),
         )
         write_run_to_junit(self.config, run, tests)
         if run.regressions and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.result = run = dataclasses.replace(run, exitstatus=int(session.exitstatus))
+        from ..reports.json_report import ReportInput
         from ..reports.writers import planned_writes
 
+        order = {test.nodeid: test.outcome for test in tests}
+        source = ReportInput(
+            run,
+            detail=self.settings.json_detail,
+            texts=lambda with_items: self.spool.texts(order, with_items=with_items),
+        )
         for writer, target in planned_writes(
             self.settings, self.baseline_dir, has_records=bool(self.records)
         ):
             try:
-                writer.write(target, run)
+                writer.write(target, source)
             except Exception as exc:  # one failed report must not cost the others
                 reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
                 where = self.settings.sources.get(writer.option, writer.option)
@@ -328,6 +381,17 @@ class HotmessRun:
                 self.written.append((writer.name, str(target)))
         if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.spool.close()
+
+    def _whole(self, tests: list[TestRecord]) -> list[TestRecord]:
+        """The tests with their items read back from the spool (for a baseline comparison)."""
+        from ..results.records import TestRecord
+
+        return [
+            TestRecord.from_plain(self.spool.plain(test.nodeid, test.outcome))
+            for test in tests
+            if test.nodeid in self.spool
+        ]
 
     def summary(self, terminal: Any) -> None:
         """The terminal summary: write problems, the table, details and the comparison."""
@@ -336,4 +400,11 @@ class HotmessRun:
         for problem in self.write_errors:
             terminal.write_line(problem, red=True)
         self.recording.report(terminal)
-        write_summary(terminal, self.result, self.settings, self.written, junit_family(self.config))
+        write_summary(
+            terminal,
+            self.result,
+            self.settings,
+            self.written,
+            junit_family(self.config),
+            covariates=self.covariates,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ..config.settings import Settings
@@ -18,19 +19,20 @@ def write_summary(
     settings: Settings,
     written: list[tuple[str, str]],
     junit_family: str | None = None,
+    covariates: Collection[str] = (),
 ) -> None:
     """Write the run record's sections; a run that gated nothing writes none of them.
 
     ``written`` is (what, where) of each report file the run wrote: only these are named.
     ``junit_family`` is the family of the JUnit XML written (None without one).
+    ``covariates`` are the names of the samples' covariates the run saw.
     """
     if run is None or not run.tests:
         return
     from ..reports.terminal import render_comparison, render_details, render_table
     from ..results.insights import missing_covariate
 
-    rows = (row for test in run.tests for item in test.items for row in item.covariates)
-    unknown = missing_covariate(rows, settings.length_covariate)
+    unknown = missing_covariate([dict.fromkeys(covariates, 0)], settings.length_covariate)
     if unknown is not None:
         where = settings.sources.get("length_covariate", "length_covariate")
         terminal.write_line(f"pytest-hotmess: {where}: {unknown}", yellow=True)

@@ -5,7 +5,7 @@ One typed ``RunRecord`` is what every report reads (terminal, JUnit, JSON, basel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ from ..config.settings import Settings
 if TYPE_CHECKING:
     from ..config.file import HotmessConfig
     from ..results.comparison import Comparison, Regression
-    from ..results.records import ModelInfo, RunRecord, SettingValue, TestRecord
+    from ..results.records import ModelInfo, RunRecord, RunTotals, SettingValue, TestRecord
 
 __all__ = ["model_info", "run_record", "settings_in_force"]
 
@@ -28,14 +28,20 @@ def run_record(
     transport: str,
     baseline: tuple[Path, RunRecord] | None,
     file_config: HotmessConfig | None = None,
+    totals: RunTotals | None = None,
+    whole: Callable[[], list[TestRecord]] | None = None,
 ) -> RunRecord:
-    """The run's totals, metadata and (with a baseline) its comparison and regressions."""
+    """The run's totals, metadata and (with a baseline) its comparison and regressions.
+
+    ``tests`` may be slim (no items); then ``totals`` are the run's pooled totals, and
+    ``whole`` gives the tests with their items for a baseline comparison.
+    """
     from ..reports.json_report import created_now
     from ..results.record import model_bucket_rows, pooled_totals
     from ..results.records import RunInfo, RunRecord
 
     confidence = settings.confidence or DEFAULT_CONFIDENCE
-    comparison, found = _compare(settings, tests, baseline)
+    comparison, found = _compare(settings, tests, baseline, whole)
     info = RunInfo(
         plugin_version=__version__,
         transport=transport,
@@ -54,7 +60,7 @@ def run_record(
         created=created_now(),
         run=info,
         tests=tests,
-        totals=pooled_totals(tests, confidence=confidence),
+        totals=totals or pooled_totals(tests, confidence=confidence),
         comparison=comparison,
         regressions=found,
         by_model=(
@@ -115,10 +121,14 @@ def settings_in_force(settings: Settings) -> dict[str, SettingValue]:
 
 
 def _compare(
-    settings: Settings, tests: list[TestRecord], baseline: tuple[Path, RunRecord] | None
+    settings: Settings,
+    tests: list[TestRecord],
+    baseline: tuple[Path, RunRecord] | None,
+    whole: Callable[[], list[TestRecord]] | None,
 ) -> tuple[Comparison | None, list[Regression] | None]:
     if baseline is None or not tests:
         return None, None
+    tests = whole() if whole is not None else tests
     from ..results.compare_runs import compare_runs, find_regressions
     from ..results.records import RunRecord
     from ..stats.compare import parse_fail_rules

@@ -63,6 +63,12 @@ def load_baseline(name_or_path: str, folder: Path) -> tuple[Path, RunRecord]:
         raise BaselineError(f"baseline {path} is not a readable JSON report: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise BaselineError(f"baseline {path} is not a pytest-hotmess report (schema {SCHEMA})")
+    if data.get("detail") == "tests":
+        raise BaselineError(
+            f"baseline {path} was written with --hotmess-json-detail tests and holds no items "
+            "to pair; compare with a baseline saved by --hotmess-save, or a JSON report written "
+            "at --hotmess-json-detail items or samples"
+        )
     try:
         return path, RunRecord.from_plain(data)
     except (ValueError, TypeError) as exc:

@@ -1,7 +1,8 @@
 """The one list of report files a run writes: add a format with one module and one entry here.
 
 Each writer names its option (the ``Settings`` field holding its path), whether it is written
-only when a coherence test ran, and a function writing a ``RunRecord`` to a path.
+only when a coherence test ran, and a function writing a run (``ReportInput``: the
+``RunRecord`` and, for the JSON documents, its tests as streamed from the spool) to a path.
 """
 
 from __future__ import annotations
@@ -12,23 +13,31 @@ from pathlib import Path
 
 from ..config.atomic import write_atomic
 from ..config.settings import Settings
-from ..results.records import RunRecord
 from .baseline import baseline_path
-from .json_report import write_json_atomic
+from .json_report import ReportInput, write_json_atomic
 
 __all__ = ["WRITERS", "ReportWriter", "planned_writes"]
 
 
-def _write_html(path: str | Path, run: RunRecord) -> None:
+def _write_json(path: str | Path, source: ReportInput) -> None:
+    write_json_atomic(path, source)
+
+
+def _write_baseline(path: str | Path, source: ReportInput) -> None:
+    # a comparison pairs items: a baseline always holds them (their samples only if asked)
+    write_json_atomic(path, source, "samples" if source.detail == "samples" else "items")
+
+
+def _write_html(path: str | Path, source: ReportInput) -> None:
     from .html import render_html  # the page module: only when a page is asked for
 
-    write_atomic(path, render_html(run).encode("utf-8"))
+    write_atomic(path, render_html(source.run).encode("utf-8"))
 
 
-def _append_step_summary(path: str | Path, run: RunRecord) -> None:
+def _append_step_summary(path: str | Path, source: ReportInput) -> None:
     from .step_summary import append_step_summary
 
-    append_step_summary(path, run)
+    append_step_summary(path, source.run)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +48,12 @@ class ReportWriter:
     needs_records: bool
     """Written only when a coherence test ran (the JSON report is written regardless, so that
     no stale report survives a run without one)."""
-    write: Callable[[str | Path, RunRecord], None]
+    write: Callable[[str | Path, ReportInput], None]
 
 
 WRITERS: tuple[ReportWriter, ...] = (
-    ReportWriter("JSON report", "json", False, write_json_atomic),
-    ReportWriter("baseline", "save", True, write_json_atomic),
+    ReportWriter("JSON report", "json", False, _write_json),
+    ReportWriter("baseline", "save", True, _write_baseline),
     ReportWriter("HTML report", "html", True, _write_html),
     ReportWriter("step summary", "step_summary", True, _append_step_summary),
 )

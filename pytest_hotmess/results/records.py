@@ -7,6 +7,7 @@ field and in the same order; ``from_plain()`` reads it back (an xdist report, a 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ from .notes import Note
 from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
+    "SAMPLE_FIELDS",
     "SCHEMA",
     "BucketRecord",
     "CallStats",
@@ -38,6 +40,9 @@ __all__ = [
 ]
 
 SCHEMA = "pytest-hotmess/1"
+
+SAMPLE_FIELDS = frozenset({"counts", "outcomes", "covariates"})
+"""An item's per-sample data: in the JSON report only at ``--hotmess-json-detail samples``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +79,9 @@ class ItemRecord(PlainRecord):
     def estimated(self) -> bool:
         return self.kind is not None
 
-    def to_plain(self) -> dict[str, Any]:
+    def to_plain(self, samples: bool = True) -> dict[str, Any]:
+        """The item's plain form; without ``samples`` its per-sample data (``counts``,
+        ``outcomes``, ``covariates``) is left out (``--hotmess-json-detail items``)."""
         order: tuple[str, ...]
         if self.estimated:
             head = ("id", "kind", "loss", "estimator", "k", "invalid", "weight")
@@ -84,12 +91,20 @@ class ItemRecord(PlainRecord):
         out: dict[str, Any] = {}
         tail = ("invalid", "covariates", "problem", "out_of_range", "difficulty", "bucket")
         for name in (*order, *tail):
+            if not samples and name in SAMPLE_FIELDS:
+                continue
             value = getattr(self, name)
             if not value and name == "out_of_range":
                 continue
             if value is None and name in ("counts", "outcomes", "problem", "difficulty", "bucket"):
                 continue
-            out[name] = to_plain_value(value)
+            kind = type(value)
+            if kind is float:  # most fields: plain already (finite, or null in the JSON)
+                out[name] = value if math.isfinite(value) else None
+            elif value is None or kind is str or kind is int:
+                out[name] = value
+            else:
+                out[name] = to_plain_value(value)
         return out
 
     def estimate(self) -> ItemEstimate | None:
@@ -252,6 +267,16 @@ class TestRecord(PlainRecord):
     def with_outcome(self, outcome: str | None) -> TestRecord:
         return dataclasses.replace(self, outcome=outcome)
 
+    def plain_at(self, detail: str) -> dict[str, Any]:
+        """The plain form at a ``--hotmess-json-detail`` level: without ``items`` (``tests``),
+        each item without its samples (``items``), or whole (``samples``)."""
+        out = dataclasses.replace(self, items=[]).to_plain()
+        if detail == "tests":
+            del out["items"]
+        else:
+            out["items"] = [item.to_plain(samples=detail == "samples") for item in self.items]
+        return out
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo(PlainRecord):
@@ -308,7 +333,7 @@ class RunRecord(PlainRecord):
     """The whole run: what the terminal, JUnit, JSON and HTML reports and baselines read."""
 
     OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"run", "comparison", "regressions", "by_model"}
+        {"run", "comparison", "regressions", "by_model", "detail"}
     )
 
     plugin_version: str = ""
@@ -321,10 +346,15 @@ class RunRecord(PlainRecord):
     regressions: list[Regression] | None = None
     by_model: list[ModelBucketRow] | None = None
     """With ``--hotmess-models``: one row per model and difficulty bucket."""
+    detail: str | None = None
+    """How much per-item data the report holds (``tests``, ``items``, ``samples``); None in
+    reports written before ``--hotmess-json-detail`` (they hold samples)."""
     schema: str = SCHEMA
 
     def to_plain(self) -> dict[str, Any]:
-        body = super().to_plain()
+        """The report's document; its tests at the run's ``detail`` (whole when None)."""
+        body = PlainRecord.to_plain(dataclasses.replace(self, tests=[]))
+        body["tests"] = [test.plain_at(self.detail or "samples") for test in self.tests]
         schema = body.pop("schema")
         return {"schema": schema, **body}
 

@@ -30,6 +30,7 @@ VALUES: dict[str, tuple[str, str]] = {
     "models": ("a,b", "c"),
     "record": ("a.jsonl", "b.jsonl"),
     "record_mode": ("overwrite", "merge"),
+    "json_detail": ("samples", "tests"),
     "replay": ("a.jsonl", "b.jsonl"),
     "confidence": ("0.9", "0.8"),
     "max_samples": ("5", "6"),

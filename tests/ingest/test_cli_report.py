@@ -67,7 +67,17 @@ def test_each_source_is_one_test_and_extract_takes_a_regex(tmp_path: Path) -> No
         for i, x in enumerate("1121")
     ]
     plain.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    done = _report(plain, LM_EVAL, "--extract", r"(\w+)$", "--json", "r.json", cwd=tmp_path)
+    done = _report(
+        plain,
+        LM_EVAL,
+        "--extract",
+        r"(\w+)$",
+        "--json",
+        "r.json",
+        "--json-detail",
+        "samples",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     tests = json.loads((tmp_path / "r.json").read_text())["tests"]
     assert [t["nodeid"] for t in tests] == [str(plain), str(LM_EVAL)]

@@ -144,7 +144,8 @@ def test_headers_and_streaming_through_the_plugin_keep_header_secrets_out_of_eve
     # The server echoes the header back in an error once: the failure must not show it.
     result = pytester.runpytest_subprocess(
         "--hotmess-model", "gw", "--hotmess-transport", transport, "--junitxml", "junit.xml",
-        "--hotmess-json", "out.json", "--hotmess-record", "rec.jsonl", *workers,
+        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json",
+        "--hotmess-record", "rec.jsonl", *workers,
     )  # fmt: skip
     result.assert_outcomes(passed=1)
     assert server.count() == 12
@@ -219,7 +220,9 @@ def test_lp(resample, hotmess_model):
 """
     )
     server.script(*(Reply(200, body=_logprob_answer(p)) for p in (0.9, 0.6, 0.75)))
-    result = pytester.runpytest("--hotmess-model", "lp", "--hotmess-json", "out.json")
+    result = pytester.runpytest(
+        "--hotmess-model", "lp", "--hotmess-json-detail", "samples", "--hotmess-json", "out.json"
+    )
     result.assert_outcomes(passed=1)
     assert all(r.body["logprobs"] is True and r.body["top_logprobs"] == 2 for r in server.requests)
     (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]

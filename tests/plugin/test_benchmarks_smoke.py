@@ -152,6 +152,26 @@ def check_plugin_cost(result: dict[str, Any]) -> None:
             assert row["extra_s"] == 0.0
 
 
+def check_scale(result: dict[str, Any]) -> None:
+    config = result["config"]
+    assert result["samples"] == config["tests"] * config["items"] * config["samples"]
+    rows = {row["run"]: row for row in result["rows"]}
+    assert set(rows) == {
+        "plain (-p no:hotmess)",
+        "plugin, no reports",
+        "plugin + --hotmess-json",
+        "plugin -n 2 + --hotmess-json",
+    }
+    assert all(row["wall_s"] > 0 and row["peak_rss_mb"] > 0 for row in rows.values())
+    # only the runs asked for a report wrote one, the same size with and without xdist
+    assert rows["plugin, no reports"]["json_bytes"] is None
+    sizes = {rows[n]["json_bytes"] for n in rows if "--hotmess-json" in n}
+    assert len(sizes) == 1 and sizes.pop() > 0
+    for point in result["series"]:
+        assert point["samples"] == point["tests"] * point["items"] * config["samples"]
+        assert point["json_bytes"] > 0 and point["peak_rss_mb"] > 0
+
+
 def test_the_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
@@ -159,7 +179,7 @@ def test_the_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -167,13 +187,21 @@ def test_the_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
     assert report["schema"] == "pytest-hotmess-bench/1" and report["quick"] is True
     assert report["machine"]["nproc"] >= 1 and report["machine"]["python"]
     benchmarks = report["benchmarks"]
-    assert set(benchmarks) == {"throughput", "overhead", "scaling", "plugin_cost", "sequential"}
+    names = {"throughput", "overhead", "scaling", "plugin_cost", "scale", "sequential"}
+    assert set(benchmarks) == names
     check_throughput(benchmarks["throughput"])
     check_overhead(benchmarks["overhead"])
     check_scaling(benchmarks["scaling"])
     check_plugin_cost(benchmarks["plugin_cost"])
+    check_scale(benchmarks["scale"])
     assert "| true incoherence |" in benchmarks["sequential"]["tables"]
-    for heading in ("### Throughput", "### Overhead", "### Scaling", "### Plugin cost"):
+    for heading in (
+        "### Throughput",
+        "### Overhead",
+        "### Scaling",
+        "### Plugin cost",
+        "### Scale:",
+    ):
         assert heading in done.stdout
 
 

@@ -99,7 +99,13 @@ def test_sdk_methods_are_sampled_recorded_and_replayed_with_the_server_stopped(
     _suite(pytester, monkeypatch, server.url)
     common = ["-p", "no:randomly", "--hotmess-seed", "7", *workers]
     recorded = pytester.runpytest_subprocess(
-        *common, "--hotmess-record", "rec.jsonl", "--hotmess-json", "recorded.json"
+        *common,
+        "--hotmess-record",
+        "rec.jsonl",
+        "--hotmess-json-detail",
+        "samples",
+        "--hotmess-json",
+        "recorded.json",
     )
     recorded.assert_outcomes(passed=4)
     assert server.count() == 3 * 4 * 3 + 2 * 4  # every sample was a real call
@@ -116,7 +122,13 @@ def test_sdk_methods_are_sampled_recorded_and_replayed_with_the_server_stopped(
     server.stop()
     monkeypatch.setenv("FAKE_LLM_KEY", "wrong")  # replay needs no key and makes no call
     replayed = pytester.runpytest_subprocess(
-        *common, "--hotmess-replay", "rec.jsonl", "--hotmess-json", "replayed.json"
+        *common,
+        "--hotmess-replay",
+        "rec.jsonl",
+        "--hotmess-json-detail",
+        "samples",
+        "--hotmess-json",
+        "replayed.json",
     )
     replayed.assert_outcomes(passed=4)
     assert json.dumps(_report(pytester, "replayed.json")) == json.dumps(report)
@@ -156,7 +168,9 @@ def test_seeds_reproduce_and_follow_the_run_seed(pytester: pytest.Pytester) -> N
     )
 
     def outcomes(seed: str, name: str) -> list[Any]:
-        pytester.runpytest("--hotmess-seed", seed, "--hotmess-json", name)
+        pytester.runpytest(
+            "--hotmess-seed", seed, "--hotmess-json-detail", "samples", "--hotmess-json", name
+        )
         report = json.loads((pytester.path / name).read_text())
         return [item["counts"] for item in report["tests"][0]["items"]]
 
@@ -192,7 +206,7 @@ def test_two_tests_sending_the_same_request_keep_their_own_recorded_answers(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: FakeLLMServer
 ) -> None:
     _builtin_suite(pytester, monkeypatch, server.url)
-    args = ["--hotmess-model", "local", "--hotmess-json"]
+    args = ["--hotmess-model", "local", "--hotmess-json-detail", "samples", "--hotmess-json"]
     pytester.runpytest_subprocess(*args, "rec.json", "--hotmess-record", "rec.jsonl")
     assert server.count() == 6  # the second test's calls were made, not answered from the first
     lines = (pytester.path / "rec.jsonl").read_text().splitlines()[1:]
@@ -305,7 +319,9 @@ def test_token_counts_a_callable_does_not_report_are_unknown_not_zero(
             resample(lambda p: Completion(p, input_tokens=2), "hi", target="hi")
         """
     )
-    pytester.runpytest("--hotmess-json", "r.json").assert_outcomes(passed=2)
+    pytester.runpytest(
+        "--hotmess-json-detail", "samples", "--hotmess-json", "r.json"
+    ).assert_outcomes(passed=2)
     report = json.loads((pytester.path / "r.json").read_text())
     calls = {t["nodeid"].split("::")[1]: t["calls"] for t in report["tests"]}
     assert calls["test_plain_text"]["input_tokens"] is None

@@ -92,7 +92,7 @@ def test_free(resample):
     assert abs(resample.result.incoherence - 2 / 3) < 1e-12
 """
     )
-    result = pytester.runpytest("--hotmess-json", "out.json")
+    result = pytester.runpytest("--hotmess-json-detail", "samples", "--hotmess-json", "out.json")
     result.assert_outcomes(passed=1)
     report = json.loads((pytester.path / "out.json").read_text())
     assert report["tests"][0]["verdict"] == "ungated"
@@ -112,7 +112,7 @@ def test_perfect(resample):
         resample.record(["a"] * 4, target="a", item=f"q{i}")
 """
     )
-    result = pytester.runpytest("--hotmess-json", "out.json")
+    result = pytester.runpytest("--hotmess-json-detail", "samples", "--hotmess-json", "out.json")
     result.assert_outcomes(passed=1)
     test = json.loads((pytester.path / "out.json").read_text())["tests"][0]
     assert test["verdict"] == "no-errors"
@@ -144,7 +144,14 @@ def test_flaky(resample):
     resample.map(model, ["q0", "q1", "q2", "q3"], targets=["a"] * 4, items=["q0", "q1", "q2", "q3"])
 """
     )
-    result = pytester.runpytest("--hotmess-concurrency", "1", "--hotmess-json", "out.json")
+    result = pytester.runpytest(
+        "--hotmess-concurrency",
+        "1",
+        "--hotmess-json-detail",
+        "samples",
+        "--hotmess-json",
+        "out.json",
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -184,7 +191,14 @@ def test_invalid(resample):
     assert item.k == 4
 """
     )
-    result = pytester.runpytest("--hotmess-concurrency", "1", "--hotmess-json", "out.json")
+    result = pytester.runpytest(
+        "--hotmess-concurrency",
+        "1",
+        "--hotmess-json-detail",
+        "samples",
+        "--hotmess-json",
+        "out.json",
+    )
     result.assert_outcomes(passed=1)
     test = json.loads((pytester.path / "out.json").read_text())["tests"][0]
     assert test["items"][0]["counts"] == {"a": 2, "<invalid>": 2}

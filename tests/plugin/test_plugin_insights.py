@@ -48,7 +48,7 @@ def test_save_then_compare_identical_model_has_no_regression(
     result = _run(
         pytester, monkeypatch, "coherent", 2,
         "--hotmess-compare", "base", "--hotmess-compare-fail", "incoherence:0.05",
-        "--hotmess-json", "out.json",
+        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json",
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*hotmess baseline comparison*", "*::test_quiz: error *"])
@@ -67,7 +67,8 @@ def test_a_regression_beyond_tolerance_fails_the_run(
     result = _run(
         pytester, monkeypatch, "hot_mess", 1,
         "--hotmess-compare", "base", "--hotmess-compare-fail", "incoherence:0.05",
-        "--hotmess-compare-fail", "variance:10", "--hotmess-json", "out.json",
+        "--hotmess-compare-fail", "variance:10",
+        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json",
     )  # fmt: skip
     result.assert_outcomes(passed=1)  # every test passed ...
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # ... but the run regressed
@@ -114,7 +115,9 @@ def test_length(resample):
 
 def test_length_analysis_and_slope_gate(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(LENGTH_SUITE.replace("SLOPE", "0.0"))
-    result = pytester.runpytest("--hotmess-json", "out.json", "--hotmess-details")
+    result = pytester.runpytest(
+        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json", "--hotmess-details"
+    )
     result.assert_outcomes(failed=1)  # incoherence rises with length on the scattering model
     result.stdout.fnmatch_lines(
         [
@@ -166,7 +169,7 @@ def test_user_length_covariate_from_sample_objects(pytester: pytest.Pytester) ->
             resample.map(model, range(20), targets=["a"] * 20, samples=10)
         """
     )
-    result = pytester.runpytest("--hotmess-json", "out.json")
+    result = pytester.runpytest("--hotmess-json-detail", "samples", "--hotmess-json", "out.json")
     result.assert_outcomes(passed=1)
     test = json.loads((pytester.path / "out.json").read_text())["tests"][0]
     assert test["length"]["covariate"] == "length"
@@ -181,7 +184,9 @@ def test_ensembles_are_in_the_json(pytester: pytest.Pytester) -> None:
                 resample.record(["a"] * 6 + ["b"] * 3 + ["c"], target="a", item=f"q{i}")
         """
     )
-    pytester.runpytest("--hotmess-json", "out.json").assert_outcomes(passed=1)
+    pytester.runpytest(
+        "--hotmess-json-detail", "samples", "--hotmess-json", "out.json"
+    ).assert_outcomes(passed=1)
     ensembles = json.loads((pytester.path / "out.json").read_text())["tests"][0]["ensembles"]
     assert ensembles["ms"] == [1, 3, 5, 9]
     rows = {row["m"]: row for row in ensembles["averaging"]["rows"]}

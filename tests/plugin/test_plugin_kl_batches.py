@@ -65,6 +65,8 @@ def _run(
 ) -> tuple[Any, dict[str, Any], ET.Element]:
     pytester.makepyfile(test_suite=source)
     result = pytester.runpytest_subprocess(
+        "--hotmess-json-detail",
+        "samples",
         "--hotmess-json",
         "report.json",
         "--junitxml",

@@ -83,7 +83,7 @@ def test_unruled(resample):
 def test_config_file_rules_defaults_and_precedence(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", hotmess=CONFIG)
     pytester.makepyfile(RULED_SUITE.replace("EXPECTED_RULED", "4").replace("EXPECTED_MARKED", "6"))
-    result = pytester.runpytest("--hotmess-json", "out.json")
+    result = pytester.runpytest("--hotmess-json-detail", "samples", "--hotmess-json", "out.json")
     # the file's rule gates test_ruled (not marked); the marker's threshold beats the rule
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*incoherence 0.6667 > max_incoherence 0 (1 item, K=4)*"])
@@ -181,7 +181,13 @@ def test_record_then_replay_gives_byte_identical_reports_without_a_server(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     common = ["--hotmess-model", "local", "--junitxml", "junit.xml", *workers]
     recorded = pytester.runpytest_subprocess(
-        *common, "--hotmess-record", "rec.jsonl", "--hotmess-json", "recorded.json"
+        *common,
+        "--hotmess-record",
+        "rec.jsonl",
+        "--hotmess-json-detail",
+        "samples",
+        "--hotmess-json",
+        "recorded.json",
     )
     recorded.assert_outcomes(passed=4)
     assert server.count() == 4 * 5 * 6
@@ -190,7 +196,13 @@ def test_record_then_replay_gives_byte_identical_reports_without_a_server(
     server.stop()
     monkeypatch.delenv("HOTMESS_TEST_KEY")  # replay needs no key
     replayed = pytester.runpytest_subprocess(
-        *common, "--hotmess-replay", "rec.jsonl", "--hotmess-json", "replayed.json"
+        *common,
+        "--hotmess-replay",
+        "rec.jsonl",
+        "--hotmess-json-detail",
+        "samples",
+        "--hotmess-json",
+        "replayed.json",
     )
     replayed.assert_outcomes(passed=4)
     recorded_json = (pytester.path / "recorded.json").read_bytes()

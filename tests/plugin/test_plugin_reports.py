@@ -119,7 +119,7 @@ def test_reports_are_identical_with_and_without_xdist(pytester: pytest.Pytester)
 
 
 def test_json_report_matches_schema_and_content(pytester: pytest.Pytester) -> None:
-    _, report, _ = _run(pytester)
+    _, report, _ = _run(pytester, "--hotmess-json-detail", "samples")
     jsonschema.validate(report, SCHEMA)
     assert "NaN" not in (pytester.path / "report.json").read_text()
     tests = {t["nodeid"].split("::")[1]: t for t in report["tests"]}
