@@ -285,6 +285,7 @@ class HotmessRun:
         from ..results.difficulty import reference_errors
 
         return reference_errors(baseline.test(nodeid))
+
     def payload(self, record: TestRecord) -> dict[str, Any]:
         """A judged test's record as it travels on its report: its items' samples only when
         the JSON report asks for them (``--hotmess-json-detail samples``)."""
@@ -352,6 +353,7 @@ class HotmessRun:
             file_config=self.file_config,
             totals=self.kept.pooled_totals(tests, confidence),
             whole=lambda: self._whole(tests),
+            bucketed=self.kept.bucketed,
         )
         write_run_to_junit(self.config, run, tests)
         if run.regressions and session.exitstatus == pytest.ExitCode.OK:

@@ -5,7 +5,7 @@ One typed ``RunRecord`` is what every report reads (terminal, JUnit, JSON, basel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..config.file import HotmessConfig
     from ..results.comparison import Comparison, Regression
     from ..results.records import ModelInfo, RunRecord, RunTotals, SettingValue, TestRecord
+    from ..stats.decompose import ItemEstimate
 
 __all__ = ["model_info", "run_record", "settings_in_force"]
 
@@ -30,11 +31,13 @@ def run_record(
     file_config: HotmessConfig | None = None,
     totals: RunTotals | None = None,
     whole: Callable[[], list[TestRecord]] | None = None,
+    bucketed: Callable[[TestRecord], Iterable[tuple[str | None, ItemEstimate]]] | None = None,
 ) -> RunRecord:
     """The run's totals, metadata and (with a baseline) its comparison and regressions.
 
     ``tests`` may be slim (no items); then ``totals`` are the run's pooled totals, and
-    ``whole`` gives the tests with their items for a baseline comparison.
+    ``whole`` gives the tests with their items for a baseline comparison and ``bucketed`` a
+    test's (bucket, estimate) pairs for the by-model table.
     """
     from ..reports.json_report import created_now
     from ..results.record import model_bucket_rows, pooled_totals
@@ -64,7 +67,9 @@ def run_record(
         comparison=comparison,
         regressions=found,
         by_model=(
-            model_bucket_rows(tests, settings.models, confidence) if settings.models else None
+            model_bucket_rows(tests, settings.models, confidence, items=bucketed)
+            if settings.models
+            else None
         ),
     )
 

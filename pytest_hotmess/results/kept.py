@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from ..stats.aggregate import aggregate_one_loss
 from ..stats.decompose import ItemEstimate
+from ..stats.difficulty import BUCKETS
 from .record import totals_from
 from .records import RunTotals, TestRecord, verdict_counts
 
@@ -121,6 +122,8 @@ class KeptItems:
         self.targeted: array.array[int] = array.array("b")
         self.loss: array.array[int] = array.array("h")
         self.losses: list[str] = []
+        self.bucket: array.array[int] = array.array("b")
+        """Each item's difficulty bucket: its index in ``BUCKETS``, -1 for none."""
         self.rows: dict[str, tuple[int, int]] = {}
         """Each test's rows, first and past-the-end; a rerun's test points at its last rows."""
 
@@ -144,6 +147,8 @@ class KeptItems:
             self.variance.append(float(variance))
             self.targeted.append(error is not None)
             self.loss.append(self.losses.index(loss))
+            bucket = item.get("bucket")
+            self.bucket.append(BUCKETS.index(bucket) if bucket in BUCKETS else -1)
         self.rows[nodeid] = (start, len(self.k))
 
     def estimates(self, nodeids: Iterable[str]) -> Sequence[ItemEstimate]:
@@ -156,6 +161,15 @@ class KeptItems:
         )
         # the rows carry every attribute of ItemEstimate that pooling reads (and the others)
         return cast("Sequence[ItemEstimate]", _Columns(self, rows))
+
+    def bucketed(self, record: TestRecord) -> list[tuple[str | None, ItemEstimate]]:
+        """A test's kept items with their difficulty buckets (for the by-model table)."""
+        start, stop = self.rows.get(record.nodeid, (0, 0))
+        columns = _Columns(self, np.arange(start, stop, dtype=np.intp))
+        return [
+            (BUCKETS[code] if code >= 0 else None, cast("ItemEstimate", row))
+            for code, row in zip(self.bucket[start:stop], columns, strict=True)
+        ]
 
     def pooled_totals(self, records: Sequence[TestRecord], confidence: float) -> RunTotals:
         """The run's totals over the kept items of ``records`` (in their order)."""

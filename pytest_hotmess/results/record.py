@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..sampling.resampler import ItemResult
@@ -160,13 +160,18 @@ def pooled_totals(records: Sequence[TestRecord], confidence: float = 0.95) -> Ru
 
 
 def model_bucket_rows(
-    records: Sequence[TestRecord], models: Sequence[str], confidence: float = 0.95
+    records: Sequence[TestRecord],
+    models: Sequence[str],
+    confidence: float = 0.95,
+    *,
+    items: Callable[[TestRecord], Iterable[tuple[str | None, ItemEstimate]]] | None = None,
 ) -> list[ModelBucketRow]:
     """The "by model and difficulty" table: every estimated item of the tests that ran on a
     model (``TestRecord.model``) pooled per model and bucket, like the run's totals.
 
     Models in ``models`` order (any other after them, sorted); buckets easy, medium, hard,
-    then items without a bucket; a model's empty bucket has no row.
+    then items without a bucket; a model's empty bucket has no row. ``items`` gives a test's
+    (bucket, estimate) pairs when its record no longer holds them (the run's kept columns).
     """
     from ..stats.difficulty import BUCKETS
 
@@ -174,10 +179,8 @@ def model_bucket_rows(
     for record in records:
         if record.model is None:
             continue
-        for item in record.items:
-            estimate = item.estimate()
-            if estimate is not None:
-                groups.setdefault((record.model, item.bucket), []).append(estimate)
+        for bucket, estimate in (items or _bucketed)(record):
+            groups.setdefault((record.model, bucket), []).append(estimate)
     seen = {model for model, _ in groups}
     order = [m for m in models if m in seen] + sorted(seen - set(models))
     rows = []
@@ -188,3 +191,12 @@ def model_bucket_rows(
                 aggregate = aggregate_one_loss(estimates, confidence=confidence)
                 rows.append(ModelBucketRow(model, bucket, totals_from(*aggregate, estimates)))
     return rows
+
+
+def _bucketed(record: TestRecord) -> list[tuple[str | None, ItemEstimate]]:
+    """A test's estimated items with their difficulty buckets, from its record."""
+    return [
+        (item.bucket, estimate)
+        for item in record.items
+        if (estimate := item.estimate()) is not None
+    ]

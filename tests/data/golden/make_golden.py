@@ -29,7 +29,16 @@ SUITE = HERE / "suite.py"
 GOLDEN = HERE / "report.json"
 TOLERANCE = 1e-12
 
-ARGS = ("-p", "no:cacheprovider", "-p", "no:randomly", "--hotmess-seed", "7")
+ARGS = (
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:randomly",
+    "--hotmess-seed",
+    "7",
+    "--hotmess-json-detail",  # every item's samples, as reports held them when this was made
+    "samples",
+)
 
 VOLATILE = frozenset(
     {
@@ -62,6 +71,8 @@ ADDED_SINCE = {
     "difficulty": "per-item difficulty and the per-test figures by difficulty (issue 18)",
     "bucket": "per-item difficulty bucket (issue 18)",
     "models": "the --hotmess-models setting in run.settings (issue 18)",
+    "detail": "how much per-item data the report holds, --hotmess-json-detail (issue 19)",
+    "json_detail": "the --hotmess-json-detail setting in run.settings (issue 19)",
 }
 """Keys the report gained after the golden file was written, and why. A leaf under one of them
 that only the fresh report has is a new field, not a changed figure; every leaf the golden file
