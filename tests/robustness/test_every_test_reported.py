@@ -22,6 +22,8 @@ def _run(pytester: pytest.Pytester, xdist: bool, *args: str) -> pytest.RunResult
         "no:randomly",
         "--hotmess-json",
         "out.json",
+        "--hotmess-json-detail",  # the items' counts, which one test checks
+        "samples",
         "--junitxml",
         "out.xml",
         "-o",
