@@ -36,18 +36,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     The file gets the permissions a plain ``open(path, "w")`` would give it (not the
     owner-only mode of a ``tempfile.mkstemp`` file), without touching the process umask.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = _create_temp(target.parent, target.name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with _replacing(path) as (fd, target), os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
     return target
 
 
@@ -59,14 +51,21 @@ def atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     via a temporary file in the same folder, fsync and rename; on an error the temporary file
     is removed and ``path`` is left as it was.
     """
+    with _replacing(path) as (fd, _), os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(path: str | os.PathLike[str]) -> Iterator[tuple[int, Path]]:
+    """A temporary file's descriptor next to ``path``, renamed over it when the block ends
+    cleanly and removed when it does not."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = _create_temp(target.parent, target.name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield fd, target
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -211,9 +211,14 @@ def _statistic(
 
     ``theta`` has one value per row of ``v`` and ``e`` (rows, N).
     """
-    x = v - theta[:, None] * e
-    n = v.shape[-1]
-    mean, sd, gamma = _moments(x, w)
+    mean, sd, gamma = _moments(v - theta[:, None] * e, w)
+    return _transformed(mean, sd, gamma, v.shape[-1])
+
+
+def _transformed(
+    mean: NDArray[np.float64], sd: NDArray[np.float64], gamma: NDArray[np.float64], n: int
+) -> NDArray[np.float64]:
+    """sqrt(N) g(S) with S = mean / sd (+-inf where sd is 0) and skewness ``gamma``."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.sign(mean) * np.inf)
         g = s + gamma * s**2 / 3.0 + gamma**2 * s**3 / 27.0 + gamma / (6.0 * n)
@@ -230,13 +235,8 @@ def _calibrated_excess(
     side: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """T(theta) - side q(df(theta)) of the calibrated test of D(theta), row by row."""
-    x = v - theta[:, None] * e
-    n = v.shape[-1]
-    mean, sd, gamma, df = _calibrated(x, w)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        s = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.sign(mean) * np.inf)
-        g = s + gamma * s**2 / 3.0 + gamma**2 * s**3 / 27.0 + gamma / (6.0 * n)
-        statistic = math.sqrt(n) * np.where(np.isfinite(s), g, s)
+    mean, sd, gamma, df = _calibrated(v - theta[:, None] * e, w)
+    statistic = _transformed(mean, sd, gamma, v.shape[-1])
     result: NDArray[np.float64] = statistic - side * _upper_quantile(df, tail)
     return result
 
