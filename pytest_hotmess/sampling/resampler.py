@@ -523,7 +523,8 @@ class Resampler:
 
                 check_difficulty(self._item_id(item), difficulty)
             result = self._record(outcomes, item, target, kind, weight, covariates)
-            self._given([result.id], [difficulty])
+            if difficulty is not None:  # record is the per-item hot path: no work when absent
+                self._given([result.id], [difficulty])
             return result
 
     def ingest(
