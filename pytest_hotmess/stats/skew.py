@@ -21,9 +21,11 @@ the interval's lower bound at the gate's level lies above tau.
 The plugin's test is that one with a small-sample calibration (``calibrated_bounds``,
 docs/statistics.md, 'Small-sample calibration'): the sample skewness of N skewed terms is
 biased toward 0 (the rare items that carry the tail are often not drawn), so gamma is taken as
-(1 + SKEW_INFLATION / N) times it, and the sample sd of heavy-tailed terms is noisier than a
-chi-square with N - 1 degrees of freedom, so the t quantile takes the moment-matched degrees of
-freedom 2 (N - 1) / (kappa - 1) (kappa the bias-adjusted kurtosis of d; N - 1 when kappa <= 3).
+(1 + SKEW_INFLATION / N) times it within +-SKEW_CAP sqrt(N) (``calibrated_skewness``), and the
+sample sd of heavy-tailed terms is noisier than a chi-square with N - 1 degrees of freedom, so
+the t quantile takes the moment-matched degrees of freedom of s given m,
+2 (N - 1) / (kappa - 1 - gamma^2 + prior) (``calibrated_df_from_moments``; kappa the
+bias-adjusted kurtosis of d, the prior KURTOSIS_PRIOR for a tail the suite did not draw).
 """
 
 from __future__ import annotations
