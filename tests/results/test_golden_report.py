@@ -1,7 +1,8 @@
 """Every figure of every report is what it was before judging was vectorised (issue 19, item 5).
 
 ``tests/data/golden/report.json`` was written by the per-item code (commit 5460714 with the
-calibrated intervals of issue 14, commit d3a7210) from
+calibrated intervals of issue 14, commit d3a7210) and regenerated, intervals only, by commit
+ab4acf2 (the calibration refitted for issue 14 item 3) from
 ``tests/data/golden/suite.py``: every outcome kind x loss x estimator, weights, invalid
 outcomes, variance-only items, covariates, sequential ``map`` and seeded simulated models.
 A fresh run must give every number within 1e-12 and every other leaf exactly.

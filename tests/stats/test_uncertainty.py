@@ -221,10 +221,11 @@ def test_aggregate_option_errors(options: dict[str, object], pattern: str) -> No
 
 
 def test_one_sided_mean_test_hand_computed() -> None:
-    # x = 1..4: mean 2.5, sd sqrt(5/3) = 1.290994, SE 0.645497, t(0.95, 3) = 2.353363
-    # -> +/- 1.519089
+    # x = 1..4: mean 2.5, sd sqrt(5/3) = 1.290994, SE 0.645497; symmetric and light-tailed
+    # (G2 < 0), so the calibrated df is 2 * 3 / (0 + 2 * 4 / 20 + 2) = 2.5: t(0.95, 2.5) =
+    # 2.558219 -> +/- 1.651323
     mean, low, high = one_sided_mean_test([1.0, 2.0, 3.0, 4.0], [1.0] * 4, 0.95)
-    assert (mean, low, high) == pytest.approx((2.5, 0.980911, 4.019089), abs=2e-6)
+    assert (mean, low, high) == pytest.approx((2.5, 0.848677, 4.151323), abs=2e-6)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +236,7 @@ def test_gate_mean_verdicts(threshold: float, verdict: str) -> None:
     assert decision.verdict == verdict
     assert decision.statistic == pytest.approx(2.5 - threshold)
     assert (decision.low, decision.high) == pytest.approx(
-        (0.980911 - threshold, 4.019089 - threshold), abs=2e-6
+        (0.848677 - threshold, 4.151323 - threshold), abs=2e-6
     )
 
 
