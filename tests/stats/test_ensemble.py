@@ -416,3 +416,50 @@ def test_log_factorials_match_scipy_and_need_no_scipy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------------------
+# the array passes give the per-row figures
+
+
+def test_delta_intervals_of_rows_are_each_row_s_ratio_delta_interval() -> None:
+    from pytest_hotmess.stats.ensemble import _delta_intervals
+
+    rng = np.random.default_rng(11)
+    for n in (2, 3, 7, 40, 300):
+        errors = rng.uniform(0.0, 1.0, size=(4, n))
+        variances = errors * rng.uniform(0.0, 1.0, size=(4, n))
+        errors[3] = 0.0  # no error: undefined
+        weights = rng.choice([0.5, 1.0, 3.0], size=n)
+        lows, highs = _delta_intervals(variances, errors, weights, 0.9)
+        for row in range(4):
+            expected = ratio_delta_interval(variances[row], errors[row], weights, 0.9)
+            found = None if math.isnan(lows[row]) else (float(lows[row]), float(highs[row]))
+            assert found == expected  # the same sums in the same order: bit for bit
+
+
+def test_remembered_votes_give_the_figures_of_a_fresh_enumeration() -> None:
+    from pytest_hotmess.stats import ensemble
+
+    rng = np.random.default_rng(4)
+    tests = []
+    for _ in range(6):
+        items = []
+        for i in range(12):
+            drawn = rng.multinomial(9, [0.55, 0.25, 0.15, 0.05]) + [1, 0, 0, 0]  # "A" first
+            counts = {k: int(v) for k, v in zip("ABCD", drawn, strict=True) if v}
+            items.append(_categorical(f"q{i}", counts))
+        tests.append(items)
+    ensemble._remembered.clear()
+    cold = [ensemble_projection(items) for items in tests]  # later tests reuse earlier rows
+    assert ensemble._remembered
+    warm = [ensemble_projection(items) for items in tests]  # every row remembered
+    for items, first, again in zip(tests, cold, warm, strict=True):
+        assert first == again
+        counts = [[int(i.counts[k]) for k in ("A", "B", "C", "D") if k in i.counts] for i in items]
+        for m in (3, 5):
+            width = max(len(c) for c in counts)
+            padded = np.array([c + [0] * (width - len(c)) for c in counts])
+            hit = vote_probabilities(padded, m)[:, 0]  # target "A" is each item's first label
+            error = float(np.mean(2.0 * (1.0 - hit)))
+            assert _rows(first, "majority")[m].error == pytest.approx(error, rel=1e-14, abs=1e-15)
