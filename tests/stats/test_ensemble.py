@@ -446,7 +446,7 @@ def test_remembered_votes_give_the_figures_of_a_fresh_enumeration() -> None:
     for _ in range(6):
         items = []
         for i in range(12):
-            drawn = rng.multinomial(9, [0.55, 0.25, 0.15, 0.05]) + [1, 0, 0, 0]  # "A" first
+            drawn = rng.multinomial(9, [0.55, 0.25, 0.15, 0.05]) + np.array([1, 0, 0, 0])  # "A" 1st
             counts = {k: int(v) for k, v in zip("ABCD", drawn, strict=True) if v}
             items.append(_categorical(f"q{i}", counts))
         tests.append(items)
