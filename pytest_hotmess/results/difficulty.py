@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 
 from ..stats.difficulty import (
     DIFFICULTY_SOURCES,
+    DifficultyColumns,
     assign_buckets,
-    bucket_figures,
-    difficulty_slope,
+    figures_of,
+    slope_of,
 )
 from .records import BucketRecord, DifficultyRecord, ItemRecord, TestRecord
 
@@ -65,15 +66,14 @@ def _record(
     confidence: float,
 ) -> tuple[DifficultyRecord, list[ItemRecord]]:
     buckets = assign_buckets(values)
-    estimates = [e for e in (item.estimate() for item in items) if e is not None]
-    figures = bucket_figures(estimates, buckets, confidence=confidence, difficulties=values)
+    columns = DifficultyColumns.of(items, buckets, values)  # the estimated items' figures
     labelled = any(isinstance(v, str) for v in values.values())
     record = DifficultyRecord(
         difficulty_source=source,
         scale="label" if labelled else "tertile",
         confidence=confidence,
-        buckets=[BucketRecord(**dataclasses.asdict(f)) for f in figures],
-        slope=difficulty_slope(estimates, buckets, confidence=confidence),
+        buckets=[BucketRecord(**vars(f)) for f in figures_of(columns, confidence=confidence)],
+        slope=slope_of(columns, confidence=confidence),
         note=RUN_SOURCE_NOTE if source == "run" else None,
     )
     marked = [
