@@ -161,10 +161,13 @@ def assign_buckets(difficulties: Mapping[str, object]) -> dict[str, Bucket]:
 def _tertiles(values: NDArray[np.float64]) -> NDArray[np.int64]:
     """Each number's bucket index: floor(3 (r - 1/2) / n) of its average rank r among n."""
     n = values.shape[0]
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    below = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    average_rank = below + (counts + 1) / 2.0  # 1-based average rank of each distinct value
-    index = np.floor(3.0 * (average_rank[inverse.reshape(-1)] - 0.5) / n).astype(np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, n))  # equal numbers, one run each
+    average_rank = starts + (counts + 1) / 2.0  # 1-based average rank of each run
+    index = np.empty(n, dtype=np.int64)
+    index[order] = np.floor(3.0 * (np.repeat(average_rank, counts) - 0.5) / n)
     clipped: NDArray[np.int64] = np.clip(index, 0, 2)
     return clipped
 
