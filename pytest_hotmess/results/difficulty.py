@@ -10,7 +10,6 @@ properties included, shows the same figures under ``-n 2`` as under ``-n 0``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 from ..stats.difficulty import (
@@ -76,11 +75,16 @@ def _record(
         slope=slope_of(columns, confidence=confidence),
         note=RUN_SOURCE_NOTE if source == "run" else None,
     )
-    marked = [
-        dataclasses.replace(item, difficulty=values.get(item.id), bucket=buckets.get(item.id))
-        for item in items
-    ]
+    marked = [_marked(item, values.get(item.id), buckets.get(item.id)) for item in items]
     return record, marked
+
+
+def _marked(item: ItemRecord, difficulty: float | str | None, bucket: str | None) -> ItemRecord:
+    """The item with its difficulty and bucket: ``dataclasses.replace`` without its walk over
+    the fields' definitions, which costs more than the rest of a test's buckets."""
+    if item.difficulty == difficulty and item.bucket == bucket:
+        return item
+    return ItemRecord(**{**vars(item), "difficulty": difficulty, "bucket": bucket})
 
 
 def reference_errors(baseline: TestRecord | None) -> dict[str, float]:

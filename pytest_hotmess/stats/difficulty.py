@@ -243,6 +243,8 @@ class DifficultyColumns:
 
 def _number(value: object) -> float:
     """A difficulty's number, NaN for a label or none (a bucket's range spans numbers only)."""
+    if type(value) is float:
+        return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     return math.nan
