@@ -424,7 +424,7 @@ def _vote_classes(item: _ItemLike) -> tuple[list[int], int, float] | str:
     if kind not in ("binary", "categorical"):
         return f"majority vote needs categorical or binary outcomes, not {kind}"
     counts = item.counts
-    if not isinstance(counts, Mapping):
+    if type(counts) is not dict and not isinstance(counts, Mapping):  # the ABC check is slow
         return "no answer counts"
     target = item.target
     if kind == "binary":
