@@ -438,6 +438,24 @@ def test_delta_intervals_of_rows_are_each_row_s_ratio_delta_interval() -> None:
             assert found == expected  # the same sums in the same order: bit for bit
 
 
+def test_a_rows_vote_figures_do_not_depend_on_the_other_rows() -> None:
+    """What makes remembering them exact: a row alone and in any batch, bit for bit."""
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        k, classes = int(rng.choice([4, 10, 12, 20])), int(rng.integers(1, 6))
+        rows = np.array([rng.multinomial(k, rng.dirichlet(np.ones(classes))) for _ in range(9)])
+        for m in (1, 2, 3, 5, 9):
+            if k >= m:
+                batch = vote_probabilities(rows, m)
+                assert all(
+                    np.array_equal(batch[i], vote_probabilities(rows[i : i + 1], m)[0])
+                    for i in range(9)
+                )
+            if k >= 2 * m:
+                pairs = vote_agreement(rows, m)
+                assert all(pairs[i] == vote_agreement(rows[i : i + 1], m)[0] for i in range(9))
+
+
 def test_remembered_votes_give_the_figures_of_a_fresh_enumeration() -> None:
     from pytest_hotmess.stats import ensemble
 
@@ -450,16 +468,20 @@ def test_remembered_votes_give_the_figures_of_a_fresh_enumeration() -> None:
             counts = {k: int(v) for k, v in zip("ABCD", drawn, strict=True) if v}
             items.append(_categorical(f"q{i}", counts))
         tests.append(items)
+    fresh = []
+    for items in tests:  # each test on its own, nothing remembered
+        ensemble._remembered.clear()
+        fresh.append(ensemble_projection(items))
     ensemble._remembered.clear()
-    cold = [ensemble_projection(items) for items in tests]  # later tests reuse earlier rows
+    warm = [ensemble_projection(items) for items in tests]  # later tests reuse earlier rows
     assert ensemble._remembered
-    warm = [ensemble_projection(items) for items in tests]  # every row remembered
-    for items, first, again in zip(tests, cold, warm, strict=True):
-        assert first == again
+    assert warm == fresh
+    for items, projection in zip(tests, warm, strict=True):
         counts = [[int(i.counts[k]) for k in ("A", "B", "C", "D") if k in i.counts] for i in items]
         for m in (3, 5):
             width = max(len(c) for c in counts)
             padded = np.array([c + [0] * (width - len(c)) for c in counts])
             hit = vote_probabilities(padded, m)[:, 0]  # target "A" is each item's first label
             error = float(np.mean(2.0 * (1.0 - hit)))
-            assert _rows(first, "majority")[m].error == pytest.approx(error, rel=1e-14, abs=1e-15)
+            row = _rows(projection, "majority")[m]
+            assert row.error == pytest.approx(error, rel=1e-14, abs=1e-15)
