@@ -29,7 +29,8 @@ Aggregates follow the report: weighted means over items, incoherence as the rati
 with the delta interval of ``aggregate.ratio_delta_interval`` (every size in one array pass);
 bias clipped at 0 and incoherence to [0, 1] for display. A vote's figures depend only on m and
 the item's answer counts, which a suite repeats test after test: each distinct count vector
-is enumerated once and remembered (up to ``_CACHE_LIMIT`` entries).
+is enumerated once and remembered (up to ``_CACHE_LIMIT`` entries). Each row is summed on
+its own, so its figures are the same bit for bit whatever else was enumerated with it.
 """
 
 from __future__ import annotations
