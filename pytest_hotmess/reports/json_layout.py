@@ -1,9 +1,11 @@
 """The JSON report's layout: two-space indentation, and one line per item.
 
 A report of a large suite holds hundreds of thousands of items; json's indenting encoder is
-pure Python and about three times slower than its compact one, so each item is written on
-one line with the compact (C) encoder and only the small parts of a test (totals, checks,
-analyses) are indented. The document is the same JSON as any other layout would give.
+pure Python and several times slower than its compact (C) one, so each item is written on
+one line with the compact encoder, and the small parts of a test (totals, checks, analyses)
+are laid out as ``json.dumps(indent=2)`` would, byte for byte, with every container of
+scalars written by one C encoder call. The document is the same JSON as any other layout
+would give.
 
 A test is written as *segments* (its entries before ``items``, the ``items`` entry, the
 entries after it) so that a spooled test can be copied into the report with or without its
@@ -13,7 +15,8 @@ items, and with the outcome known only at the end of the run put in front.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from json.encoder import encode_basestring
 from typing import IO, Any
 
 __all__ = ["LEAD_KEYS", "Segments", "join_test", "split_test", "write_document"]
@@ -21,22 +24,76 @@ __all__ = ["LEAD_KEYS", "Segments", "join_test", "split_test", "write_document"]
 LEAD_KEYS = ("nodeid", "outcome")
 """A test's first two keys: written when the test is copied, from what the run knows then."""
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+def _compiled(item_separator: str) -> Callable[[object], str]:
+    """Strict JSON (no NaN), UTF-8 as is, ``": "`` after keys and ``item_separator`` between
+    entries: json's C encoder made once and reused (``json.dumps`` builds one per call), or
+    the pure-Python encoder where there is no C one."""
+    python = json.JSONEncoder(
+        ensure_ascii=False, allow_nan=False, separators=(item_separator, ": ")
+    )
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return python.encode
+    try:  # markers None: the plain records have no cycles to look for
+        encode = make(
+            None, python.default, encode_basestring, None, ": ", item_separator, False, False, False
+        )
+    except TypeError:  # a json module with another signature: its own encoder, slower
+        return python.encode
+    return lambda value: "".join(encode(value, 0))
+
+
+_COMPACT = _compiled(", ")
+"""One item per line."""
+
+_FLAT: dict[int, Callable[[object], str]] = {}
+"""By depth: a container of scalars as ``json.dumps(indent=2)`` lays it out, in one call."""
+
+
+def _flat(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> str:
+    """A non-empty container without containers inside, its entries one level below
+    ``depth``: each entry is followed by ',\n' and the next level's indent, which the
+    encoder can write itself because no raw newline occurs inside JSON text."""
+    encode = _FLAT.get(depth)
+    if encode is None:
+        encode = _FLAT[depth] = _compiled(",\n" + "  " * (depth + 1))
+    text = encode(value)
+    return text[0] + "\n" + "  " * (depth + 1) + text[1:-1] + "\n" + "  " * depth + text[-1]
 
 
 def _dumps(value: object, depth: int) -> str:
-    """``value`` indented by two spaces per level, its first line at ``depth`` levels."""
-    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
-    return text.replace("\n", "\n" + "  " * depth) if depth else text
+    """``value`` as ``json.dumps(value, indent=2)`` writes it, its first line at ``depth``
+    levels: containers of scalars (most of a record) in one encoder call each, only the
+    nesting above them in Python."""
+    if isinstance(value, dict):
+        children: Iterable[object] = value.values()
+    elif isinstance(value, (list, tuple)):
+        children = value
+    else:
+        return _COMPACT(value)
+    if not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    if not any(isinstance(child, (dict, list, tuple)) for child in children):
+        return _flat(value, depth)
+    pad = "  " * (depth + 1)
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):  # json's key conversions: its own
+            text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+            return text.replace("\n", "\n" + "  " * depth) if depth else text
+        lines = [f"{pad}{encode_basestring(k)}: {_dumps(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(lines) + "\n" + "  " * depth + "}"
+    lines = [pad + _dumps(child, depth + 1) for child in value]
+    return "[\n" + ",\n".join(lines) + "\n" + "  " * depth + "]"
 
 
 def _entry(key: str, value: object, depth: int) -> str:
-    return "  " * depth + _dumps(key, 0) + ": " + _dumps(value, depth)
+    return "  " * depth + encode_basestring(key) + ": " + _dumps(value, depth)
 
 
 def _items_entry(items: Iterable[object], depth: int) -> str:
     pad = "  " * (depth + 1)
-    lines = [pad + _COMPACT.encode(item) for item in items]
+    lines = [pad + _COMPACT(item) for item in items]
     body = "[\n" + ",\n".join(lines) + "\n" + "  " * depth + "]" if lines else "[]"
     return "  " * depth + '"items": ' + body
 

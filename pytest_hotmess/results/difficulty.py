@@ -10,14 +10,14 @@ properties included, shows the same figures under ``-n 2`` as under ``-n 0``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 from ..stats.difficulty import (
     DIFFICULTY_SOURCES,
+    DifficultyColumns,
     assign_buckets,
-    bucket_figures,
-    difficulty_slope,
+    figures_of,
+    slope_of,
 )
 from .records import BucketRecord, DifficultyRecord, ItemRecord, TestRecord
 
@@ -65,22 +65,26 @@ def _record(
     confidence: float,
 ) -> tuple[DifficultyRecord, list[ItemRecord]]:
     buckets = assign_buckets(values)
-    estimates = [e for e in (item.estimate() for item in items) if e is not None]
-    figures = bucket_figures(estimates, buckets, confidence=confidence, difficulties=values)
+    columns = DifficultyColumns.of(items, buckets, values)  # the estimated items' figures
     labelled = any(isinstance(v, str) for v in values.values())
     record = DifficultyRecord(
         difficulty_source=source,
         scale="label" if labelled else "tertile",
         confidence=confidence,
-        buckets=[BucketRecord(**dataclasses.asdict(f)) for f in figures],
-        slope=difficulty_slope(estimates, buckets, confidence=confidence),
+        buckets=[BucketRecord(**vars(f)) for f in figures_of(columns, confidence=confidence)],
+        slope=slope_of(columns, confidence=confidence),
         note=RUN_SOURCE_NOTE if source == "run" else None,
     )
-    marked = [
-        dataclasses.replace(item, difficulty=values.get(item.id), bucket=buckets.get(item.id))
-        for item in items
-    ]
+    marked = [_marked(item, values.get(item.id), buckets.get(item.id)) for item in items]
     return record, marked
+
+
+def _marked(item: ItemRecord, difficulty: float | str | None, bucket: str | None) -> ItemRecord:
+    """The item with its difficulty and bucket: ``dataclasses.replace`` without its walk over
+    the fields' definitions, which costs more than the rest of a test's buckets."""
+    if item.difficulty == difficulty and item.bucket == bucket:
+        return item
+    return ItemRecord(**{**vars(item), "difficulty": difficulty, "bucket": bucket})
 
 
 def reference_errors(baseline: TestRecord | None) -> dict[str, float]:

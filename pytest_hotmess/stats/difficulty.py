@@ -26,20 +26,22 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Mapping, Sequence
-from typing import Final, Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, Literal, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
-from .aggregate import aggregate
+from .aggregate import DEFAULT_INTERVAL, ratio_delta_interval
 from .decompose import ItemEstimate
-from .skew import t_quantile
+from .skew import is_approximate, ratio_hall_interval, t_quantile
 
 __all__ = [
     "BUCKETS",
     "DIFFICULTY_SOURCES",
     "Bucket",
     "BucketFigures",
+    "DifficultyColumns",
     "DifficultyError",
     "DifficultySlope",
     "DifficultySource",
@@ -47,6 +49,8 @@ __all__ = [
     "bucket_figures",
     "check_difficulty",
     "difficulty_slope",
+    "figures_of",
+    "slope_of",
 ]
 
 Bucket = Literal["easy", "medium", "hard"]
@@ -132,6 +136,12 @@ def assign_buckets(difficulties: Mapping[str, object]) -> dict[str, Bucket]:
     sharing their average rank (see the module docstring). Raises ``DifficultyError`` for a bad
     value or a mix of labels and numbers.
     """
+    plain = list(difficulties.values())
+    if all(type(value) is float for value in plain):  # measured errors: checked in one pass
+        values = np.asarray(plain, dtype=np.float64)
+        if np.all(np.isfinite(values)):
+            index = _tertiles(values).tolist() if plain else []
+            return {item: BUCKETS[i] for item, i in zip(difficulties, index, strict=True)}
     checked = {item: check_difficulty(item, value) for item, value in difficulties.items()}
     labels = [item for item, value in checked.items() if isinstance(value, str)]
     numbers_ = [item for item, value in checked.items() if not isinstance(value, str)]
@@ -144,18 +154,219 @@ def assign_buckets(difficulties: Mapping[str, object]) -> dict[str, Bucket]:
         return {item: value for item, value in checked.items() if isinstance(value, str)}
     if not numbers_:
         return {}
-    values = np.asarray([checked[item] for item in numbers_], dtype=np.float64)
+    index = _tertiles(np.asarray([checked[item] for item in numbers_], dtype=np.float64))
+    return {item: BUCKETS[i] for item, i in zip(numbers_, index.tolist(), strict=True)}
+
+
+def _tertiles(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Each number's bucket index: floor(3 (r - 1/2) / n) of its average rank r among n."""
     n = values.shape[0]
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    below = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    average_rank = below + (counts + 1) / 2.0  # 1-based average rank of each distinct value
-    index = np.floor(3.0 * (average_rank[inverse] - 0.5) / n).astype(np.int64)
-    index = np.clip(index, 0, 2)
-    return {item: BUCKETS[int(i)] for item, i in zip(numbers_, index, strict=True)}
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, n))  # equal numbers, one run each
+    average_rank = starts + (counts + 1) / 2.0  # 1-based average rank of each run
+    index = np.empty(n, dtype=np.int64)
+    index[order] = np.floor(3.0 * (np.repeat(average_rank, counts) - 0.5) / n)
+    clipped: NDArray[np.int64] = np.clip(index, 0, 2)
+    return clipped
 
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+class _Estimated(Protocol):
+    """What the figures read of an item: an ``ItemEstimate`` or an estimated item record."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def error(self) -> float | None: ...
+    @property
+    def bias(self) -> float | None: ...
+    @property
+    def variance(self) -> float | None: ...
+    @property
+    def weight(self) -> float | None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class DifficultyColumns:
+    """A test's estimated items as arrays, in their order: what the figures and the slope read.
+
+    ``bucket`` is the index in ``BUCKETS`` (-1: no bucket); ``error`` and ``bias`` are NaN
+    where ``targeted`` is False; ``difficulty`` is the item's number (NaN for a label or none).
+    """
+
+    bucket: NDArray[np.int64]
+    targeted: NDArray[np.bool_]
+    error: NDArray[np.float64]
+    bias: NDArray[np.float64]
+    variance: NDArray[np.float64]
+    weight: NDArray[np.float64]
+    difficulty: NDArray[np.float64]
+
+    @classmethod
+    def of(
+        cls,
+        items: Iterable[_Estimated],
+        buckets: Mapping[str, str],
+        difficulties: Mapping[str, object] | None = None,
+    ) -> DifficultyColumns:
+        """The columns of ``items`` with a variance (estimated); a missing weight is 1."""
+        rank: dict[str, int] = {name: index for index, name in enumerate(BUCKETS)}
+        given = difficulties or {}
+        rows = [
+            (
+                rank.get(buckets.get(i.id, ""), -1),
+                i.error,
+                i.bias,
+                i.variance,
+                1.0 if i.weight is None else i.weight,
+                _number(given.get(i.id)),
+            )
+            for i in items
+            if i.variance is not None
+        ]
+        error = np.asarray([r[1] if r[1] is not None else math.nan for r in rows], np.float64)
+        return cls(
+            bucket=np.asarray([r[0] for r in rows], dtype=np.int64),
+            targeted=np.asarray([r[1] is not None for r in rows], dtype=np.bool_),
+            error=error,
+            bias=np.asarray([math.nan if r[2] is None else r[2] for r in rows], np.float64),
+            variance=np.asarray([r[3] for r in rows], dtype=np.float64),
+            weight=np.asarray([r[4] for r in rows], dtype=np.float64),
+            difficulty=np.asarray([r[5] for r in rows], dtype=np.float64),
+        )
+
+
+def _number(value: object) -> float:
+    """A difficulty's number, NaN for a label or none (a bucket's range spans numbers only)."""
+    if type(value) is float:
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
+
+
+def _weighted_mean(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float | None:
+    total = float(np.sum(weights))
+    return float(np.sum(weights * values) / total) if total > 0 else None
+
+
+def _clip(value: float | None, low: float, high: float = math.inf) -> float | None:
+    return None if value is None else min(max(value, low), high)
+
+
+def _intervals(
+    groups: Sequence[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]],
+    confidence: float,
+) -> list[tuple[float, float] | None]:
+    """The aggregate's default interval (Hall, else delta) of each bucket's (v, e, w): the one
+    place the buckets meet ``stats.skew``, so that one batched call could take all three."""
+    out = []
+    for v, e, w in groups:
+        bounds = ratio_hall_interval(v, e, w, confidence)
+        out.append(bounds if bounds is not None else ratio_delta_interval(v, e, w, confidence))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    """One bucket's figures but its interval, and the (v, e, w) the interval is taken over."""
+
+    items: int
+    targeted_items: int
+    error: float | None
+    bias: float | None
+    variance: float | None
+    incoherence: float | None
+    ratio: float | None
+    """Unclipped incoherence (whether the interval is approximate)."""
+    difficulty_min: float | None
+    difficulty_max: float | None
+    interval_data: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None
+
+
+def _part(c: DifficultyColumns, index: int) -> _Part | None:
+    """``aggregate.aggregate``'s figures over the items of bucket ``index`` (None: empty)."""
+    inside = c.bucket == index
+    if not inside.any():
+        return None
+    targeted = inside & c.targeted
+    spread = c.difficulty[inside]
+    spread = spread[~np.isnan(spread)]
+    error = bias = incoherence = ratio = None
+    data = None
+    if targeted.any():
+        w, e, v = c.weight[targeted], c.error[targeted], c.variance[targeted]
+        error = _weighted_mean(e, w)
+        bias = _clip(_weighted_mean(c.bias[targeted], w), 0.0)
+        error_sum = float(np.sum(w * e))
+        if error_sum > 0:
+            ratio = float(np.sum(w * v)) / error_sum
+            incoherence = _clip(ratio, 0.0, 1.0)
+            keep = w > 0
+            data = (v[keep], e[keep], w[keep])
+    return _Part(
+        items=int(np.count_nonzero(inside)),
+        targeted_items=int(np.count_nonzero(targeted)),
+        error=error,
+        bias=bias,
+        variance=_clip(_weighted_mean(c.variance[inside], c.weight[inside]), 0.0),
+        incoherence=incoherence,
+        ratio=ratio,
+        difficulty_min=float(spread.min()) if spread.size else None,
+        difficulty_max=float(spread.max()) if spread.size else None,
+        interval_data=data,
+    )
+
+
+def _check_confidence(confidence: float) -> float:
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    return float(confidence)
+
+
+def figures_of(columns: DifficultyColumns, *, confidence: float) -> list[BucketFigures]:
+    """The figures of each bucket in ``BUCKETS`` order (an empty bucket has 0 items): the
+    test aggregate's (``aggregate.aggregate``, default interval) over the bucket's items."""
+    confidence = _check_confidence(confidence)
+    parts = [_part(columns, index) for index in range(len(BUCKETS))]
+    data = [p.interval_data for p in parts if p is not None and p.interval_data is not None]
+    found = iter(_intervals(data, confidence))
+    out = []
+    for name, part in zip(BUCKETS, parts, strict=True):
+        if part is None:
+            out.append(
+                BucketFigures(
+                    name, 0, 0, None, None, None, None, None, None, None, None, None, None
+                )
+            )
+            continue
+        bounds = next(found) if part.interval_data is not None else None
+        approximate = None  # set with an interval
+        if bounds is not None and part.interval_data is not None and part.ratio is not None:
+            approximate = is_approximate(part.interval_data[0].shape[0], part.ratio)
+        out.append(
+            BucketFigures(
+                bucket=name,
+                items=part.items,
+                targeted_items=part.targeted_items,
+                error=part.error,
+                bias=part.bias,
+                variance=part.variance,
+                incoherence=part.incoherence,
+                incoherence_low=None if bounds is None else _clip(bounds[0], 0.0, 1.0),
+                incoherence_high=None if bounds is None else _clip(bounds[1], 0.0, 1.0),
+                interval_method=DEFAULT_INTERVAL if approximate is not None else None,
+                interval_approximate=approximate,
+                difficulty_min=part.difficulty_min,
+                difficulty_max=part.difficulty_max,
+            )
+        )
+    return out
 
 
 def bucket_figures(
@@ -170,62 +381,20 @@ def bucket_figures(
     Items without a bucket are left out. ``difficulties`` (item id -> value) give each
     bucket's range of numbers.
     """
-    out = []
-    for name in BUCKETS:
-        part = [e for e in estimates if buckets.get(e.id) == name]
-        spread = [
-            float(v)
-            for e in part
-            if difficulties is not None
-            and isinstance(v := difficulties.get(e.id), numbers.Real)
-            and not isinstance(v, bool)
-        ]
-        if not part:
-            out.append(
-                BucketFigures(
-                    name, 0, 0, None, None, None, None, None, None, None, None, None, None
-                )
-            )
-            continue
-        agg = aggregate(part, confidence=confidence)
-        has_interval = agg.incoherence_low is not None
-        out.append(
-            BucketFigures(
-                bucket=name,
-                items=agg.items,
-                targeted_items=agg.targeted_items,
-                error=agg.error,
-                bias=agg.bias,
-                variance=agg.variance,
-                incoherence=agg.incoherence,
-                incoherence_low=agg.incoherence_low,
-                incoherence_high=agg.incoherence_high,
-                interval_method=agg.interval_method if has_interval else None,
-                interval_approximate=agg.interval_approximate if has_interval else None,
-                difficulty_min=min(spread) if spread else None,
-                difficulty_max=max(spread) if spread else None,
-            )
-        )
-    return out
+    columns = DifficultyColumns.of(estimates, buckets, difficulties)
+    return figures_of(columns, confidence=confidence)
 
 
-def difficulty_slope(
-    estimates: Sequence[ItemEstimate], buckets: Mapping[str, str], *, confidence: float
-) -> DifficultySlope:
-    """Incoherence per bucket step, fitted over the items with a target and a bucket.
-
-    Undefined (None, with a note) with fewer than 3 such items, no error, or all error in one
-    bucket.
-    """
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    used = [e for e in estimates if e.has_target and e.weight > 0 and buckets.get(e.id) in BUCKETS]
-    n = len(used)
+def slope_of(columns: DifficultyColumns, *, confidence: float) -> DifficultySlope:
+    """Incoherence per bucket step, fitted over the items with a target, a positive weight and
+    a bucket (``difficulty_slope`` from a test's columns)."""
+    confidence = _check_confidence(confidence)
+    c = columns
+    used = c.targeted & (c.weight > 0) & (c.bucket >= 0)
+    n = int(np.count_nonzero(used))
     undefined = DifficultySlope(None, None, None, None, SLOPE_UNIT, n, max(n - 2, 0), None)
-    v = np.asarray([e.variance for e in used], dtype=np.float64)
-    e_ = np.asarray([e.error for e in used], dtype=np.float64)
-    w = np.asarray([e.weight for e in used], dtype=np.float64)
-    x = np.asarray([BUCKETS.index(buckets[e.id]) for e in used], dtype=np.float64)
+    v, e_, w = c.variance[used], c.error[used], c.weight[used]
+    x = c.bucket[used].astype(np.float64)
     mass = w * e_
     total = float(np.sum(mass))
     if not total > 0:
@@ -240,7 +409,7 @@ def difficulty_slope(
     beta = float(np.sum(w * v * z)) / spread
     residual = w * (v - (alpha + beta * z) * e_)
     se = math.sqrt(float(np.sum((residual * z) ** 2)) * n / (n - 2)) / spread
-    q = t_quantile(n - 2, 0.5 + float(confidence) / 2.0)
+    q = t_quantile(n - 2, 0.5 + confidence / 2.0)
     return dataclasses.replace(
         undefined,
         slope=_finite(beta),
@@ -248,3 +417,14 @@ def difficulty_slope(
         high=_finite(beta + q * se),
         se=_finite(se),
     )
+
+
+def difficulty_slope(
+    estimates: Sequence[ItemEstimate], buckets: Mapping[str, str], *, confidence: float
+) -> DifficultySlope:
+    """Incoherence per bucket step, fitted over the items with a target and a bucket.
+
+    Undefined (None, with a note) with fewer than 3 such items, no error, or all error in one
+    bucket.
+    """
+    return slope_of(DifficultyColumns.of(estimates, buckets), confidence=confidence)

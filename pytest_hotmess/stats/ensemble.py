@@ -26,8 +26,11 @@ as in the estimate. Exact enumeration grows with the number of distinct answers;
 ``COMPOSITION_BUDGET`` compositions a row says so instead of guessing.
 
 Aggregates follow the report: weighted means over items, incoherence as the ratio of sums
-with the delta interval of ``aggregate.ratio_delta_interval``; bias clipped at 0 and
-incoherence to [0, 1] for display.
+with the delta interval of ``aggregate.ratio_delta_interval`` (every size in one array pass);
+bias clipped at 0 and incoherence to [0, 1] for display. A vote's figures depend only on m and
+the item's answer counts, which a suite repeats test after test: each distinct count vector
+is enumerated once and remembered (up to ``_CACHE_LIMIT`` entries). Each row is summed on
+its own, so its figures are the same bit for bit whatever else was enumerated with it.
 """
 
 from __future__ import annotations
@@ -37,12 +40,11 @@ import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .aggregate import ratio_delta_interval
 from .decompose import ItemEstimate
 from .kinds import INVALID_LABEL
 from .skipped import SkippedItem
@@ -243,7 +245,14 @@ def _weighted_sum_distinct(
         block = slice(start, start + rows)
         n = counts[block, None, :].astype(np.float64)
         log_w = _log_falling(n, a).sum(axis=2) + log_constant[block, None]
-        out[block] = np.exp(log_w) @ values
+        weights = np.exp(log_w)
+        # each row summed on its own (not a matrix product, whose rounding depends on the
+        # other rows): a row's figures are the same in any batch, so they can be remembered
+        if values.ndim == 1:
+            out[block] = np.sum(weights * values, axis=1)
+        else:
+            for column in range(values.shape[1]):
+                out[block, column] = np.sum(weights * values[:, column], axis=1)
     return out
 
 
@@ -323,12 +332,71 @@ def vote_agreement(counts: ArrayLike, m: int) -> NDArray[np.float64]:
 
 
 # ----------------------------------------------------------------------------------------
+# answer counts seen before (a suite repeats the same few count vectors, test after test)
+
+_CACHE_LIMIT: Final = 20_000
+"""Most remembered (kernel, m, counts) entries; past it the memo starts afresh."""
+
+_remembered: dict[tuple[str, int, tuple[int, ...]], NDArray[np.float64] | float] = {}
+"""``vote_probabilities`` rows (trimmed to the counts' length) and ``vote_agreement`` values,
+by kernel name, m and answer counts: each depends on nothing else."""
+
+
+def _remembered_votes(
+    kernel: str, m: int, keys: Sequence[tuple[int, ...]], counts: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """``vote_probabilities`` (D, width) or ``vote_agreement`` (D,) of the distinct rows
+    ``counts`` (``keys`` their counts unpadded), computing only rows not seen before."""
+    found = [_remembered.get((kernel, m, key)) for key in keys]
+    missing = [i for i, value in enumerate(found) if value is None]
+    if missing:
+        compute = vote_probabilities if kernel == "vote" else vote_agreement
+        fresh = compute(counts[missing], m)
+        if len(_remembered) + len(missing) > _CACHE_LIMIT:
+            _remembered.clear()
+        for i, value in zip(missing, fresh, strict=True):
+            kept = value[: len(keys[i])].copy() if kernel == "vote" else float(value)
+            _remembered[(kernel, m, keys[i])] = found[i] = kept
+    if kernel != "vote":
+        return np.asarray(found, dtype=np.float64)
+    out = np.zeros(counts.shape, dtype=np.float64)
+    for i, value in enumerate(found):
+        out[i, : len(keys[i])] = value
+    return out
+
+
+# ----------------------------------------------------------------------------------------
 # items
+
+
+class _ItemLike(Protocol):
+    """What the projections read of one item (an ``ItemEstimate`` has it all)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def loss(self) -> str | None: ...
+    @property
+    def estimator(self) -> str | None: ...
+    @property
+    def k(self) -> int | None: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def error(self) -> float | None: ...
+    @property
+    def variance(self) -> float | None: ...
+    @property
+    def target(self) -> object: ...
+    @property
+    def counts(self) -> object: ...
 
 
 @dataclasses.dataclass(frozen=True)
 class _Item:
-    """What the projections read of one item, from an estimate or a JSON report's item."""
+    """An item of a JSON report file, read as the projections read an estimate."""
 
     id: str
     kind: str | None
@@ -342,20 +410,7 @@ class _Item:
     counts: object
 
     @classmethod
-    def of(cls, item: ItemEstimate | Mapping[str, Any]) -> _Item:
-        if isinstance(item, ItemEstimate):
-            return cls(
-                id=item.id,
-                kind=item.kind,
-                loss=item.loss,
-                estimator=item.estimator,
-                k=item.k,
-                weight=item.weight,
-                error=item.error,
-                variance=item.variance,
-                target=item.target,
-                counts=item.counts,
-            )
+    def of(cls, item: Mapping[str, Any]) -> _Item:
         weight = item.get("weight")  # records without one (older reports) weigh 1
         return cls(
             id=str(item["id"]),
@@ -371,22 +426,13 @@ class _Item:
         )
 
 
-def _unbiased_split(item: _Item) -> tuple[float, float]:
-    """(bias, variance) with the unbiased estimator, whatever the item was estimated with."""
-    error, variance = float(item.error), float(item.variance)  # type: ignore[arg-type]
-    if item.estimator == "plugin":
-        k = int(item.k)  # type: ignore[arg-type]
-        variance = variance * k / (k - 1)
-    return error - variance, variance
-
-
-def _vote_classes(item: _Item) -> tuple[list[int], int, float] | str:
+def _vote_classes(item: _ItemLike) -> tuple[list[int], int, float] | str:
     """(answer counts, index of the target among them, loss scale) or why the item can't vote."""
     kind = item.kind
     if kind not in ("binary", "categorical"):
         return f"majority vote needs categorical or binary outcomes, not {kind}"
     counts = item.counts
-    if not isinstance(counts, Mapping):
+    if type(counts) is not dict and not isinstance(counts, Mapping):  # the ABC check is slow
         return "no answer counts"
     target = item.target
     if kind == "binary":
@@ -408,42 +454,6 @@ def _clip01(value: float) -> float:
     return min(max(value, 0.0), 1.0)
 
 
-def _rows_summary(
-    m: int,
-    errors: NDArray[np.float64],
-    variances: NDArray[np.float64] | None,
-    weights: NDArray[np.float64],
-    confidence: float,
-    note: str | None = None,
-) -> EnsembleRow:
-    total_w = float(np.sum(weights))
-    error = float(np.sum(weights * errors)) / total_w if total_w > 0 else None
-    row = _empty_row(m, note)
-    if error is None:
-        return row
-    row = dataclasses.replace(row, error=_finite(error))
-    if variances is None:
-        return row
-    variance = float(np.sum(weights * variances)) / total_w
-    row = dataclasses.replace(
-        row, variance=_finite(max(variance, 0.0)), bias=_finite(max(error - variance, 0.0))
-    )
-    error_mass = float(np.sum(weights * errors))
-    if not error_mass > 0:
-        return row
-    incoherence = _clip01(float(np.sum(weights * variances)) / error_mass)
-    keep = weights > 0
-    bounds = ratio_delta_interval(variances[keep], errors[keep], weights[keep], confidence)
-    if bounds is None:
-        return dataclasses.replace(row, incoherence=_finite(incoherence))
-    return dataclasses.replace(
-        row,
-        incoherence=_finite(incoherence),
-        low=_finite(_clip01(bounds[0])),
-        high=_finite(_clip01(bounds[1])),
-    )
-
-
 def _finite(value: float) -> float | None:
     """None for NaN or infinity: rows hold None where undefined, as the report shows them."""
     return value if math.isfinite(value) else None
@@ -453,51 +463,100 @@ def _empty_row(m: int, note: str | None) -> EnsembleRow:
     return EnsembleRow(m, None, None, None, None, None, None, note)
 
 
-def _averaging(items: Sequence[_Item], ms: Sequence[int], confidence: float) -> EnsembleMethod:
-    used: list[_Item] = []
-    excluded: list[SkippedItem] = []
-    for item in items:
-        if item.loss == "kl":
-            excluded.append(SkippedItem(item.id, "KL loss does not average"))
-        else:
-            used.append(item)
-    split = np.asarray([_unbiased_split(i) for i in used], dtype=np.float64).reshape(-1, 2)
-    bias, variance = split[:, 0], split[:, 1]
+def _delta_intervals(
+    variances: NDArray[np.float64],
+    errors: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    confidence: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``aggregate.ratio_delta_interval`` of each row of (R, N) ``variances`` and ``errors``
+    (weights > 0), in one array pass; NaN bounds where it gives None."""
+    rows, n = errors.shape
+    if n < 2:
+        return np.full(rows, np.nan), np.full(rows, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_we = np.mean(weights * errors, axis=1)
+        ratio = np.sum(weights * variances, axis=1) / np.sum(weights * errors, axis=1)
+        d = weights * (variances - ratio[:, None] * errors) / mean_we[:, None]
+        se = np.std(d, ddof=1, axis=1) / math.sqrt(n)
+    from scipy.special import stdtrit  # on first use: importing scipy.special costs ~0.2 s
+
+    q = float(stdtrit(n - 1, 0.5 + confidence / 2.0))
+    defined = mean_we > 0
+    return np.where(defined, ratio - q * se, np.nan), np.where(defined, ratio + q * se, np.nan)
+
+
+def _summaries(
+    ms: Sequence[int],
+    errors: NDArray[np.float64],
+    variances: NDArray[np.float64] | None,
+    weights: NDArray[np.float64],
+    confidence: float,
+    note: str | None = None,
+) -> list[EnsembleRow]:
+    """A row per m from (M, N) per-item errors and variances (None: error only): weighted
+    means, and the ratio of sums with its delta interval, all sizes in one array pass."""
+    total_w = float(np.sum(weights))
+    if not total_w > 0:
+        return [_empty_row(m, note) for m in ms]
+    error_mass = np.sum(weights * errors, axis=1)
+    if variances is None:
+        return [
+            EnsembleRow(m, _finite(float(mass) / total_w), None, None, None, None, None, note)
+            for m, mass in zip(ms, error_mass, strict=True)
+        ]
+    variance_mass = np.sum(weights * variances, axis=1)
+    keep = weights > 0
+    lows, highs = _delta_intervals(  # rows contiguous: numpy sums them as it sums one item list
+        np.ascontiguousarray(variances[:, keep]),
+        np.ascontiguousarray(errors[:, keep]),
+        weights[keep],
+        confidence,
+    )
+    out = []
+    for row, m in enumerate(ms):
+        error = float(error_mass[row]) / total_w
+        variance = float(variance_mass[row]) / total_w
+        incoherence = low = high = None
+        if error_mass[row] > 0:
+            incoherence = _finite(_clip01(float(variance_mass[row]) / float(error_mass[row])))
+            if not math.isnan(lows[row]):
+                low = _finite(_clip01(float(lows[row])))
+                high = _finite(_clip01(float(highs[row])))
+        out.append(
+            EnsembleRow(
+                m,
+                error=_finite(error),
+                bias=_finite(max(error - variance, 0.0)),
+                variance=_finite(max(variance, 0.0)),
+                incoherence=incoherence,
+                low=low,
+                high=high,
+                note=note,
+            )
+        )
+    return out
+
+
+def _averaging(items: Sequence[_ItemLike], ms: Sequence[int], confidence: float) -> EnsembleMethod:
+    used = [item for item in items if item.loss != "kl"]
+    excluded = [SkippedItem(i.id, "KL loss does not average") for i in items if i.loss == "kl"]
+    if not used:
+        return EnsembleMethod(0, excluded, [_empty_row(m, "no item can be averaged") for m in ms])
+    error = np.asarray([i.error for i in used], dtype=np.float64)
+    variance = np.asarray([i.variance for i in used], dtype=np.float64)
+    plugin = np.asarray([i.estimator == "plugin" for i in used])
+    if plugin.any():  # the unbiased split, whatever the item was estimated with
+        k = np.asarray([i.k if i.estimator == "plugin" else 2 for i in used], dtype=np.int64)
+        variance = np.where(plugin, variance * k / (k - 1), variance)
+    bias = error - variance
     w = np.asarray([i.weight for i in used], dtype=np.float64)
-    rows = []
-    for m in ms:
-        if not used:
-            rows.append(_empty_row(m, "no item can be averaged"))
-            continue
-        rows.append(_rows_summary(m, bias + variance / m, variance / m, w, confidence))
+    per_m = variance[None, :] / np.asarray(ms, dtype=np.float64)[:, None]
+    rows = _summaries(ms, bias[None, :] + per_m, per_m, w, confidence)
     return EnsembleMethod(len(used), excluded, rows)
 
 
-def _majority_row(
-    m: int,
-    counts: NDArray[np.int64],
-    target: NDArray[np.intp],
-    scale: NDArray[np.float64],
-    w: NDArray[np.float64],
-    confidence: float,
-) -> EnsembleRow:
-    k_min = int(counts.sum(axis=1).min())
-    if k_min < m:
-        return _empty_row(m, f"needs K >= {m} for every item; smallest K is {k_min}")
-    try:
-        q = vote_probabilities(counts, m)
-        hit = q[np.arange(q.shape[0]), target]
-        errors = scale * 2.0 * (1.0 - hit)
-        if k_min < 2 * m:
-            note = f"the vote's variance needs K >= {2 * m} (smallest K is {k_min}): error only"
-            return _rows_summary(m, errors, None, w, confidence, note)
-        variances = scale * (1.0 - vote_agreement(counts, m))
-    except TooManyAnswers as exc:
-        return _empty_row(m, f"too many distinct answers to enumerate exactly ({exc})")
-    return _rows_summary(m, errors, variances, w, confidence)
-
-
-def _majority(items: Sequence[_Item], ms: Sequence[int], confidence: float) -> EnsembleMethod:
+def _majority(items: Sequence[_ItemLike], ms: Sequence[int], confidence: float) -> EnsembleMethod:
     voters: list[tuple[list[int], int, float, float]] = []
     excluded: list[SkippedItem] = []
     for item in items:
@@ -507,17 +566,53 @@ def _majority(items: Sequence[_Item], ms: Sequence[int], confidence: float) -> E
         else:
             voters.append((*found, item.weight))
     if not voters:
-        rows = [_empty_row(m, "no categorical or binary item") for m in ms]
-        return EnsembleMethod(0, excluded, rows)
-    width = max(len(v[0]) for v in voters)
-    counts = np.zeros((len(voters), width), dtype=np.int64)
-    for row, voter in enumerate(voters):
-        counts[row, : len(voter[0])] = voter[0]
+        return EnsembleMethod(
+            0, excluded, [_empty_row(m, "no categorical or binary item") for m in ms]
+        )
+    # the kernels see each distinct row of answer counts once
+    distinct: dict[tuple[int, ...], int] = {}
+    row = np.asarray([distinct.setdefault(tuple(v[0]), len(distinct)) for v in voters])
+    keys = list(distinct)
+    counts = np.zeros((len(keys), max(len(key) for key in keys)), dtype=np.int64)
+    for index, key in enumerate(keys):
+        counts[index, : len(key)] = key
     target = np.asarray([v[1] for v in voters], dtype=np.intp)
     scale = np.asarray([v[2] for v in voters], dtype=np.float64)
     w = np.asarray([v[3] for v in voters], dtype=np.float64)
-    rows = [_majority_row(m, counts, target, scale, w, confidence) for m in ms]
-    return EnsembleMethod(len(voters), excluded, rows)
+    k_min = int(counts.sum(axis=1).min())
+    rows: list[EnsembleRow | None] = [None] * len(ms)
+    errors: dict[int, NDArray[np.float64]] = {}
+    variances: dict[int, NDArray[np.float64]] = {}
+    for at, m in enumerate(ms):
+        if k_min < m:
+            rows[at] = _empty_row(m, f"needs K >= {m} for every item; smallest K is {k_min}")
+            continue
+        try:
+            hit = _remembered_votes("vote", m, keys, counts)[row, target]
+            errors[at] = scale * 2.0 * (1.0 - hit)
+            if k_min >= 2 * m:
+                agreement = _remembered_votes("agreement", m, keys, counts)[row]
+                variances[at] = scale * (1.0 - agreement)
+        except TooManyAnswers as exc:
+            errors.pop(at, None)
+            rows[at] = _empty_row(m, f"too many distinct answers to enumerate exactly ({exc})")
+    both = [at for at in errors if at in variances]
+    if both:
+        summaries = _summaries(
+            [ms[at] for at in both],
+            np.stack([errors[at] for at in both]),
+            np.stack([variances[at] for at in both]),
+            w,
+            confidence,
+        )
+        for at, summary in zip(both, summaries, strict=True):
+            rows[at] = summary
+    for at in errors:
+        if at not in variances:
+            m = ms[at]
+            note = f"the vote's variance needs K >= {2 * m} (smallest K is {k_min}): error only"
+            rows[at] = _summaries([m], errors[at][None, :], None, w, confidence, note)[0]
+    return EnsembleMethod(len(voters), excluded, [r for r in rows if r is not None])
 
 
 def ensemble_projection(
@@ -536,7 +631,9 @@ def ensemble_projection(
         raise ValueError("give at least one ensemble size")
     if not 0.0 < float(confidence) < 1.0:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    records = [_Item.of(item) for item in items]
+    records: list[_ItemLike] = [
+        item if isinstance(item, ItemEstimate) else _Item.of(item) for item in items
+    ]
     targeted = [r for r in records if r.error is not None and r.variance is not None]
     return EnsembleProjection(
         ms=sizes,

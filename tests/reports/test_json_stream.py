@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -360,3 +361,37 @@ def test_a_failed_write_leaves_the_old_report(tmp_path: Path) -> None:
         write_json_atomic(target, ReportInput(RunRecord(), texts=broken))
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_the_layout_is_json_dumps_indent_2_byte_for_byte() -> None:
+    """Containers of scalars are written by one encoder call each; the text must still be what
+    ``json.dumps(indent=2)`` writes, at every depth, and NaN must still be refused."""
+    import random
+
+    from pytest_hotmess.reports.json_layout import _dumps
+
+    def reference(value: object, depth: int) -> str:
+        text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+        return text.replace("\n", "\n" + "  " * depth)
+
+    leaves = [None, True, False, 0, -3, 2**70, 1.5, 0.1 + 0.2, 1e-300, "", 'é\n"\\', "\u2028"]
+    rng = random.Random(3)
+
+    def value(depth: int) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.4:
+            return rng.choice(leaves)
+        if roll < 0.7:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {
+            rng.choice(["a", "ü", "k\n"]) + str(i): value(depth + 1)
+            for i in range(rng.randint(0, 4))
+        }
+
+    odd: list[object] = [{1: 2, "a": [1]}, {True: {"x": 1}}, ({"a": (1, 2)},), [[], {}], {"a": {}}]
+    for one in [value(0) for _ in range(2000)] + odd:
+        for depth in (0, 1, 3):
+            assert _dumps(one, depth) == reference(one, depth)
+    for bad in ([math.nan], {"a": [1, {"b": math.inf}]}):
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            _dumps(bad, 1)

@@ -212,3 +212,61 @@ def test_the_slope_is_undefined_without_error_in_two_buckets() -> None:
     assert none.slope is None and none.note == "no error: incoherence is undefined"
     with pytest.raises(ValueError, match="confidence"):
         difficulty_slope(ITEMS, BUCKET_OF, confidence=1.0)
+
+
+def test_every_buckets_figures_are_the_aggregate_of_its_items() -> None:
+    """Bucket figures come from array passes over the test's columns: each must be exactly
+    ``aggregate`` over the bucket's items, weights, variance-only items and ties included."""
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    for _ in range(40):
+        n = int(rng.integers(1, 30))
+        items = []
+        for k in range(n):
+            outcomes = list(rng.choice(list("ABC"), size=int(rng.integers(2, 12))))
+            weight = float(rng.choice([0.0, 1.0, 2.5]))
+            target = "A" if rng.random() < 0.85 else None
+            if target is None:
+                items.append(estimate_item(outcomes, item_id=f"i{k}", weight=weight))
+            else:
+                items.append(estimate_item(outcomes, target, item_id=f"i{k}", weight=weight))
+        numbers = {i.id: round(float(rng.random()), 1) for i in items}
+        buckets = assign_buckets(numbers)
+        for figures in bucket_figures(items, buckets, confidence=0.9, difficulties=numbers):
+            part = [i for i in items if buckets[i.id] == figures.bucket]
+            if not part:
+                assert figures.items == 0 and figures.error is None
+                continue
+            agg = aggregate(part, confidence=0.9)
+            shown = agg.incoherence_low is not None
+            assert (figures.items, figures.targeted_items) == (agg.items, agg.targeted_items)
+            assert (figures.error, figures.bias, figures.variance) == (
+                agg.error,
+                agg.bias,
+                agg.variance,
+            )
+            assert (figures.incoherence, figures.incoherence_low, figures.incoherence_high) == (
+                agg.incoherence,
+                agg.incoherence_low,
+                agg.incoherence_high,
+            )
+            assert figures.interval_method == (agg.interval_method if shown else None)
+            assert figures.interval_approximate == (agg.interval_approximate if shown else None)
+            spread = [numbers[i.id] for i in part]
+            assert (figures.difficulty_min, figures.difficulty_max) == (min(spread), max(spread))
+
+
+def test_measured_numbers_are_bucketed_as_checked_numbers_are() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 5, 17, 50):
+        floats = {f"i{k}": round(float(rng.random()), 2) for k in range(n)}  # the float path
+        mixed = {
+            k: (int(v * 100) if i % 2 else np.float64(v * 100))
+            for i, (k, v) in enumerate(floats.items())
+        }
+        assert assign_buckets(floats) == assign_buckets(mixed)  # the checked path
+    with pytest.raises(DifficultyError, match="not a finite number"):
+        assign_buckets({"a": 0.5, "b": math.nan})

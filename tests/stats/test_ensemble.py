@@ -416,3 +416,72 @@ def test_log_factorials_match_scipy_and_need_no_scipy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------------------
+# the array passes give the per-row figures
+
+
+def test_delta_intervals_of_rows_are_each_row_s_ratio_delta_interval() -> None:
+    from pytest_hotmess.stats.ensemble import _delta_intervals
+
+    rng = np.random.default_rng(11)
+    for n in (2, 3, 7, 40, 300):
+        errors = rng.uniform(0.0, 1.0, size=(4, n))
+        variances = errors * rng.uniform(0.0, 1.0, size=(4, n))
+        errors[3] = 0.0  # no error: undefined
+        weights = rng.choice([0.5, 1.0, 3.0], size=n)
+        lows, highs = _delta_intervals(variances, errors, weights, 0.9)
+        for row in range(4):
+            expected = ratio_delta_interval(variances[row], errors[row], weights, 0.9)
+            found = None if math.isnan(lows[row]) else (float(lows[row]), float(highs[row]))
+            assert found == expected  # the same sums in the same order: bit for bit
+
+
+def test_a_rows_vote_figures_do_not_depend_on_the_other_rows() -> None:
+    """What makes remembering them exact: a row alone and in any batch, bit for bit."""
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        k, classes = int(rng.choice([4, 10, 12, 20])), int(rng.integers(1, 6))
+        rows = np.array([rng.multinomial(k, rng.dirichlet(np.ones(classes))) for _ in range(9)])
+        for m in (1, 2, 3, 5, 9):
+            if k >= m:
+                batch = vote_probabilities(rows, m)
+                assert all(
+                    np.array_equal(batch[i], vote_probabilities(rows[i : i + 1], m)[0])
+                    for i in range(9)
+                )
+            if k >= 2 * m:
+                pairs = vote_agreement(rows, m)
+                assert all(pairs[i] == vote_agreement(rows[i : i + 1], m)[0] for i in range(9))
+
+
+def test_remembered_votes_give_the_figures_of_a_fresh_enumeration() -> None:
+    from pytest_hotmess.stats import ensemble
+
+    rng = np.random.default_rng(4)
+    tests = []
+    for _ in range(6):
+        items = []
+        for i in range(12):
+            drawn = rng.multinomial(9, [0.55, 0.25, 0.15, 0.05]) + np.array([1, 0, 0, 0])  # "A" 1st
+            counts = {k: int(v) for k, v in zip("ABCD", drawn, strict=True) if v}
+            items.append(_categorical(f"q{i}", counts))
+        tests.append(items)
+    fresh = []
+    for items in tests:  # each test on its own, nothing remembered
+        ensemble._remembered.clear()
+        fresh.append(ensemble_projection(items))
+    ensemble._remembered.clear()
+    warm = [ensemble_projection(items) for items in tests]  # later tests reuse earlier rows
+    assert ensemble._remembered
+    assert warm == fresh
+    for items, projection in zip(tests, warm, strict=True):
+        counts = [[int(i.counts[k]) for k in ("A", "B", "C", "D") if k in i.counts] for i in items]
+        for m in (3, 5):
+            width = max(len(c) for c in counts)
+            padded = np.array([c + [0] * (width - len(c)) for c in counts])
+            hit = vote_probabilities(padded, m)[:, 0]  # target "A" is each item's first label
+            error = float(np.mean(2.0 * (1.0 - hit)))
+            row = _rows(projection, "majority")[m]
+            assert row.error == pytest.approx(error, rel=1e-14, abs=1e-15)
