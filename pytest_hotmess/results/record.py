@@ -7,6 +7,7 @@ from typing import Any
 
 from ..sampling.resampler import ItemResult
 from ..stats.aggregate import Aggregate, aggregate_one_loss
+from ..stats.columns import ItemColumns
 from ..stats.decompose import ItemEstimate
 from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import GateOutcome
@@ -66,9 +67,10 @@ def item_record(result: ItemResult) -> ItemRecord:
 
 
 def totals_from(
-    agg: Aggregate, losses: Sequence[str], estimates: Sequence[ItemEstimate] = ()
+    agg: Aggregate, losses: Sequence[str], estimates: Sequence[ItemEstimate] | ItemColumns = ()
 ) -> Totals:
-    """The typed totals of an aggregate; ``estimates`` give the unclipped figures."""
+    """The typed totals of an aggregate; ``estimates`` (or their columns) give the unclipped
+    figures."""
     return Totals(
         items=agg.items,
         error=agg.error,
@@ -112,11 +114,16 @@ def build_record(
     verdict: str | None = None,
     message: str | None = None,
     notes: Sequence[Note] = (),
+    columns: ItemColumns | None = None,
 ) -> TestRecord:
     """The per-test record: everything the terminal, JUnit, JSON and HTML reports need.
 
     ``verdict`` and ``message`` replace the gate's when given (a usage problem, an empty test).
+    ``columns`` are the estimated items' figures when the caller has them (the judge does),
+    instead of reading them back from ``items``.
     """
+    if columns is None:
+        columns = ItemColumns.of([e for item in items if (e := item.estimate()) is not None])
     used_loss = losses[0] if len(losses) == 1 else ("mixed" if losses else loss)
     return TestRecord(
         nodeid=nodeid,
@@ -133,9 +140,7 @@ def build_record(
         stopped_by=stopped_by,
         length=length,
         ensembles=ensembles,
-        totals=totals_from(
-            agg, losses, [e for item in items if (e := item.estimate()) is not None]
-        ),
+        totals=totals_from(agg, losses, columns),
         items=list(items),
         notes=list(notes),
     )
