@@ -45,6 +45,10 @@ class CountedItem:
     def has_target(self) -> bool:
         return self.target_index is not None
 
+    @property
+    def kind(self) -> Kind:
+        return _CATEGORICAL  # what ``PreparedItem.kind`` says of the same item
+
 
 _CATEGORICAL: Final[Kind] = "categorical"
 
