@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,17 +54,27 @@ def item_record(result: ItemResult) -> ItemRecord:
         estimator=estimate.estimator,
         k=estimate.k,
         invalid=result.invalid,
-        weight=plain(estimate.weight),
-        error=plain(estimate.error),
-        bias=plain(estimate.bias),
-        variance=plain(estimate.variance),
-        target=plain(estimate.target),
+        weight=_plain_number(estimate.weight),
+        error=_plain_number(estimate.error),
+        bias=_plain_number(estimate.bias),
+        variance=_plain_number(estimate.variance),
+        target=_plain_label(estimate.target),
         counts=None if estimate.counts is None else dict(estimate.counts),
         outcomes=None if estimate.outcomes is None else plain(estimate.outcomes),
         covariates=covariates,
         problem=result.problem,
         out_of_range=out_of_range(estimate.error, estimate.bias, estimate.variance) or None,
     )
+
+
+def _plain_number(value: Any) -> Any:
+    """``plain`` of an estimate's figure, which is nearly always a finite float already."""
+    return value if type(value) is float and math.isfinite(value) else plain(value)
+
+
+def _plain_label(value: Any) -> Any:
+    """``plain`` of a target, which is nearly always a string (a categorical label) already."""
+    return value if type(value) is str else plain(value)
 
 
 def totals_from(
