@@ -8,7 +8,8 @@ keeps no more than a single process would.
 
 ``pooled_totals`` gives the same figures as ``record.pooled_totals`` over the tests' full
 records, to the last bit: the same items in the same order (tests by node id, items as the
-test listed them) go through the same aggregate.
+test listed them) go through the same aggregate, handed over as columns (``stats.columns``)
+without one object per item.
 """
 
 from __future__ import annotations
