@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from ..config.marker import DEFAULT_CONFIDENCE, THRESHOLDS, CoherenceSpec
 from ..config.settings import Settings
 from ..sampling.resampler import TestState
-from ..stats.aggregate import Aggregate
+from ..stats.aggregate import Aggregate, aggregate_one_loss
+from ..stats.columns import ItemColumns
 from ..stats.decompose import ItemEstimate
 from ..stats.gate import Check, evaluate, resolve_inconclusive
 from ..stats.length import LengthAnalysis
@@ -58,7 +59,8 @@ def judge_test(
     or comparison does (the JUnit properties show them).
     """
     estimates = state.estimates()
-    agg, losses = state.aggregate_with_losses()
+    columns = ItemColumns.of(estimates)  # read once: the aggregate and the totals use them
+    agg, losses = aggregate_one_loss(columns, confidence=state.confidence)
     spec, skipped = _skip_file_thresholds(spec, estimates, agg)
     if skipped:
         note = f"{skipped}\n{note}" if note else skipped
@@ -125,6 +127,7 @@ def judge_test(
         verdict=_verdict(verdict_override, usage),
         message=_message(verdict_override, usage, gate.message, note),
         notes=notes_for(state.items, estimates, state.models),
+        columns=columns,
     )
     record = dataclasses.replace(record, difficulty=difficulty)
     fails = gate.fails_test or usage is not None or verdict_override in ("fail", "error")

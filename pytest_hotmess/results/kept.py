@@ -8,7 +8,8 @@ keeps no more than a single process would.
 
 ``pooled_totals`` gives the same figures as ``record.pooled_totals`` over the tests' full
 records, to the last bit: the same items in the same order (tests by node id, items as the
-test listed them) go through the same aggregate.
+test listed them) go through the same aggregate, handed over as columns (``stats.columns``)
+without one object per item.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..stats.aggregate import aggregate_one_loss
+from ..stats.columns import ItemColumns
 from ..stats.decompose import ItemEstimate
 from ..stats.difficulty import BUCKETS
 from .record import totals_from
@@ -128,39 +130,55 @@ class KeptItems:
         """Each test's rows, first and past-the-end; a rerun's test points at its last rows."""
 
     def add(self, nodeid: str, items: Iterable[Mapping[str, Any]]) -> None:
-        """Keep the figures of a test's items (their plain form, as the report has them)."""
+        """Keep the figures of a test's items (their plain form, as the report has them).
+
+        One pass per column over the test's items (a list comprehension each), not one
+        Python loop with eight appends per item."""
         start = len(self.k)
-        for item in items:
-            variance = item.get("variance")
-            if variance is None:  # not estimated: no figures, not pooled
-                continue
-            error = item.get("error")
-            weight = item.get("weight")
-            loss = str(item.get("loss"))
+        rows = [item for item in items if item.get("variance") is not None]  # not estimated: out
+        errors = [item.get("error") for item in rows]
+        names = [str(item.get("loss")) for item in rows]
+        for loss in dict.fromkeys(names):
             if loss not in self.losses:
                 self.losses.append(loss)
-            self.k.append(int(item.get("k", 0)))
-            self.invalid.append(int(item.get("invalid", 0)))
-            self.weight.append(1.0 if weight is None else float(weight))
-            self.error.append(0.0 if error is None else float(error))
-            self.bias.append(float(item.get("bias") or 0.0))
-            self.variance.append(float(variance))
-            self.targeted.append(error is not None)
-            self.loss.append(self.losses.index(loss))
-            bucket = item.get("bucket")
-            self.bucket.append(BUCKETS.index(bucket) if bucket in BUCKETS else -1)
+        codes = {loss: self.losses.index(loss) for loss in set(names)}
+        buckets = [item.get("bucket") for item in rows]
+        self.k.extend([int(item.get("k", 0)) for item in rows])
+        self.invalid.extend([int(item.get("invalid", 0)) for item in rows])
+        self.weight.extend([_weight(item.get("weight")) for item in rows])
+        self.error.extend([0.0 if error is None else float(error) for error in errors])
+        self.bias.extend([float(item.get("bias") or 0.0) for item in rows])
+        self.variance.extend([float(item["variance"]) for item in rows])
+        self.targeted.extend([error is not None for error in errors])
+        self.loss.extend([codes[name] for name in names])
+        self.bucket.extend([BUCKETS.index(b) if b in BUCKETS else -1 for b in buckets])
         self.rows[nodeid] = (start, len(self.k))
 
-    def estimates(self, nodeids: Iterable[str]) -> Sequence[ItemEstimate]:
-        """The kept items of these tests, in this order, read as the aggregate reads estimates."""
+    def columns(self, nodeids: Iterable[str]) -> ItemColumns:
+        """The kept items of these tests, in this order, as the aggregate's columns."""
         spans = [self.rows[n] for n in nodeids if n in self.rows]
         rows = (
             np.concatenate([np.arange(a, b, dtype=np.intp) for a, b in spans])
             if spans
             else np.zeros(0, dtype=np.intp)
         )
-        # the rows carry every attribute of ItemEstimate that pooling reads (and the others)
-        return cast("Sequence[ItemEstimate]", _Columns(self, rows))
+
+        def pick(column: array.array[Any], dtype: type[Any]) -> NDArray[Any]:
+            if not len(column):
+                return np.zeros(0, dtype=dtype)
+            return np.asarray(np.frombuffer(column, dtype=column.typecode)[rows], dtype=dtype)
+
+        codes = pick(self.loss, np.int64)
+        return ItemColumns(
+            k=pick(self.k, np.int64),
+            invalid=pick(self.invalid, np.int64),
+            weight=pick(self.weight, np.float64),
+            error=pick(self.error, np.float64),
+            bias=pick(self.bias, np.float64),
+            variance=pick(self.variance, np.float64),
+            targeted=pick(self.targeted, np.bool_),
+            losses=tuple(sorted({self.losses[code] for code in np.unique(codes).tolist()})),
+        )
 
     def bucketed(self, record: TestRecord) -> list[tuple[str | None, ItemEstimate]]:
         """A test's kept items with their difficulty buckets (for the by-model table)."""
@@ -173,7 +191,11 @@ class KeptItems:
 
     def pooled_totals(self, records: Sequence[TestRecord], confidence: float) -> RunTotals:
         """The run's totals over the kept items of ``records`` (in their order)."""
-        estimates = self.estimates(r.nodeid for r in records)
-        totals = totals_from(*aggregate_one_loss(estimates, confidence=confidence), estimates)
+        columns = self.columns(r.nodeid for r in records)
+        totals = totals_from(*aggregate_one_loss(columns, confidence=confidence), columns)
         fields = {name: getattr(totals, name) for name in totals.__dataclass_fields__}
         return RunTotals(**fields, tests=len(records), verdicts=verdict_counts(records))
+
+
+def _weight(weight: Any) -> float:
+    return 1.0 if weight is None else float(weight)

@@ -47,6 +47,8 @@ def _kl_note(estimates: Sequence[ItemEstimate]) -> Note | None:
 def _batch_note(items: Sequence[ItemResult], models: Sequence[str]) -> Note | None:
     grouped = []
     for item in items:
+        if item.covariates and "batch" not in item.covariates[0]:
+            continue  # its first sample has no batch (n_per_request 1, or recorded): not grouped
         batches = [row.get("batch") for row in item.covariates]
         if len(batches) != len(item.outcomes) or any(b is None for b in batches):
             continue

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..sampling.resampler import ItemResult
 from ..stats.aggregate import Aggregate, aggregate_one_loss
+from ..stats.columns import ItemColumns
 from ..stats.decompose import ItemEstimate
 from ..stats.ensemble import EnsembleProjection
 from ..stats.gate import GateOutcome
@@ -52,11 +54,11 @@ def item_record(result: ItemResult) -> ItemRecord:
         estimator=estimate.estimator,
         k=estimate.k,
         invalid=result.invalid,
-        weight=plain(estimate.weight),
-        error=plain(estimate.error),
-        bias=plain(estimate.bias),
-        variance=plain(estimate.variance),
-        target=plain(estimate.target),
+        weight=_plain_number(estimate.weight),
+        error=_plain_number(estimate.error),
+        bias=_plain_number(estimate.bias),
+        variance=_plain_number(estimate.variance),
+        target=_plain_label(estimate.target),
         counts=None if estimate.counts is None else dict(estimate.counts),
         outcomes=None if estimate.outcomes is None else plain(estimate.outcomes),
         covariates=covariates,
@@ -65,10 +67,21 @@ def item_record(result: ItemResult) -> ItemRecord:
     )
 
 
+def _plain_number(value: Any) -> Any:
+    """``plain`` of an estimate's figure, which is nearly always a finite float already."""
+    return value if type(value) is float and math.isfinite(value) else plain(value)
+
+
+def _plain_label(value: Any) -> Any:
+    """``plain`` of a target, which is nearly always a string (a categorical label) already."""
+    return value if type(value) is str else plain(value)
+
+
 def totals_from(
-    agg: Aggregate, losses: Sequence[str], estimates: Sequence[ItemEstimate] = ()
+    agg: Aggregate, losses: Sequence[str], estimates: Sequence[ItemEstimate] | ItemColumns = ()
 ) -> Totals:
-    """The typed totals of an aggregate; ``estimates`` give the unclipped figures."""
+    """The typed totals of an aggregate; ``estimates`` (or their columns) give the unclipped
+    figures."""
     return Totals(
         items=agg.items,
         error=agg.error,
@@ -112,11 +125,16 @@ def build_record(
     verdict: str | None = None,
     message: str | None = None,
     notes: Sequence[Note] = (),
+    columns: ItemColumns | None = None,
 ) -> TestRecord:
     """The per-test record: everything the terminal, JUnit, JSON and HTML reports need.
 
     ``verdict`` and ``message`` replace the gate's when given (a usage problem, an empty test).
+    ``columns`` are the estimated items' figures when the caller has them (the judge does),
+    instead of reading them back from ``items``.
     """
+    if columns is None:
+        columns = ItemColumns.of([e for item in items if (e := item.estimate()) is not None])
     used_loss = losses[0] if len(losses) == 1 else ("mixed" if losses else loss)
     return TestRecord(
         nodeid=nodeid,
@@ -133,9 +151,7 @@ def build_record(
         stopped_by=stopped_by,
         length=length,
         ensembles=ensembles,
-        totals=totals_from(
-            agg, losses, [e for item in items if (e := item.estimate()) is not None]
-        ),
+        totals=totals_from(agg, losses, columns),
         items=list(items),
         notes=list(notes),
     )

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import dataclasses
 import functools
 import math
 import numbers
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..config.marker import THRESHOLDS
 from ..stats.kinds import INVALID, KINDS, NOTHING, Estimator, Kind, LossName
@@ -41,7 +40,9 @@ if TYPE_CHECKING:
     from ..ingest import Source
     from ..stats.aggregate import Aggregate
     from ..stats.batch import Pending
+    from ..stats.counting import CountedItem
     from ..stats.decompose import ItemEstimate
+    from ..stats.outcomes import ItemError, PreparedItem
     from ..stats.sequential import SequentialDecision, SequentialPlan
 
 __tracebackhide__ = True  # a failing model shows the user's frame, not the plugin's
@@ -77,7 +78,7 @@ class ItemResult:
 
     @property
     def invalid(self) -> int:
-        return sum(1 for outcome in self.outcomes if outcome is INVALID)
+        return [outcome is INVALID for outcome in self.outcomes].count(True)
 
     @property
     def error(self) -> float | None:
@@ -229,6 +230,10 @@ class TestState:
 
     def add(self, result: ItemResult) -> None:
         self.check_new_ids([result.id])
+        self._append(result)
+
+    def _append(self, result: ItemResult) -> None:
+        """Add an item whose id was checked (``check_new_ids``) since the last add."""
         self._ids.add(result.id)
         self.items.append(result)
 
@@ -252,13 +257,14 @@ class TestState:
             kept[item] = value
 
     def defer(self, result: ItemResult, item: Pending) -> None:
-        """Add ``result``, whose estimate waits for the test's next batch (:mod:`.deferred`)."""
-        self.add(result)
+        """Add ``result`` (its id checked), whose estimate waits for the test's next batch
+        (:mod:`.deferred`)."""
+        self._append(result)
         object.__setattr__(result, "estimate", self._deferred.add(item, _filler(result)))
 
     def estimates(self) -> list[ItemEstimate]:
         self._deferred.resolve()
-        return [item.estimate for item in self.items if item.estimate is not None]
+        return [estimate for item in self.items if (estimate := item.estimate) is not None]
 
     def aggregate_with_losses(self) -> tuple[Aggregate, list[str]]:
         from ..stats.aggregate import aggregate_one_loss
@@ -284,6 +290,26 @@ class TestState:
         if pool is not None:
             pool.shutdown()  # never waits: a hung model call must not hold the run
         self._runner.close()
+
+
+class _NotingErrors:
+    """``Resampler._noting_errors``: a plain context manager, as ``record`` runs per item and a
+    generator-based one costs more than a recorded item's own checks."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: TestState) -> None:
+        self._state = state
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: object, error: BaseException | None, traceback: object
+    ) -> Literal[False]:
+        if isinstance(error, Exception):
+            self._state.error = error
+        return False  # the error goes on as it was
 
 
 def _filler(result: ItemResult) -> Callable[[ItemEstimate], None]:
@@ -576,14 +602,9 @@ class Resampler:
 
     # -- building a batch (everything is checked before the first call) ----------------------
 
-    @contextlib.contextmanager
-    def _noting_errors(self) -> Iterator[None]:
+    def _noting_errors(self) -> _NotingErrors:
         """Remember what a call raised: if it fails the test, the test's verdict is ``error``."""
-        try:
-            yield
-        except Exception as exc:
-            self._state.error = exc
-            raise
+        return _NotingErrors(self._state)
 
     def _record(
         self,
@@ -594,19 +615,12 @@ class Resampler:
         weight: float,
         covariates: Sequence[Mapping[str, float]] | None,
     ) -> ItemResult:
-        self._state.used = True
+        state = self._state
+        state.used = True
         item_id = self._item_id(item)
-        if isinstance(outcomes, (str, bytes, bytearray, Mapping)) or not isinstance(
-            outcomes, Iterable
-        ):
-            raise TypeError(
-                f"resample.record: item {item_id!r}: outcomes must be a sequence with one "
-                f"outcome per sample, got a {type(outcomes).__name__} (wrap a single outcome "
-                'in a list, e.g. ["abc"])'
-            )
-        values = tuple([INVALID if o is None else o for o in outcomes])
-        self._state.check_new_ids([item_id])
-        _check_kind_and_weights(kind, [weight])
+        values = _recorded_outcomes(outcomes, item_id)
+        state.check_new_ids([item_id])
+        _check_kind_and_weights(kind, (weight,))
         if covariates is not None and len(covariates) != len(values):
             raise ValueError(
                 f"item {item_id!r}: {len(covariates)} covariate rows for {len(values)} outcomes"
@@ -618,15 +632,13 @@ class Resampler:
         pending = self._prepare(item_id, values, target, kind, weight)
         if _waits(pending):
             result = ItemResult(item_id, target, values, rows, None)
-            self._state.defer(result, pending)
+            state.defer(result, pending)
             return result
-        from ..stats.batch import estimate_many
-
-        (estimate,) = estimate_many([pending])
+        (estimate,) = _engine().estimate_many([pending])
         if isinstance(estimate, Exception):
             raise estimate
         result = ItemResult(item_id, target, values, rows, estimate)
-        self._state.add(result)
+        state._append(result)
         return result
 
     def _given(self, ids: Sequence[str], values: Sequence[object]) -> None:
@@ -991,11 +1003,8 @@ class Resampler:
         self, item_id: str, outcomes: tuple[Any, ...], target: Any, kind: Kind | None, weight: float
     ) -> Pending:
         """Validate one item (errors name it); string answers are only counted, not arrayed."""
-        from ..stats.counting import count_labels
-        from ..stats.outcomes import prepare_item
-
-        state = self._state
-        counted = count_labels(
+        state, engine = self._state, _engine()
+        counted = engine.count_labels(
             outcomes,
             target,
             item_id=item_id,
@@ -1006,7 +1015,7 @@ class Resampler:
         )
         if counted is not None:
             return counted
-        return prepare_item(
+        return engine.prepare_item(
             outcomes,
             target,
             item_id=item_id,
@@ -1046,9 +1055,39 @@ def _waits(item: Pending) -> bool:
     """Whether a recorded item's estimate can wait for its test's batch: categorical counts
     cannot overflow, so no error is left for later. Other kinds are estimated at once, so a
     loss that overflows fails the ``record`` call that gave it."""
-    from ..stats.counting import CountedItem
+    return item.kind == "categorical"
 
-    return isinstance(item, CountedItem) or item.kind == "categorical"
+
+class _Engine(NamedTuple):
+    """What ``record`` calls of the estimating modules for every item."""
+
+    count_labels: Callable[..., CountedItem | None]
+    prepare_item: Callable[..., PreparedItem]
+    estimate_many: Callable[[Sequence[Pending]], list[ItemEstimate | ItemError]]
+
+
+@functools.cache
+def _engine() -> _Engine:
+    """The estimating modules (numpy) imported on first use, as everywhere in this module, but
+    once: an import statement costs more than the checks of a recorded item."""
+    from ..stats.batch import estimate_many
+    from ..stats.counting import count_labels
+    from ..stats.outcomes import prepare_item
+
+    return _Engine(count_labels, prepare_item, estimate_many)
+
+
+def _recorded_outcomes(outcomes: Iterable[Any], item_id: str) -> tuple[Any, ...]:
+    """``record``'s outcomes as a tuple, ``None`` as invalid; a lone string is refused."""
+    if type(outcomes) is not list and (  # a list, the common case, needs no ABC check
+        isinstance(outcomes, (str, bytes, bytearray, Mapping)) or not isinstance(outcomes, Iterable)
+    ):
+        raise TypeError(
+            f"resample.record: item {item_id!r}: outcomes must be a sequence with one "
+            f"outcome per sample, got a {type(outcomes).__name__} (wrap a single outcome "
+            'in a list, e.g. ["abc"])'
+        )
+    return tuple([INVALID if o is None else o for o in outcomes])
 
 
 def _advance(
@@ -1106,6 +1145,8 @@ def _check_kind_and_weights(kind: Kind | None, weights: Sequence[float]) -> None
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     for weight in weights:
+        if type(weight) is float and 0.0 <= weight < math.inf:
+            continue  # the common case, without the ABC check below
         if (
             isinstance(weight, bool)
             or not isinstance(weight, numbers.Real)

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .bootstrap import paired_bca_interval
+from .columns import ItemColumns
 from .decompose import ItemEstimate
 from .skew import (
     calibrated_bounds,
@@ -277,7 +278,7 @@ def _bootstrap_interval(
 
 
 def aggregate(
-    items: Sequence[ItemEstimate],
+    items: Sequence[ItemEstimate] | ItemColumns,
     *,
     confidence: float = 0.95,
     interval: str = DEFAULT_INTERVAL,
@@ -287,17 +288,18 @@ def aggregate(
     """Combine item estimates: weighted means, ratio-of-sums incoherence and its interval.
 
     Each item was estimated with its own K; items, not samples, are weighted. Deterministic
-    for a given ``seed``.
+    for a given ``seed``. ``items`` may be their columns (``ItemColumns``), read once.
     """
     confidence = _check_confidence(confidence)
     if interval not in INTERVAL_METHODS:
         raise ValueError(f"interval must be one of {', '.join(INTERVAL_METHODS)}, got {interval!r}")
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
         raise ValueError(f"n_resamples must be a positive int, got {n_resamples!r}")
-    ks = [i.k for i in items]
-    targeted = [i for i in items if i.has_target]
-    w_all = np.asarray([i.weight for i in items], dtype=np.float64)
-    v_all = np.asarray([i.variance for i in items], dtype=np.float64)
+    columns = ItemColumns.of(items)
+    n = len(columns)
+    targeted = columns.targeted
+    n_targeted = int(np.count_nonzero(targeted))
+    w_all, v_all = columns.weight, columns.variance
     error: float | None = None
     bias: float | None = None
     incoherence: float | None = None
@@ -307,11 +309,11 @@ def aggregate(
     approximate = False
     n_eff: float | None = None
     skewness: float | None = None
-    if targeted:
-        w = np.asarray([i.weight for i in targeted], dtype=np.float64)
-        e = np.asarray([i.error for i in targeted], dtype=np.float64)
-        b = np.asarray([i.bias for i in targeted], dtype=np.float64)
-        v = np.asarray([i.variance for i in targeted], dtype=np.float64)
+    if n_targeted:
+        w = w_all[targeted]
+        e = columns.error[targeted]
+        b = columns.bias[targeted]
+        v = v_all[targeted]
         error = _weighted_mean(e, w)
         bias = _clip(_weighted_mean(b, w), 0.0)
         error_sum = float(np.sum(w * e))
@@ -336,14 +338,14 @@ def aggregate(
             if bounds is not None:
                 low, high = _clip(bounds[0], 0.0, 1.0), _clip(bounds[1], 0.0, 1.0)
     return Aggregate(
-        items=len(items),
-        targeted_items=len(targeted),
-        k_min=min(ks) if ks else None,
-        k_max=max(ks) if ks else None,
-        invalid=sum(i.invalid for i in items),
+        items=n,
+        targeted_items=n_targeted,
+        k_min=int(np.min(columns.k)) if n else None,
+        k_max=int(np.max(columns.k)) if n else None,
+        invalid=int(np.sum(columns.invalid)),
         error=error,
         bias=bias,
-        variance=_clip(_weighted_mean(v_all, w_all), 0.0) if items else None,
+        variance=_clip(_weighted_mean(v_all, w_all), 0.0) if n else None,
         incoherence=incoherence,
         incoherence_low=low,
         incoherence_high=high,
@@ -356,22 +358,23 @@ def aggregate(
 
 
 def aggregate_one_loss(
-    estimates: Sequence[ItemEstimate], *, confidence: float
+    estimates: Sequence[ItemEstimate] | ItemColumns, *, confidence: float
 ) -> tuple[Aggregate, list[str]]:
     """Aggregate items that share one loss; with several, only the counts are defined.
 
     Error, bias and variance are in the units of their loss (Brier, KL in nats, squared
     distance), so a sum across losses means nothing.
     """
-    losses: list[str] = sorted({estimate.loss for estimate in estimates})
+    columns = ItemColumns.of(estimates)
+    losses = list(columns.losses)
     if len(losses) <= 1:
-        return aggregate(estimates, confidence=confidence), losses
+        return aggregate(columns, confidence=confidence), losses
     counts_only = dataclasses.replace(
         aggregate([], confidence=confidence),
-        items=len(estimates),
-        targeted_items=sum(1 for e in estimates if e.has_target),
-        k_min=min(e.k for e in estimates),
-        k_max=max(e.k for e in estimates),
-        invalid=sum(e.invalid for e in estimates),
+        items=len(columns),
+        targeted_items=int(np.count_nonzero(columns.targeted)),
+        k_min=int(np.min(columns.k)),
+        k_max=int(np.max(columns.k)),
+        invalid=int(np.sum(columns.invalid)),
     )
     return counts_only, losses

@@ -81,10 +81,8 @@ def _count_group(items: Sequence[Pending]) -> Terms:
             assert item.counts is not None
             rows.append(item.counts.tolist())
         targets.append(-1 if item.target_index is None else item.target_index)
-    width = max(len(row) for row in rows)
-    counts = np.zeros((len(rows), width), dtype=np.float64)
-    for r, row in enumerate(rows):
-        counts[r, : len(row)] = row
+    padding = [0] * max(len(row) for row in rows)  # a row with fewer columns ends in zeros
+    counts = np.array([[*row, *padding[len(row) :]] for row in rows], dtype=np.float64)
     first = items[0]
     loss = LOSSES[first.loss]
     return loss.count_terms(counts, np.asarray(targets, dtype=np.int64), first.estimator)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
+from .columns import ItemColumns
 from .decompose import ItemEstimate
 
 __all__ = ["out_of_range", "unclipped"]
@@ -31,28 +35,31 @@ def out_of_range(error: float | None, bias: float | None, variance: float | None
     return flags
 
 
-def _weighted_mean(pairs: Sequence[tuple[float, float]]) -> float | None:
-    total = sum(w for w, _ in pairs)
-    return sum(w * x for w, x in pairs) / total if total > 0 else None
+def _weighted_mean(weights: NDArray[np.float64], values: NDArray[np.float64]) -> float | None:
+    # Python's sum over the products, in item order: the figures these sums gave item by item
+    total = sum(weights.tolist())
+    return sum((weights * values).tolist()) / total if total > 0 else None
 
 
-def unclipped(items: Sequence[ItemEstimate]) -> dict[str, float]:
+def unclipped(items: Sequence[ItemEstimate] | ItemColumns) -> dict[str, float]:
     """The aggregate figures that display clipping changes, by name, at their unclipped value.
 
     Same formulas as ``aggregate``: bias over the items with a target, variance over all,
     incoherence sum w v / sum w e. Only figures outside their display range appear.
     """
-    targeted = [i for i in items if i.has_target]
+    columns = ItemColumns.of(items)
+    targeted = columns.targeted
+    weight = columns.weight[targeted]
     out: dict[str, float] = {}
-    bias = _weighted_mean([(i.weight, float(i.bias or 0.0)) for i in targeted])
+    bias = _weighted_mean(weight, columns.bias[targeted])
     if bias is not None and bias < 0:
         out["bias"] = bias
-    variance = _weighted_mean([(i.weight, i.variance) for i in items])
+    variance = _weighted_mean(columns.weight, columns.variance)
     if variance is not None and variance < 0:
         out["variance"] = variance
-    error_sum = sum(i.weight * float(i.error or 0.0) for i in targeted)
+    error_sum = sum((weight * columns.error[targeted]).tolist())
     if error_sum > 0:
-        ratio = sum(i.weight * i.variance for i in targeted) / error_sum
+        ratio = sum((weight * columns.variance[targeted]).tolist()) / error_sum
         if math.isfinite(ratio) and not 0.0 <= ratio <= 1.0:
             out["incoherence"] = ratio
     return out

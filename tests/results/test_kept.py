@@ -1,0 +1,52 @@
+"""The run's kept columns (``results.kept``): what ``add`` keeps of a test's plain items."""
+
+from __future__ import annotations
+
+from pytest_hotmess.results.kept import KeptItems
+from pytest_hotmess.results.records import ItemRecord, TestRecord
+
+
+def _plain(name: str, error: float | None, variance: float | None, **extra: object) -> dict:
+    return ItemRecord(
+        id=name,
+        kind=None if variance is None else "categorical",
+        loss=None if variance is None else "brier",
+        estimator="unbiased",
+        k=6,
+        error=error,
+        bias=None if error is None or variance is None else error - variance,
+        variance=variance,
+        **extra,  # type: ignore[arg-type]
+    ).to_plain(samples=False)
+
+
+def test_add_keeps_one_row_per_estimated_item_with_its_figures() -> None:
+    kept = KeptItems()
+    kept.add(
+        "t::a",
+        [
+            _plain("1", 0.5, 0.2, weight=2.0, invalid=1, bucket="hard"),
+            _plain("2", None, 0.3),  # variance only
+            _plain("3", None, None, problem="not estimated"),  # no figures: no row
+            _plain("4", 0.1, 0.0, bucket="easy"),
+        ],
+    )
+    kept.add("t::b", [])
+    assert kept.rows == {"t::a": (0, 3), "t::b": (3, 3)}
+    assert kept.k.tolist() == [6, 6, 6] and kept.invalid.tolist() == [1, 0, 0]
+    assert kept.weight.tolist() == [2.0, 1.0, 1.0]
+    assert kept.error.tolist() == [0.5, 0.0, 0.1] and kept.targeted.tolist() == [1, 0, 1]
+    assert kept.bias.tolist() == [0.3, 0.0, 0.1] and kept.variance.tolist() == [0.2, 0.3, 0.0]
+    assert kept.losses == ["brier"] and kept.loss.tolist() == [0, 0, 0]
+    assert kept.bucket.tolist() == [2, -1, 0]  # BUCKETS: easy, medium, hard
+    record = TestRecord(nodeid="t::a")
+    assert [bucket for bucket, _ in kept.bucketed(record)] == ["hard", None, "easy"]
+    assert [row.error for _, row in kept.bucketed(record)] == [0.5, None, 0.1]
+
+
+def test_pooled_totals_of_tests_without_estimated_items_are_empty() -> None:
+    kept = KeptItems()
+    kept.add("t::a", [_plain("1", None, None, problem="not estimated")])
+    totals = kept.pooled_totals([TestRecord(nodeid="t::a"), TestRecord(nodeid="t::z")], 0.95)
+    assert totals.items == 0 and totals.tests == 2 and totals.losses == []
+    assert totals.error is None and totals.variance is None and totals.clipped == {}
