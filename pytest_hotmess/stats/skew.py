@@ -372,7 +372,7 @@ class RatioTerms:
         bounds = np.abs(powers) @ self.magnitudes
         mean = self.mean0[:, None] - delta * self.mean_e[:, None]
         square, third, fourth = sums[..., 0], sums[..., 1], sums[..., 2]
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             lost = (
                 (square <= _EXACT_ABOVE * bounds[..., 0])
                 | (fourth <= _EXACT_ABOVE * bounds[..., 2])
