@@ -327,27 +327,13 @@ class RatioTerms:
     @staticmethod
     def of(v: NDArray[np.float64], e: NDArray[np.float64], w: NDArray[np.float64]) -> RatioTerms:
         """The sums of rows ``v``, ``e`` (rows, N) sharing positive weights ``w``."""
-        n = v.shape[-1]
-        total = np.sum(w)
+        n, rows = v.shape[-1], v.shape[0]
         center = np.sum(w * v, axis=-1) / np.sum(w * e, axis=-1)
-        mean0, c = _power_sums(v - center[:, None] * e, w)
-        mean_e = np.sum(w * e, axis=-1) / total
-        b = w * (e - mean_e[:, None]) / float(np.mean(w))
-        c2, b2, cb = c * c, b * b, c * b
-        cubes = [c2 * c, c2 * b, cb * b, b2 * b]
-        fourths = [c2 * c2, c2 * cb, c2 * b2, cb * b2, b2 * b2]
-        products = np.stack([c2, cb, b2, *cubes, *fourths], axis=1)
-        signed = np.sum(products, axis=-1) * _BINOMIAL
-        absolute = np.sum(np.abs(products), axis=-1) * np.abs(_BINOMIAL)
-        rows = v.shape[0]
-        coefficients = np.zeros((rows, 15))
-        magnitudes = np.zeros((rows, 15))
-        coefficients[:, _LAYOUT] = signed
-        magnitudes[:, _LAYOUT] = absolute
+        mean0, mean_e, coefficients, magnitudes = _expansion(v, e, w, center)
         groups = np.stack([np.zeros(rows, dtype=np.intp), np.arange(rows)], axis=1)
         return RatioTerms(
-            np.full(rows, float(n)), center, mean0, mean_e,
-            coefficients.reshape(rows, 5, 3), magnitudes.reshape(rows, 5, 3), ((v, e, w),), groups,
+            np.full(rows, float(n)), center, mean0, mean_e, coefficients, magnitudes,
+            ((v, e, w),), groups,
         )  # fmt: skip
 
     @staticmethod
@@ -375,21 +361,48 @@ class RatioTerms:
         )  # fmt: skip
 
     def moments(self, theta: NDArray[np.float64]) -> TermMoments:
-        """The moments of D(theta) of each row at each theta of its row of ``theta`` (rows, P)."""
+        """The moments of D(theta) of each row at each theta of its row of ``theta`` (rows, P).
+
+        Where the expansion cancels (the terms nearly vanish together: items with v affine in
+        e, near the slope), the row is re-centred in place at its middle theta, and points
+        still cancelling there are taken from the items.
+        """
+        mean, sums, lost = self._expanded(theta)
+        if lost.any():
+            for row in np.flatnonzero(lost.any(axis=1)):
+                self._recentre(int(row), float(theta[row, theta.shape[1] // 2]))
+            mean, sums, lost = self._expanded(theta)
+            if lost.any():
+                self._direct(theta, lost, mean, sums)
+        return TermMoments(self._items, mean, sums[..., 0], sums[..., 1], sums[..., 2])
+
+    def _expanded(
+        self, theta: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """D(theta), the sums of d^2, d^3, d^4 (last axis) and where their rounding matters."""
         delta = theta - self.center[:, None]
         powers = np.vander(delta.reshape(-1), 5, increasing=True).reshape(*delta.shape, 5)
         sums = powers @ self.coefficients
         bounds = np.abs(powers) @ self.magnitudes
         mean = self.mean0[:, None] - delta * self.mean_e[:, None]
-        square, third, fourth = sums[..., 0], sums[..., 1], sums[..., 2]
         with np.errstate(invalid="ignore", over="ignore"):
-            # |sum d^3| <= sqrt(sum d^2 sum d^4): these two bound its rounding too
-            lost = (square <= _EXACT_ABOVE * bounds[..., 0]) | (
-                fourth <= _EXACT_ABOVE * bounds[..., 2]
-            )
-        if lost.any():
-            self._direct(theta, lost, mean, sums)
-        return TermMoments(self._items, mean, square, third, fourth)
+            # |sum d^3| <= sqrt(sum d^2 sum d^4): these two bound its rounding too; all-zero
+            # terms (identical items) are exact
+            lost = (
+                (sums[..., 0] <= _EXACT_ABOVE * bounds[..., 0])
+                | (sums[..., 2] <= _EXACT_ABOVE * bounds[..., 2])
+            ) & (bounds[..., 0] > 0)
+        return mean, sums, lost
+
+    def _recentre(self, row: int, theta: float) -> None:
+        """Expand row ``row`` around ``theta`` instead (d there is taken from the items)."""
+        group, index = self.groups[row]
+        v, e, w = self.items[group]
+        mean0, _, coefficients, magnitudes = _expansion(
+            v[index][None, :], e[index][None, :], w, np.asarray([theta])
+        )
+        self.center[row], self.mean0[row] = theta, mean0[0]
+        self.coefficients[row], self.magnitudes[row] = coefficients[0], magnitudes[0]
 
     def _direct(
         self,
@@ -399,12 +412,36 @@ class RatioTerms:
         sums: NDArray[np.float64],
     ) -> None:
         """Overwrite the points ``lost`` (a cancelling expansion) with moments from the items."""
-        for row, point in zip(*np.nonzero(lost), strict=True):
+        for row in np.flatnonzero(lost.any(axis=1)):
+            points = np.flatnonzero(lost[row])
             group, index = self.groups[row]
             v, e, w = self.items[group]
-            direct = _term_moments(v[index] - theta[row, point] * e[index], w)
-            mean[row, point] = direct.mean
-            sums[row, point] = (direct.sum2, direct.sum3, direct.sum4)
+            x = v[index][None, :] - theta[row, points][:, None] * e[index][None, :]
+            direct = _term_moments(x, w)
+            mean[row, points] = direct.mean
+            sums[row, points] = np.stack([direct.sum2, direct.sum3, direct.sum4], axis=1)
+
+
+def _expansion(
+    v: NDArray[np.float64],
+    e: NDArray[np.float64],
+    w: NDArray[np.float64],
+    center: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """D(center), mean(e) and the (rows, 5, 3) coefficients and magnitudes of ``RatioTerms``."""
+    mean0, c = _power_sums(v - center[:, None] * e, w)
+    mean_e = np.sum(w * e, axis=-1) / np.sum(w)
+    b = w * (e - mean_e[:, None]) / float(np.mean(w))
+    c2, b2, cb = c * c, b * b, c * b
+    cubes = [c2 * c, c2 * b, cb * b, b2 * b]
+    fourths = [c2 * c2, c2 * cb, c2 * b2, cb * b2, b2 * b2]
+    products = np.stack([c2, cb, b2, *cubes, *fourths], axis=1)
+    rows = v.shape[0]
+    coefficients = np.zeros((rows, 15))
+    magnitudes = np.zeros((rows, 15))
+    coefficients[:, _LAYOUT] = np.sum(products, axis=-1) * _BINOMIAL
+    magnitudes[:, _LAYOUT] = np.sum(np.abs(products), axis=-1) * np.abs(_BINOMIAL)
+    return mean0, mean_e, coefficients.reshape(rows, 5, 3), magnitudes.reshape(rows, 5, 3)
 
 
 _BINOMIAL: Final = np.asarray([1.0, -2.0, 1.0, 1.0, -3.0, 3.0, -1.0, 1.0, -4.0, 6.0, -4.0, 1.0])
@@ -502,9 +539,13 @@ def _search(
 _PROBES: Final = np.concatenate(
     [[-0.5], -np.logspace(-1.0, -15.0, 15), [0.0], np.logspace(-15.0, -1.0, 15), [0.5]]
 )
-"""Where each refinement round evaluates T: the regula falsi point plus these shares of the
-bracket's width (clipped into it). A smooth T is linear near its root, so the bracket narrows
-about quadratically (~5 rounds to a few ulps); the +-0.5 probes at least halve it anyway."""
+"""Where each refinement round evaluates T around the regula falsi point, in shares of the
+bracket's width (clipped into it): a smooth T is linear near its root, so the bracket narrows
+about quadratically (~3 rounds to a few ulps after the tree)."""
+
+_GRID: Final = np.arange(1, _PROBES.shape[0] + 1) / (_PROBES.shape[0] + 1.0)
+"""Where a round looks instead when the last one narrowed the bracket less than this grid
+would (T far from linear: a jump toward +-inf where the sd of the terms vanishes)."""
 
 _TREE_LEVELS: Final = 5
 """Bisection steps taken first, all 2^5 - 1 midpoints they could visit evaluated at once: they
@@ -620,6 +661,7 @@ def _refine(
     """
     index = np.arange(left.shape[0])
     last_pair = _PROBES.shape[0]
+    linear = np.ones(left.shape, dtype=bool)
     epsilon = float(np.finfo(np.float64).eps)
     floor = epsilon * (right - left)  # a root at 0: the resolution of a 52-step bisection
     for _ in range(_MAX_ROUNDS):
@@ -633,6 +675,7 @@ def _refine(
             share = left_f / (left_f - right_f)
         share = np.where(np.isfinite(share), np.minimum(np.maximum(share, 0.0), 1.0), 0.5)
         guess = (left + share * width)[:, None] + width[:, None] * _PROBES
+        guess = np.where(linear[:, None], guess, left[:, None] + width[:, None] * _GRID)
         probes = np.minimum(np.maximum(guess, left[:, None]), right[:, None])
         grid = np.concatenate([left[:, None], probes, right[:, None]], axis=1)
         signs = np.concatenate([left_f[:, None], excess(probes), right_f[:, None]], axis=1)
@@ -641,6 +684,7 @@ def _refine(
         at = np.where(down, last_pair - np.argmax(change[:, ::-1], axis=1), first)
         left = np.where(narrowing, grid[index, at], left)
         right = np.where(narrowing, grid[index, at + 1], right)
+        linear = (right - left) * (_PROBES.shape[0] + 1) < width
         left_f = np.where(narrowing, signs[index, at], left_f)
         right_f = np.where(narrowing, signs[index, at + 1], right_f)
     return left, right
