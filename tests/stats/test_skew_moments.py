@@ -248,3 +248,23 @@ def test_a_cancelling_expansion_falls_back_to_the_items() -> None:
         assert float(got.sum2[0, j]) == pytest.approx(float(np.sum(d * d)), rel=1e-12, abs=0)
         assert float(got.sum4[0, j]) == pytest.approx(float(np.sum(d**4)), rel=1e-12, abs=0)
         assert float(got.mean[0, j]) == pytest.approx(float(mean), rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize(
+    ("kinds", "n"),
+    [((0,), 24), ((0,), 25), ((0,), 26), ((0, 1), 50), ((0, 1), 7), ((0, 1, 2), 30)],
+)
+def test_suites_of_few_distinct_items_equal_the_direct_bisection(
+    kinds: tuple[int, ...], n: int
+) -> None:
+    # as in benchmarks/scale.py: identical items (the terms vanish at every theta) or two
+    # kinds (v affine in e: they all vanish at one theta, where T jumps between +-inf)
+    pairs = [(0.5333333333333333, 0.6000000000000001), (0.37777777777777777, 0.3999999999999999),
+             (0.2, 0.9)]  # fmt: skip
+    chosen = [pairs[kinds[i % len(kinds)]] for i in range(n)]
+    v, e = np.asarray([p[0] for p in chosen]), np.asarray([p[1] for p in chosen])
+    w = np.ones(n)
+    _, low, high = ratio_calibrated_bounds(v, e, w, 0.025)
+    want = _direct_bounds(v, e, w, tail=0.025)
+    assert _same(float(low[0]), want[0], 1.0), (float(low[0]), want[0])
+    assert _same(float(high[0]), want[1], 1.0), (float(high[0]), want[1])
