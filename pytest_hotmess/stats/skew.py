@@ -432,6 +432,10 @@ def _expansion(
     mean0, c = _power_sums(v - center[:, None] * e, w)
     mean_e = np.sum(w * e, axis=-1) / np.sum(w)
     b = w * (e - mean_e[:, None]) / float(np.mean(w))
+    # identical items: the terms are 0 at every theta, not the rounding of x - mean
+    same = (np.ptp(v, axis=-1) == 0) & (np.ptp(e, axis=-1) == 0)
+    if same.any():
+        c, b = np.where(same[:, None], 0.0, c), np.where(same[:, None], 0.0, b)
     c2, b2, cb = c * c, b * b, c * b
     cubes = [c2 * c, c2 * b, cb * b, b2 * b]
     fourths = [c2 * c2, c2 * cb, c2 * b2, cb * b2, b2 * b2]
@@ -684,7 +688,8 @@ def _refine(
         at = np.where(down, last_pair - np.argmax(change[:, ::-1], axis=1), first)
         left = np.where(narrowing, grid[index, at], left)
         right = np.where(narrowing, grid[index, at + 1], right)
-        linear = (right - left) * (_PROBES.shape[0] + 1) < width
+        finite = np.isfinite(left_f) & np.isfinite(right_f)
+        linear = finite & ((right - left) * (_PROBES.shape[0] + 1) < width)
         left_f = np.where(narrowing, signs[index, at], left_f)
         right_f = np.where(narrowing, signs[index, at + 1], right_f)
     return left, right
