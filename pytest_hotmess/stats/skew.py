@@ -16,7 +16,9 @@ one-sided bounds on mu are m - s g^-1(+-q / sqrt(N)). With gamma = 0 they are th
 The incoherence I = sum w v / sum w e gets the interval of every theta whose D(theta) = weighted
 mean of (v - theta e) is not rejected either way (a Fieller-type test inversion), so the
 interval and the ``max_incoherence`` gate are the same test: the gate at tau fails exactly when
-the interval's lower bound at the gate's level lies above tau.
+the interval's lower bound at the gate's level lies above tau. The search takes D(theta)'s
+moments from polynomials in theta summed once per suite (``RatioTerms``): its cost per
+evaluation does not grow with N.
 
 The plugin's test is that one with a small-sample calibration (``calibrated_bounds``,
 docs/statistics.md, 'Small-sample calibration'): the sample skewness of N skewed terms is
@@ -658,8 +660,9 @@ def _refine(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Narrow [left, right] keeping excess(left) >= 0 > excess(right) until a few ulps wide.
 
-    Each round evaluates T at the regula falsi point and ``_PROBES`` around it in one array
-    call and keeps the sign change nearest ``start`` (the right end when ``down``). Written
+    Each round evaluates T at the regula falsi point and ``_PROBES`` around it (or on
+    ``_GRID`` where the last round stalled or an end is infinite) in one array call and keeps
+    the sign change nearest ``start`` (the right end when ``down``). Written
     here rather than scipy's ``elementwise.find_root``: that needs scipy 1.15 and costs ~1 ms
     of overhead per call, more than T's evaluations now do.
     """
