@@ -16,7 +16,9 @@ one-sided bounds on mu are m - s g^-1(+-q / sqrt(N)). With gamma = 0 they are th
 The incoherence I = sum w v / sum w e gets the interval of every theta whose D(theta) = weighted
 mean of (v - theta e) is not rejected either way (a Fieller-type test inversion), so the
 interval and the ``max_incoherence`` gate are the same test: the gate at tau fails exactly when
-the interval's lower bound at the gate's level lies above tau.
+the interval's lower bound at the gate's level lies above tau. The search takes D(theta)'s
+moments from polynomials in theta summed once per suite (``RatioTerms``): its cost per
+evaluation does not grow with N.
 
 The plugin's test is that one with a small-sample calibration (``calibrated_bounds``,
 docs/statistics.md, 'Small-sample calibration'): the sample skewness of N skewed terms is
@@ -30,9 +32,10 @@ bias-adjusted kurtosis of d, the prior KURTOSIS_PRIOR for a tail the suite did n
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import numpy as np
@@ -92,9 +95,6 @@ are those that did not draw the long tail, so their own kurtosis does not show i
 items, where nothing was fitted, it fades as N / 20 so that a small suite keeps most of its
 degrees of freedom (as 40 / N it would leave 5 normal terms 1 degree of freedom, not 4)."""
 
-_BISECTION_STEPS: Final = 52
-"""Halvings of the bracket: from a width of at most 2^_EXPANSIONS max(|I|, 1), 1e-12 of I."""
-
 _EXPANSIONS: Final = 30
 """Doublings of the search step before a side counts as unbounded (2^30 times max(|I|, 1))."""
 
@@ -124,19 +124,69 @@ def hall_quantile_shift(
     return result
 
 
+def _power_sums(
+    x: NDArray[np.float64], w: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Weighted mean over the last axis and the linearised terms d = w (x - mean) / mean(w)."""
+    mean = np.sum(w * x, axis=-1) / np.sum(w)
+    d = w * (x - mean[..., None]) / float(np.mean(w))
+    return mean, d
+
+
+Items = float | NDArray[np.float64]
+"""A number of items N: one for every row, or one per row."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TermMoments:
+    """Per row: the weighted mean and the power sums of its linearised terms d.
+
+    Why a record: the direct tests compute it from the terms and the ratio search from
+    closed-form polynomials (``RatioTerms``); both then share one calibration (``_shape``,
+    ``_calibrated``).
+    """
+
+    n: Items
+    """Items: one count for every row, or per row (an array broadcasting against the sums)."""
+    mean: NDArray[np.float64]
+    sum2: NDArray[np.float64]
+    """sum d^2"""
+    sum3: NDArray[np.float64]
+    """sum d^3"""
+    sum4: NDArray[np.float64]
+    """sum d^4"""
+
+
+def _term_moments(x: NDArray[np.float64], w: NDArray[np.float64]) -> TermMoments:
+    """The moments of the weighted mean of ``x`` over its last axis, from the terms."""
+    mean, d = _power_sums(x, w)
+    square = d * d
+    return TermMoments(
+        n=float(x.shape[-1]),
+        mean=mean,
+        sum2=np.sum(square, axis=-1),
+        sum3=np.sum(square * d, axis=-1),
+        sum4=np.sum(np.square(square), axis=-1),
+    )
+
+
+def _shape(
+    moments: TermMoments,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Weighted mean, sd of the linearised terms (ddof 1) and their skewness."""
+    n = moments.n
+    sd = np.sqrt(moments.sum2 / (n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        third = moments.sum3 / n
+        gamma = np.where(sd > 0, third / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
+    return moments.mean, sd, gamma
+
+
 def _moments(
     x: NDArray[np.float64], w: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Weighted mean, sd of the linearised terms (ddof 1) and their skewness, over the last axis."""
-    n = x.shape[-1]
-    mean = np.sum(w * x, axis=-1) / np.sum(w)
-    d = w * (x - mean[..., None]) / float(np.mean(w))
-    square = d * d
-    sd = np.sqrt(np.sum(square, axis=-1) / (n - 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        third = np.sum(square * d, axis=-1) / n
-        gamma = np.where(sd > 0, third / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
-    return mean, sd, gamma
+    return _shape(_term_moments(x, w))
 
 
 def hall_bounds(
@@ -219,13 +269,16 @@ def calibrated_df(d: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _calibrated(
-    x: NDArray[np.float64], w: NDArray[np.float64]
+    moments: TermMoments,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Weighted mean, sd, calibrated skewness and calibrated degrees of freedom (last axis)."""
-    n = x.shape[-1]
-    mean, sd, gamma = _moments(x, w)
-    d = w * (x - mean[..., None]) / float(np.mean(w))
-    return mean, sd, calibrated_skewness(gamma, n), calibrated_df(d)
+    """Weighted mean, sd, calibrated skewness and calibrated degrees of freedom.
+
+    The one calibration both ``calibrated_bounds`` and the ratio search use.
+    """
+    n = moments.n
+    mean, sd, gamma = _shape(moments)
+    df = calibrated_df_from_moments(n, moments.sum2 / n, moments.sum3 / n, moments.sum4 / n)
+    return mean, sd, calibrated_skewness(gamma, n), df
 
 
 def _upper_quantile(df: NDArray[np.float64], tail: float) -> NDArray[np.float64]:
@@ -252,61 +305,202 @@ def calibrated_bounds(
     if not 0.0 < tail < 1.0:
         raise ValueError(f"tail must be strictly between 0 and 1, got {tail!r}")
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    mean, sd, gamma, df = _calibrated(x, w)
+    mean, sd, gamma, df = _calibrated(_term_moments(x, w))
     y = _upper_quantile(df, tail) / math.sqrt(n)
     high_shift = hall_quantile_shift(y, gamma, n)
     low_shift = hall_quantile_shift(-y, gamma, n)
     return mean, mean - sd * high_shift, mean - sd * low_shift
 
 
-def _statistic(
-    theta: NDArray[np.float64],
-    v: NDArray[np.float64],
-    e: NDArray[np.float64],
-    w: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """sqrt(N) g(S) of D(theta) = weighted mean of (v - theta e) against 0, row by row.
-
-    ``theta`` has one value per row of ``v`` and ``e`` (rows, N).
-    """
-    mean, sd, gamma = _moments(v - theta[:, None] * e, w)
-    return _transformed(mean, sd, gamma, v.shape[-1])
-
-
 def _transformed(
-    mean: NDArray[np.float64], sd: NDArray[np.float64], gamma: NDArray[np.float64], n: int
+    mean: NDArray[np.float64],
+    sd: NDArray[np.float64],
+    gamma: NDArray[np.float64],
+    n: Items,
 ) -> NDArray[np.float64]:
     """sqrt(N) g(S) with S = mean / sd (+-inf where sd is 0) and skewness ``gamma``."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.sign(mean) * np.inf)
         g = s + gamma * s**2 / 3.0 + gamma**2 * s**3 / 27.0 + gamma / (6.0 * n)
-    result: NDArray[np.float64] = math.sqrt(n) * np.where(np.isfinite(s), g, s)
+    result: NDArray[np.float64] = np.sqrt(n) * np.where(np.isfinite(s), g, s)
     return result
 
 
-def _calibrated_excess(
-    theta: NDArray[np.float64],
+_EXACT_ABOVE: Final = 1e-3
+"""The closed form stands while each power sum of d(theta) is at least this share of the
+magnitudes its expansion adds up (rounding is ~1e-16 of those); below, d(theta) is taken from
+the items (``RatioTerms.moments``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RatioTerms:
+    """Per row, the sums that give the moments of D(theta) = weighted mean of v - theta e.
+
+    d_i(theta) = w_i ((v_i - theta e_i) - D(theta)) / mean(w) = c_i - delta b_i, with
+    delta = theta - ``center`` (the ratio), c_i the terms at the ratio and b_i the centred
+    terms of e. So D = D(center) - delta mean(e) and sum d^k (k = 2, 3, 4) are polynomials
+    in delta whose coefficients are cross sums of c and b, computed once: each T(theta)
+    then costs a few float operations per row whatever N. Rows may differ in N and weights
+    (``stack``).
+    """
+
+    n: NDArray[np.float64]
+    center: NDArray[np.float64]
+    mean0: NDArray[np.float64]
+    """D(center): about 0."""
+    mean_e: NDArray[np.float64]
+    coefficients: NDArray[np.float64]
+    """(rows, 5, 3): [row, j, k] the coefficient of delta^j in sum d^(k + 2)."""
+    magnitudes: NDArray[np.float64]
+    """(rows, 5, 3): the same sums of |c|^p |b|^q: what the expansion's rounding scales with."""
+    items: tuple[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], ...]
+    """Per group of rows sharing N and weights: (v, e, w), for the direct fallback."""
+    groups: NDArray[np.intp]
+    """Row -> index into ``items`` and row within it: (rows, 2)."""
+
+    @functools.cached_property
+    def _items(self) -> Items:
+        """One N for all rows (the usual case): its arithmetic then costs no array calls."""
+        same = self.n.shape[0] > 0 and bool(np.all(self.n == self.n[0]))
+        return float(self.n[0]) if same else self.n[:, None]
+
+    @property
+    def rows(self) -> int:
+        return int(self.center.shape[0])
+
+    @staticmethod
+    def of(v: NDArray[np.float64], e: NDArray[np.float64], w: NDArray[np.float64]) -> RatioTerms:
+        """The sums of rows ``v``, ``e`` (rows, N) sharing positive weights ``w``."""
+        n, rows = v.shape[-1], v.shape[0]
+        center = np.sum(w * v, axis=-1) / np.sum(w * e, axis=-1)
+        mean0, mean_e, coefficients, magnitudes = _expansion(v, e, w, center)
+        groups = np.stack([np.zeros(rows, dtype=np.intp), np.arange(rows)], axis=1)
+        return RatioTerms(
+            np.full(rows, float(n)), center, mean0, mean_e, coefficients, magnitudes,
+            ((v, e, w),), groups,
+        )  # fmt: skip
+
+    @staticmethod
+    def stack(parts: Sequence[RatioTerms]) -> RatioTerms:
+        """One record of the rows of ``parts`` (e.g. suites of different sizes)."""
+        offsets = np.cumsum([0] + [len(p.items) for p in parts[:-1]])
+        return RatioTerms(
+            np.concatenate([p.n for p in parts]),
+            np.concatenate([p.center for p in parts]),
+            np.concatenate([p.mean0 for p in parts]),
+            np.concatenate([p.mean_e for p in parts]),
+            np.concatenate([p.coefficients for p in parts]),
+            np.concatenate([p.magnitudes for p in parts]),
+            tuple(item for p in parts for item in p.items),
+            np.concatenate(
+                [p.groups + np.asarray([o, 0]) for p, o in zip(parts, offsets, strict=True)]
+            ),
+        )
+
+    def take(self, rows: NDArray[np.intp]) -> RatioTerms:
+        """These rows (repeats allowed): the search's layout, gathered once."""
+        return RatioTerms(
+            self.n[rows], self.center[rows], self.mean0[rows], self.mean_e[rows],
+            self.coefficients[rows], self.magnitudes[rows], self.items, self.groups[rows],
+        )  # fmt: skip
+
+    def moments(self, theta: NDArray[np.float64]) -> TermMoments:
+        """The moments of D(theta) of each row at each theta of its row of ``theta`` (rows, P).
+
+        Where the expansion cancels (the terms nearly vanish together: items with v affine in
+        e, near the slope), the row is re-centred in place at its middle theta, and points
+        still cancelling there are taken from the items.
+        """
+        mean, sums, lost = self._expanded(theta)
+        if lost.any():
+            for row in np.flatnonzero(lost.any(axis=1)):
+                self._recentre(int(row), float(theta[row, theta.shape[1] // 2]))
+            mean, sums, lost = self._expanded(theta)
+            if lost.any():
+                self._direct(theta, lost, mean, sums)
+        return TermMoments(self._items, mean, sums[..., 0], sums[..., 1], sums[..., 2])
+
+    def _expanded(
+        self, theta: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """D(theta), the sums of d^2, d^3, d^4 (last axis) and where their rounding matters."""
+        delta = theta - self.center[:, None]
+        powers = np.vander(delta.reshape(-1), 5, increasing=True).reshape(*delta.shape, 5)
+        sums = powers @ self.coefficients
+        bounds = np.abs(powers) @ self.magnitudes
+        mean = self.mean0[:, None] - delta * self.mean_e[:, None]
+        with np.errstate(invalid="ignore", over="ignore"):
+            # |sum d^3| <= sqrt(sum d^2 sum d^4): these two bound its rounding too; all-zero
+            # terms (identical items) are exact
+            lost = (
+                (sums[..., 0] <= _EXACT_ABOVE * bounds[..., 0])
+                | (sums[..., 2] <= _EXACT_ABOVE * bounds[..., 2])
+            ) & (bounds[..., 0] > 0)
+        return mean, sums, lost
+
+    def _recentre(self, row: int, theta: float) -> None:
+        """Expand row ``row`` around ``theta`` instead (d there is taken from the items)."""
+        group, index = self.groups[row]
+        v, e, w = self.items[group]
+        mean0, _, coefficients, magnitudes = _expansion(
+            v[index][None, :], e[index][None, :], w, np.asarray([theta])
+        )
+        self.center[row], self.mean0[row] = theta, mean0[0]
+        self.coefficients[row], self.magnitudes[row] = coefficients[0], magnitudes[0]
+
+    def _direct(
+        self,
+        theta: NDArray[np.float64],
+        lost: NDArray[np.bool_],
+        mean: NDArray[np.float64],
+        sums: NDArray[np.float64],
+    ) -> None:
+        """Overwrite the points ``lost`` (a cancelling expansion) with moments from the items."""
+        for row in np.flatnonzero(lost.any(axis=1)):
+            points = np.flatnonzero(lost[row])
+            group, index = self.groups[row]
+            v, e, w = self.items[group]
+            x = v[index][None, :] - theta[row, points][:, None] * e[index][None, :]
+            direct = _term_moments(x, w)
+            mean[row, points] = direct.mean
+            sums[row, points] = np.stack([direct.sum2, direct.sum3, direct.sum4], axis=1)
+
+
+def _expansion(
     v: NDArray[np.float64],
     e: NDArray[np.float64],
     w: NDArray[np.float64],
-    tail: float,
-    side: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """T(theta) - side q(df(theta)) of the calibrated test of D(theta), row by row."""
-    mean, sd, gamma, df = _calibrated(v - theta[:, None] * e, w)
-    statistic = _transformed(mean, sd, gamma, v.shape[-1])
-    result: NDArray[np.float64] = statistic - side * _upper_quantile(df, tail)
-    return result
+    center: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """D(center), mean(e) and the (rows, 5, 3) coefficients and magnitudes of ``RatioTerms``."""
+    mean0, c = _power_sums(v - center[:, None] * e, w)
+    mean_e = np.sum(w * e, axis=-1) / np.sum(w)
+    b = w * (e - mean_e[:, None]) / float(np.mean(w))
+    # identical items: the terms are 0 at every theta, not the rounding of x - mean
+    same = (np.ptp(v, axis=-1) == 0) & (np.ptp(e, axis=-1) == 0)
+    if same.any():
+        c, b = np.where(same[:, None], 0.0, c), np.where(same[:, None], 0.0, b)
+    c2, b2, cb = c * c, b * b, c * b
+    cubes = [c2 * c, c2 * b, cb * b, b2 * b]
+    fourths = [c2 * c2, c2 * cb, c2 * b2, cb * b2, b2 * b2]
+    products = np.stack([c2, cb, b2, *cubes, *fourths], axis=1)
+    rows = v.shape[0]
+    coefficients = np.zeros((rows, 15))
+    magnitudes = np.zeros((rows, 15))
+    coefficients[:, _LAYOUT] = np.sum(products, axis=-1) * _BINOMIAL
+    magnitudes[:, _LAYOUT] = np.sum(np.abs(products), axis=-1) * np.abs(_BINOMIAL)
+    return mean0, mean_e, coefficients.reshape(rows, 5, 3), magnitudes.reshape(rows, 5, 3)
 
 
-Excess = Callable[[NDArray[np.float64], int], NDArray[np.float64]]
-"""``excess(theta, repeat)``: T(theta) minus its critical value, for theta laid out row-major as
-each search row repeated ``repeat`` times (``repeat`` midpoints per row, see ``_bisect``)."""
+_BINOMIAL: Final = np.asarray([1.0, -2.0, 1.0, 1.0, -3.0, 3.0, -1.0, 1.0, -4.0, 6.0, -4.0, 1.0])
+"""Signed binomial factors of (c - delta b)^k's terms c^p b^q delta^q, k = 2, 3, 4."""
+
+_LAYOUT: Final = np.asarray([0, 3, 6, 1, 4, 7, 10, 2, 5, 8, 11, 14])
+"""Where each of those 12 sums goes in the flattened (5 powers of delta, 3 moments) matrix."""
 
 
-def _repeated(array: NDArray[np.float64], repeat: int) -> NDArray[np.float64]:
-    """Each row of ``array`` ``repeat`` times in a row (itself when ``repeat`` is 1)."""
-    return array if repeat == 1 else np.repeat(array, repeat, axis=0)
+Excess = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+"""``excess(theta)``: T(theta) minus its critical value at each point of (search rows, points)."""
 
 
 def ratio_calibrated_bounds(
@@ -319,26 +513,26 @@ def ratio_calibrated_bounds(
     (1 - confidence) / 2). Rows must have a positive error sum; a side the data cannot bound
     is infinite.
     """
-    v = np.atleast_2d(np.asarray(variances, dtype=np.float64))
-    e = np.atleast_2d(np.asarray(errors, dtype=np.float64))
-    n = v.shape[-1]
     if not 0.0 < tail < 1.0:
         raise ValueError(f"tail must be strictly between 0 and 1, got {tail!r}")
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    ratio = np.sum(w * v, axis=-1) / np.sum(w * e, axis=-1)
-    scale = np.maximum(np.abs(ratio), 1.0)
-    rows = v.shape[0]
-    # both sides in one search: rows 0..R-1 find the low bound, rows R..2R-1 the high one
-    v2, e2 = np.concatenate([v, v]), np.concatenate([e, e])
-    side = np.concatenate([np.ones(rows), -np.ones(rows)])
+    return terms_calibrated_bounds(_ratio_terms(variances, errors, weights), tail)
 
-    def excess(theta: NDArray[np.float64], repeat: int) -> NDArray[np.float64]:
-        return _calibrated_excess(
-            theta, _repeated(v2, repeat), _repeated(e2, repeat), w, tail, np.repeat(side, repeat)
-        )
 
-    both = _root(excess, np.concatenate([ratio, ratio]), np.concatenate([-scale, scale]), n)
-    return ratio, both[:rows], both[rows:]
+def terms_calibrated_bounds(
+    terms: RatioTerms, tail: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``ratio_calibrated_bounds`` of every row of ``terms`` in one search (rows may differ
+    in N and weights)."""
+    rows = terms.rows
+    side = np.concatenate([np.ones(rows), -np.ones(rows)])[:, None]
+
+    def offset(moments: TermMoments) -> NDArray[np.float64]:
+        mean, sd, gamma, df = _calibrated(moments)
+        statistic = _transformed(mean, sd, gamma, moments.n)
+        result: NDArray[np.float64] = statistic - side * _upper_quantile(df, tail)
+        return result
+
+    return _search(terms, offset)
 
 
 def ratio_hall_bounds(
@@ -350,138 +544,200 @@ def ratio_hall_bounds(
     every theta between the two bounds passes the skew-corrected test at ``critical`` both ways.
     Rows must have a positive error sum; a side the data cannot bound is infinite.
     """
+    terms = _ratio_terms(variances, errors, weights)
+    rows = terms.rows
+    level = np.concatenate([np.full(rows, critical), np.full(rows, -critical)])[:, None]
+
+    def offset(moments: TermMoments) -> NDArray[np.float64]:
+        mean, sd, gamma = _shape(moments)
+        result: NDArray[np.float64] = _transformed(mean, sd, gamma, moments.n) - level
+        return result
+
+    return _search(terms, offset)
+
+
+def _ratio_terms(variances: ArrayLike, errors: ArrayLike, weights: ArrayLike | None) -> RatioTerms:
     v = np.atleast_2d(np.asarray(variances, dtype=np.float64))
     e = np.atleast_2d(np.asarray(errors, dtype=np.float64))
     n = v.shape[-1]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    ratio = np.sum(w * v, axis=-1) / np.sum(w * e, axis=-1)
+    return RatioTerms.of(v, e, w)
+
+
+def _search(
+    terms: RatioTerms,
+    excess_of: Callable[[TermMoments], NDArray[np.float64]],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Both bounds of every row in one search: rows 0..R-1 find the low, R..2R-1 the high one.
+
+    ``excess_of(moments)``: T minus its critical value at each (search row, point).
+    """
+    rows = terms.rows
+    ratio = terms.center
     scale = np.maximum(np.abs(ratio), 1.0)
-    rows = v.shape[0]
-    v2, e2 = np.concatenate([v, v]), np.concatenate([e, e])
-    level = np.concatenate([np.full(rows, critical), np.full(rows, -critical)])
+    both_sides = terms.take(np.concatenate([np.arange(rows), np.arange(rows)]))
 
-    def excess(theta: NDArray[np.float64], repeat: int) -> NDArray[np.float64]:
-        statistic = _statistic(theta, _repeated(v2, repeat), _repeated(e2, repeat), w)
-        result: NDArray[np.float64] = statistic - np.repeat(level, repeat)
-        return result
+    def excess(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        return excess_of(both_sides.moments(theta))
 
-    both = _root(excess, np.concatenate([ratio, ratio]), np.concatenate([-scale, scale]), n)
+    both = _root(excess, np.concatenate([ratio, ratio]), np.concatenate([-scale, scale]))
     return ratio, both[:rows], both[rows:]
 
 
+_PROBES: Final = np.concatenate(
+    [[-0.5], -np.logspace(-1.0, -15.0, 15), [0.0], np.logspace(-15.0, -1.0, 15), [0.5]]
+)
+"""Where each refinement round evaluates T around the regula falsi point, in shares of the
+bracket's width (clipped into it): a smooth T is linear near its root, so the bracket narrows
+about quadratically (~3 rounds to a few ulps after the tree)."""
+
+_GRID: Final = np.arange(1, _PROBES.shape[0] + 1) / (_PROBES.shape[0] + 1.0)
+"""Where a round looks instead when the last one narrowed the bracket less than this grid
+would (T far from linear: a jump toward +-inf where the sd of the terms vanishes)."""
+
 _TREE_LEVELS: Final = 5
-"""Most bisection steps per evaluation of T: all 2^5 - 1 midpoints they could visit at once."""
+"""Bisection steps taken first, all 2^5 - 1 midpoints they could visit evaluated at once: they
+keep the root a plain bisection of the doubling bracket would find where T crosses its level
+more than once there (small N), and leave the regula falsi a bracket 32 times narrower."""
 
-_WALK_IN_PYTHON: Final = 8
-"""Up to this many rows the tree is walked in plain Python (cheaper than array calls)."""
-
-_TREE_BUDGET: Final = 1 << 13
-"""Most numbers one evaluation of the midpoint tree may hold (rows x midpoints x items)."""
+_MAX_ROUNDS: Final = 80
+"""Refinement rounds before giving up on narrowing further (the halving bound needs ~60)."""
 
 
 def _root(
     excess: Excess,
     start: NDArray[np.float64],
     step: NDArray[np.float64],
-    items: int,
 ) -> NDArray[np.float64]:
     """Per row, where ``excess(theta)`` (T minus its critical value) = 0 beyond ``start``.
 
     T decreases in theta: the search doubles ``step`` in its direction until the excess is past
-    0 (never: that side is unbounded, inf), then bisects ``_BISECTION_STEPS`` times. The
-    bisection evaluates the excess at every midpoint the next few steps could visit in one
-    array call (``_bisect``), which gives exactly the midpoints one step at a time would.
+    0 (never: that side is unbounded, inf), bisects that bracket ``_TREE_LEVELS`` times, then
+    narrows it (``_refine``) to a few ulps: the root a bisection to the last bit finds, in ~4
+    evaluations instead of 52. The first evaluation also takes the bisection tree of the first
+    step's bracket, which holds both bounds of most suites (those within max(|I|, 1) of I).
     """
     down = step < 0  # searching below start: T rises past the level there
-    inside = start.copy()
-    outside = start + step
-    found = np.zeros(start.shape, dtype=bool)
-    for _ in range(_EXPANSIONS):
-        past = (excess(outside, 1) >= 0.0) == down
-        found |= past
+    inside, outside = start, start + step
+    tree = _tree(np.where(down, outside, inside), np.where(down, inside, outside))
+    first = excess(np.concatenate([start[:, None], outside[:, None], tree], axis=1))
+    inside_f, outside_f = first[:, 0], first[:, 1]
+    found = (outside_f >= 0.0) == down
+    in_first = bool(found.all())
+    for _ in range(_EXPANSIONS - 1):
         if found.all():
             break
         inside = np.where(found, inside, outside)
+        inside_f = np.where(found, inside_f, outside_f)
         step = np.where(found, step, step * 2.0)
         outside = np.where(found, outside, start + step)
-    left = np.where(down, outside, inside)  # excess(left) >= 0 > excess(right)
-    right = np.where(down, inside, outside)
-    left, right = _bisect(excess, left, right, items)
+        value = excess(outside[:, None])[:, 0]
+        outside_f = np.where(found, outside_f, value)
+        found |= (value >= 0.0) == down
+    # excess(left) >= 0 > excess(right); start's sign is assumed (T there is ~0, not +-q)
+    left, left_f = np.where(down, outside, inside), np.where(down, outside_f, inside_f)
+    right, right_f = np.where(down, inside, outside), np.where(down, inside_f, outside_f)
+    left_f, right_f = np.maximum(left_f, 0.0), np.minimum(right_f, -0.0)
+    if not in_first:
+        tree = _tree(left, right)
+    values = first[:, 2:] if in_first else excess(tree)
+    left, right, left_f, right_f = _walk(tree, values, left, right, left_f, right_f)
+    left, right = _refine(excess, left, right, left_f, right_f, down, found)
     result: NDArray[np.float64] = np.where(
         found, 0.5 * (left + right), np.where(down, -np.inf, np.inf)
     )
     return result
 
 
-def _bisect(
-    excess: Excess,
-    left: NDArray[np.float64],
-    right: NDArray[np.float64],
-    items: int,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``_BISECTION_STEPS`` halvings of [left, right] keeping excess(left) >= 0 > excess(right).
+def _tree(left: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The midpoints ``_TREE_LEVELS`` halvings of [left, right] could visit, level by level.
 
-    Each round builds the tree of the next ``m`` steps' midpoints (node j's children halve its
-    two halves), evaluates T at all of them at once, then walks the tree row by row.
+    Node j's children halve its two halves: exactly the midpoints one step at a time gives.
     """
-    rows = left.shape[0]
-    levels = 1
-    while levels < _TREE_LEVELS and rows * ((2 << levels) - 1) * items <= _TREE_BUDGET:
-        levels += 1
-    remaining = _BISECTION_STEPS
-    while remaining > 0:
-        depth = min(levels, remaining)
-        remaining -= depth
-        lows, highs, middles = [left[:, None]], [right[:, None]], []
-        for _ in range(depth):
-            a, b = lows[-1], highs[-1]
-            middle = 0.5 * (a + b)
-            middles.append(middle)
-            # child 2i: T(middle) < level, the root is in [a, middle]; child 2i+1: [middle, b]
-            low = np.empty((rows, 2 * a.shape[1]))
-            high = np.empty_like(low)
-            low[:, 0::2], low[:, 1::2] = a, middle
-            high[:, 0::2], high[:, 1::2] = middle, b
-            lows.append(low)
-            highs.append(high)
-        theta = np.concatenate(middles, axis=1)  # (rows, 2^depth - 1), level by level
-        count = theta.shape[1]
-        above = excess(theta.reshape(-1), count).reshape(rows, count) >= 0.0
-        left, right = _walk(theta, above, left, right, depth)
-    return left, right
+    lows, highs, middles = [left[:, None]], [right[:, None]], []
+    for _ in range(_TREE_LEVELS):
+        a, b = lows[-1], highs[-1]
+        middle = 0.5 * (a + b)
+        middles.append(middle)
+        # child 2i: T(middle) < level, the root is in [a, middle]; child 2i+1: [middle, b]
+        low = np.empty((left.shape[0], 2 * a.shape[1]))
+        high = np.empty_like(low)
+        low[:, 0::2], low[:, 1::2] = a, middle
+        high[:, 0::2], high[:, 1::2] = middle, b
+        lows.append(low)
+        highs.append(high)
+    return np.concatenate(middles, axis=1)  # (rows, 2^levels - 1)
 
 
 def _walk(
     theta: NDArray[np.float64],
-    above: NDArray[np.bool_],
+    values: NDArray[np.float64],
     left: NDArray[np.float64],
     right: NDArray[np.float64],
-    depth: int,
+    left_f: NDArray[np.float64],
+    right_f: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Follow each row's bisection down the tree ``theta`` with the excess ``values`` there:
+    the bracket after ``_TREE_LEVELS`` steps, keeping excess(left) >= 0 > excess(right)."""
+    index = np.arange(theta.shape[0])
+    node = np.zeros(theta.shape[0], dtype=np.intp)
+    for level in range(_TREE_LEVELS):
+        position = (1 << level) - 1 + node
+        middle, value = theta[index, position], values[index, position]
+        up = value >= 0.0
+        left, left_f = np.where(up, middle, left), np.where(up, value, left_f)
+        right, right_f = np.where(up, right, middle), np.where(up, right_f, value)
+        node = 2 * node + up
+    return left, right, left_f, right_f
+
+
+def _refine(
+    excess: Excess,
+    left: NDArray[np.float64],
+    right: NDArray[np.float64],
+    left_f: NDArray[np.float64],
+    right_f: NDArray[np.float64],
+    down: NDArray[np.bool_],
+    active: NDArray[np.bool_],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Follow each row's path down the midpoint tree: ``depth`` bisection steps."""
-    if theta.shape[0] > _WALK_IN_PYTHON:
-        node = np.zeros(theta.shape[0], dtype=np.intp)
-        index = np.arange(theta.shape[0])
-        for step in range(depth):
-            position = (1 << step) - 1 + node
-            middle = theta[index, position]
-            up = above[index, position]
-            left = np.where(up, middle, left)
-            right = np.where(up, right, middle)
-            node = 2 * node + up
-        return left, right
-    lows, highs = left.tolist(), right.tolist()
-    for row, (points, ups) in enumerate(zip(theta.tolist(), above.tolist(), strict=True)):
-        at = 0
-        for step in range(depth):
-            pos = (1 << step) - 1 + at
-            if ups[pos]:
-                lows[row] = points[pos]
-                at = 2 * at + 1
-            else:
-                highs[row] = points[pos]
-                at = 2 * at
-    return np.asarray(lows, dtype=np.float64), np.asarray(highs, dtype=np.float64)
+    """Narrow [left, right] keeping excess(left) >= 0 > excess(right) until a few ulps wide.
+
+    Each round evaluates T at the regula falsi point and ``_PROBES`` around it (or on
+    ``_GRID`` where the last round stalled or an end is infinite) in one array call and keeps
+    the sign change nearest ``start`` (the right end when ``down``). Written
+    here rather than scipy's ``elementwise.find_root``: that needs scipy 1.15 and costs ~1 ms
+    of overhead per call, more than T's evaluations now do.
+    """
+    index = np.arange(left.shape[0])
+    last_pair = _PROBES.shape[0]
+    linear = np.ones(left.shape, dtype=bool)
+    epsilon = float(np.finfo(np.float64).eps)
+    floor = epsilon * (right - left)  # a root at 0: the resolution of a 52-step bisection
+    for _ in range(_MAX_ROUNDS):
+        width = right - left
+        # a row stops once a few ulps wide: its bound does not depend on the other rows
+        close = np.maximum(4.0 * epsilon * np.maximum(np.abs(left), np.abs(right)), floor)
+        narrowing = active & (width > close)
+        if not narrowing.any():
+            break
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = left_f / (left_f - right_f)
+        share = np.where(np.isfinite(share), np.minimum(np.maximum(share, 0.0), 1.0), 0.5)
+        guess = (left + share * width)[:, None] + width[:, None] * _PROBES
+        guess = np.where(linear[:, None], guess, left[:, None] + width[:, None] * _GRID)
+        probes = np.minimum(np.maximum(guess, left[:, None]), right[:, None])
+        grid = np.concatenate([left[:, None], probes, right[:, None]], axis=1)
+        signs = np.concatenate([left_f[:, None], excess(probes), right_f[:, None]], axis=1)
+        change = (signs[:, :-1] >= 0.0) & (signs[:, 1:] < 0.0)
+        first = np.argmax(change, axis=1)
+        at = np.where(down, last_pair - np.argmax(change[:, ::-1], axis=1), first)
+        left = np.where(narrowing, grid[index, at], left)
+        right = np.where(narrowing, grid[index, at + 1], right)
+        finite = np.isfinite(left_f) & np.isfinite(right_f)
+        linear = finite & ((right - left) * (_PROBES.shape[0] + 1) < width)
+        left_f = np.where(narrowing, signs[index, at], left_f)
+        right_f = np.where(narrowing, signs[index, at + 1], right_f)
+    return left, right
 
 
 def ratio_hall_interval(

@@ -18,7 +18,6 @@ import pytest
 
 from pytest_hotmess.sampling.resampler import Resampler
 from pytest_hotmess.sampling.resampler import TestState as State
-from pytest_hotmess.stats import skew
 from pytest_hotmess.stats.batch import Pending, estimate_many
 from pytest_hotmess.stats.counting import CountedItem, count_labels
 from pytest_hotmess.stats.decompose import ItemEstimate, estimate_item
@@ -346,50 +345,6 @@ def test_record_still_rejects_a_bad_item_at_once() -> None:
         resample.record([1e200, -1e200, 3e200], target=0.0)
     with pytest.raises(ItemError, match="share the name"):
         resample.record(["<invalid>", None], target="A")
-
-
-def _bisection_one_step_at_a_time(
-    v: np.ndarray, e: np.ndarray, w: np.ndarray, level: float, down: bool
-) -> float:
-    """The reference: the Hall root by plain bisection, one evaluation of T per step."""
-    ratio = np.sum(w * v, axis=-1) / np.sum(w * e, axis=-1)
-    scale = np.maximum(np.abs(ratio), 1.0)
-    step = -scale if down else scale
-    start, inside, outside = ratio, ratio.copy(), ratio + step
-    levels = np.full(ratio.shape, level)
-    for _ in range(skew._EXPANSIONS):
-        if ((skew._statistic(outside, v, e, w) >= levels) == down).all():
-            break
-        inside, step = outside, step * 2.0
-        outside = start + step
-    else:
-        return -math.inf if down else math.inf  # the data cannot bound this side
-    left, right = (outside, inside) if down else (inside, outside)
-    for _ in range(skew._BISECTION_STEPS):
-        middle = 0.5 * (left + right)
-        above = skew._statistic(middle, v, e, w) >= levels
-        left, right = np.where(above, middle, left), np.where(above, right, middle)
-    return float((0.5 * (left + right))[0])
-
-
-@pytest.mark.parametrize("rows", [1, 3, 12])
-def test_the_tree_bisection_finds_the_one_step_bisection_bit_for_bit(rows: int) -> None:
-    rng = np.random.default_rng(rows)
-    bounded = 0
-    for _ in range(15):
-        n = int(rng.integers(2, 60))
-        e = rng.gamma(0.5, 1.0, (rows, n))
-        v = e * rng.uniform(0, 1, (rows, n))
-        w = rng.choice([0.5, 1.0, 3.0], n)
-        ratio, low, high = skew.ratio_hall_bounds(v, e, w, 1.96)
-        for row in range(rows):
-            one = (v[row : row + 1], e[row : row + 1], w)
-            want_low = _bisection_one_step_at_a_time(*one, 1.96, down=True)
-            want_high = _bisection_one_step_at_a_time(*one, -1.96, down=False)
-            assert (low[row], high[row]) == (want_low, want_high)
-            assert low[row] <= ratio[row] <= high[row]
-            bounded += math.isfinite(want_low) and math.isfinite(want_high)
-    assert bounded >= 5
 
 
 class _WidthBrier(Loss):
