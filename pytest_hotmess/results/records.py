@@ -119,7 +119,17 @@ class ItemRecord(PlainRecord):
     def kept_plain(self) -> dict[str, Any]:
         """The fields the run keeps of an item once its test is judged (``results.kept``), as
         ``to_plain`` gives them: a single process hands its items over without the rest."""
-        return {name: _plain_field(getattr(self, name)) for name in KEPT_FIELDS}
+        figure = _plain_field
+        return {
+            "k": figure(self.k),
+            "invalid": figure(self.invalid),
+            "weight": figure(self.weight),
+            "error": figure(self.error),
+            "bias": figure(self.bias),
+            "variance": figure(self.variance),
+            "loss": figure(self.loss),
+            "bucket": self.bucket,
+        }
 
     def estimate(self) -> ItemEstimate | None:
         """The item's estimate, for pooling; None when it was not estimated."""
