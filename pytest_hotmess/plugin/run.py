@@ -337,6 +337,15 @@ class HotmessRun:
             previous = self.outcomes.get(report.nodeid)
             self.outcomes[report.nodeid] = final_outcome(previous, report)
 
+    @functools.cached_property
+    def _not_kept(self) -> tuple[str, ...]:
+        """A record's analyses the run need not keep: they are in the spool, and only the
+        details, the HTML page (and, for the difficulty buckets, the JUnit XML) show them."""
+        if self.settings.details or self.settings.html:
+            return ()
+        analyses = ("length", "ensembles")
+        return analyses if junit_family(self.config) is not None else (*analyses, "difficulty")
+
     def _keep(self, nodeid: str, record: TestRecord) -> None:
         """What the run keeps of a record handed over in this process (see ``_keep_plain``)."""
         self.kept.add(nodeid, [item.kept_plain() for item in record.items])
@@ -344,19 +353,14 @@ class HotmessRun:
             self.spool.add(nodeid, self.payload(record))
         if self.settings.length_covariate is not None:
             self.covariates.update(_covariate_names(record))
-        if self.settings.details or self.settings.html:
-            self.records[nodeid] = dataclasses.replace(record, items=[])
-        else:  # the analyses are in the spool; only the details and the HTML page show them
-            self.records[nodeid] = dataclasses.replace(
-                record, items=[], length=None, ensembles=None
-            )
+        dropped: dict[str, Any] = dict.fromkeys(self._not_kept)
+        self.records[nodeid] = dataclasses.replace(record, items=[], **dropped)
 
     def _keep_plain(self, report: pytest.TestReport, payload: Mapping[str, Any]) -> None:
         """What the run keeps of a record that came from an xdist worker as plain data."""
         from ..results.records import TestRecord
 
-        shown = self.settings.details or self.settings.html
-        dropped = ("items",) if shown else ("items", "length", "ensembles")
+        dropped = ("items", *self._not_kept)
         slim = {key: value for key, value in payload.items() if key not in dropped}
         self.kept.add(report.nodeid, payload.get("items") or ())
         if self.spooling:

@@ -67,6 +67,11 @@ def test_a_handed_over_record_is_what_the_plain_round_trip_gives(
         assert rebuilt == record
         assert record.items == []
         assert (record.length is not None) == (shown and record.nodeid.endswith("letters"))
+        if not shown:  # the buckets are in the spool; no report at the end shows them
+            assert record.difficulty is None
+    if shown:
+        gate = next(r for r in run.records.values() if r.nodeid.endswith("gate"))
+        assert gate.difficulty is not None and gate.difficulty.difficulty_source == "given"
     assert run._handed == {}  # nothing handed over is left behind
 
 
