@@ -2,7 +2,8 @@
 
 The statistics, models and reports live in their own layers; results cross xdist on the
 call-phase test report (``report.hotmess``, the test record's plain form, rebuilt on the
-controller). Loading this plugin imports no numpy, scipy, HTTP client or YAML.
+controller); a single process hands the record over as it is. Loading this plugin imports no
+numpy, scipy, HTTP client or YAML.
 """
 
 from __future__ import annotations
@@ -100,13 +101,8 @@ def pytest_runtest_makereport(
         hotmess_run(item.config).setup_failed(item, entry, call.excinfo.value)
     report = yield
     if call.when in ("setup", "call") and entry is not None and entry.judgement is not None:
-        # xdist's edge: the record travels as plain builtins and is rebuilt on the controller
-        run = hotmess_run(item.config)
-        record = entry.judgement.record
-        report.hotmess = run.payload(record)  # type: ignore[attr-defined]
-        if run.settings.length_covariate is not None:  # the summary names a misspelt one
-            names = {name for i in record.items for row in i.covariates for name in row}
-            report.hotmess_covariates = sorted(names)  # type: ignore[attr-defined]
+        # xdist's edge: on a worker the record travels as plain builtins
+        hotmess_run(item.config).hand_over(report, entry.judgement.record)
     return report
 
 

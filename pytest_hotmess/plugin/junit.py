@@ -32,14 +32,19 @@ def set_case_properties(item: pytest.Item, record: TestRecord) -> None:
     """The test's ``hotmess.*`` user properties, unless the junit family cannot carry them.
 
     pytest writes every user property into the test case; ``xunit2`` forbids that, so there the
-    figures go to the suite (``write_run_to_junit``) instead.
+    figures go to the suite (``write_run_to_junit``) instead. Without a JUnit XML nothing reads
+    them, and every report of the test would carry a copy (pytest keeps reports to the end;
+    under xdist each is a copy of its own): none are set.
     """
     from ..reports.junit import PER_CASE_FAMILIES, testcase_properties
 
-    kept = [(k, v) for k, v in item.user_properties if not str(k).startswith("hotmess.")]
     family = junit_family(item.config)
-    ours = testcase_properties(record) if family in (None, *PER_CASE_FAMILIES) else []
-    item.user_properties[:] = [*kept, *ours]
+    ours = testcase_properties(record) if family in PER_CASE_FAMILIES else []
+    properties = item.user_properties
+    if ours or any(str(name).startswith("hotmess.") for name, _ in properties):
+        # a rerun replaces the properties of the run before
+        kept = [(k, v) for k, v in properties if not str(k).startswith("hotmess.")]
+        properties[:] = [*kept, *ours]
 
 
 def _logxml(config: pytest.Config) -> Any | None:

@@ -42,8 +42,13 @@ __all__ = ["RUN_KEY", "HotmessRun", "hotmess_run"]
 
 RUN_KEY = pytest.StashKey["HotmessRun"]()
 
-_ON_REPORT = ("nodeid", "verdict", "message", "totals")
+_ON_REPORT = ("nodeid", "verdict", "message")
 """What a test report keeps of its record once the run has read it (pytest keeps reports)."""
+
+
+def _on_report(record: TestRecord) -> dict[str, Any]:
+    """``report.hotmess`` once the run has the record: the summary a report keeps."""
+    return {"nodeid": record.nodeid, "verdict": record.verdict, "message": record.message}
 
 
 def hotmess_run(config: pytest.Config) -> HotmessRun:
@@ -68,6 +73,10 @@ def _first_line(error: BaseException, limit: int = 300) -> str:
     lines = str(error).strip().splitlines()
     text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _covariate_names(record: TestRecord) -> set[str]:
+    return {name for item in record.items for row in item.covariates for name in row}
 
 
 _PLUGIN_FIXTURES = frozenset({"resample", "hotmess_model"})
@@ -123,6 +132,8 @@ class HotmessRun:
         )
         self.records: dict[str, TestRecord] = {}
         """Each test's record without its items: those are in ``spool`` and ``kept``."""
+        self._handed: dict[tuple[str, str], TestRecord] = {}
+        """Records made in this process, by (node id, phase), until their report is logged."""
         self._kept: KeptItems | None = None
         self.spool = Spool()
         self.spooling = bool(self.settings.json or self.settings.save or self.settings.compare)
@@ -291,43 +302,87 @@ class HotmessRun:
         the JSON report asks for them (``--hotmess-json-detail samples``)."""
         return record.plain_at("samples" if self.settings.json_detail == "samples" else "items")
 
+    def hand_over(self, report: pytest.TestReport, record: TestRecord) -> None:
+        """Put a judged test's record on its report (``pytest_runtest_makereport``).
+
+        An xdist worker sends it as plain data (``report.hotmess``), rebuilt on the controller.
+        A single process hands the record itself to ``observe``: no plain round trip; the
+        report gets the summary it keeps anyway.
+        """
+        if self.is_worker:
+            report.hotmess = self.payload(record)  # type: ignore[attr-defined]
+            if self.settings.length_covariate is not None:  # the summary names a misspelt one
+                report.hotmess_covariates = sorted(_covariate_names(record))  # type: ignore[attr-defined]
+            return
+        self._handed[report.nodeid, report.when] = record
+        report.hotmess = _on_report(record)  # type: ignore[attr-defined]
+
     def observe(self, report: pytest.TestReport) -> None:
         """Every test report (on the controller, also those replayed from xdist workers).
 
         A test's record goes to the spool (its report text) and the kept columns (its items'
-        figures); the run keeps the record without items, and the report, which pytest's
-        terminal reporter keeps until the end of the run, keeps its verdict and totals.
+        figures); the run keeps the record without items (nor, unless the details or the HTML
+        page show them, its analyses), and the report, which pytest's terminal reporter keeps
+        until the end of the run, keeps its verdict and message only.
         """
         if self.is_worker:
             return  # the controller keeps the records; the report must reach it whole
-        payload = getattr(report, "hotmess", None)
-        if isinstance(payload, Mapping):
-            from ..results.records import TestRecord
-
-            # the analyses are in the spool; only the details and the HTML page show them again
-            shown = self.settings.details or self.settings.html
-            dropped = ("items",) if shown else ("items", "length", "ensembles")
-            slim = {key: value for key, value in payload.items() if key not in dropped}
-            self.kept.add(report.nodeid, payload.get("items") or ())
-            if self.spooling:
-                self.spool.add(report.nodeid, payload)
-            self.records[report.nodeid] = TestRecord.from_plain(slim)
-            self.covariates.update(getattr(report, "hotmess_covariates", None) or ())
-            # pytest keeps every report to the end: leave it the verdict and totals only
-            kept = {key: payload[key] for key in _ON_REPORT if key in payload}
-            report.hotmess = kept  # type: ignore[attr-defined]
+        handed = self._handed.pop((report.nodeid, report.when), None)
+        payload = None if handed is not None else getattr(report, "hotmess", None)
+        if handed is not None:
+            self._keep(report.nodeid, handed)
+        elif isinstance(payload, Mapping):
+            self._keep_plain(report, payload)
         if report.nodeid in self.records or payload is not None:
             previous = self.outcomes.get(report.nodeid)
             self.outcomes[report.nodeid] = final_outcome(previous, report)
 
+    @functools.cached_property
+    def _not_kept(self) -> tuple[str, ...]:
+        """A record's analyses the run need not keep: they are in the spool, and only the
+        details, the HTML page (and, for the difficulty buckets, the JUnit XML) show them."""
+        if self.settings.details or self.settings.html:
+            return ()
+        analyses = ("length", "ensembles")
+        return analyses if junit_family(self.config) is not None else (*analyses, "difficulty")
+
+    def _keep(self, nodeid: str, record: TestRecord) -> None:
+        """What the run keeps of a record handed over in this process (see ``_keep_plain``)."""
+        self.kept.add(nodeid, [item.kept_plain() for item in record.items])
+        if self.spooling:
+            self.spool.add(nodeid, self.payload(record))
+        if self.settings.length_covariate is not None:
+            self.covariates.update(_covariate_names(record))
+        dropped: dict[str, Any] = dict.fromkeys(self._not_kept)
+        self.records[nodeid] = dataclasses.replace(record, items=[], **dropped)
+
+    def _keep_plain(self, report: pytest.TestReport, payload: Mapping[str, Any]) -> None:
+        """What the run keeps of a record that came from an xdist worker as plain data."""
+        from ..results.records import TestRecord
+
+        dropped = ("items", *self._not_kept)
+        slim = {key: value for key, value in payload.items() if key not in dropped}
+        self.kept.add(report.nodeid, payload.get("items") or ())
+        if self.spooling:
+            self.spool.add(report.nodeid, payload)
+        self.records[report.nodeid] = TestRecord.from_plain(slim)
+        self.covariates.update(getattr(report, "hotmess_covariates", None) or ())
+        # pytest (and xdist) keep every report to the end: leave it the summary only
+        report.hotmess = {key: payload[key] for key in _ON_REPORT if key in payload}  # type: ignore[attr-defined]
+        if hasattr(report, "hotmess_covariates"):
+            del report.hotmess_covariates
+
     # -- end of run --------------------------------------------------------------------------
 
     def tests(self) -> list[TestRecord]:
-        """Records in a stable order (by node id), each with its final outcome."""
-        return [
-            self.records[nodeid].with_outcome(self.outcomes.get(nodeid))
-            for nodeid in sorted(self.records)
-        ]
+        """Records in a stable order (by node id), each with its final outcome (replaced in
+        ``records`` one by one, so that the run never holds two copies of them)."""
+        records = self.records
+        for nodeid, record in records.items():
+            outcome = self.outcomes.get(nodeid)
+            if outcome != record.outcome:
+                records[nodeid] = record.with_outcome(outcome)
+        return [records[nodeid] for nodeid in sorted(records)]
 
     def finish(self, session: pytest.Session) -> None:
         """Total, compare and write the reports (controller only); a worker hands over its part.

@@ -21,6 +21,7 @@ from .notes import Note
 from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
+    "KEPT_FIELDS",
     "SAMPLE_FIELDS",
     "SCHEMA",
     "BucketRecord",
@@ -43,6 +44,20 @@ SCHEMA = "pytest-hotmess/1"
 
 SAMPLE_FIELDS = frozenset({"counts", "outcomes", "covariates"})
 """An item's per-sample data: in the JSON report only at ``--hotmess-json-detail samples``."""
+
+
+KEPT_FIELDS = ("k", "invalid", "weight", "error", "bias", "variance", "loss", "bucket")
+"""What ``results.kept`` reads of an item's plain form."""
+
+
+def _plain_field(value: object) -> Any:
+    """One field's plain value (most are plain already: finite, or null in the JSON)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type]
+    if value is None or kind is str or kind is int:
+        return value
+    return to_plain_value(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,14 +113,23 @@ class ItemRecord(PlainRecord):
                 continue
             if value is None and name in ("counts", "outcomes", "problem", "difficulty", "bucket"):
                 continue
-            kind = type(value)
-            if kind is float:  # most fields: plain already (finite, or null in the JSON)
-                out[name] = value if math.isfinite(value) else None
-            elif value is None or kind is str or kind is int:
-                out[name] = value
-            else:
-                out[name] = to_plain_value(value)
+            out[name] = _plain_field(value)
         return out
+
+    def kept_plain(self) -> dict[str, Any]:
+        """The fields the run keeps of an item once its test is judged (``results.kept``), as
+        ``to_plain`` gives them: a single process hands its items over without the rest."""
+        figure = _plain_field
+        return {
+            "k": figure(self.k),
+            "invalid": figure(self.invalid),
+            "weight": figure(self.weight),
+            "error": figure(self.error),
+            "bias": figure(self.bias),
+            "variance": figure(self.variance),
+            "loss": figure(self.loss),
+            "bucket": self.bucket,
+        }
 
     def estimate(self) -> ItemEstimate | None:
         """The item's estimate, for pooling; None when it was not estimated."""

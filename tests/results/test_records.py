@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from pytest_hotmess.results.comparison import TestComparison
-from pytest_hotmess.results.records import ItemRecord, RunRecord, TestRecord
+from pytest_hotmess.results.records import KEPT_FIELDS, ItemRecord, RunRecord, TestRecord
 
 pytest_plugins = ["pytester"]
 
@@ -115,6 +115,27 @@ def test_items_keep_their_optional_keys_only_when_set() -> None:
         assert list(item.to_plain().items()) == list(data.items())
     assert ItemRecord.from_plain(estimated).estimate() is not None
     assert ItemRecord.from_plain(unestimated).estimate() is None
+
+
+def test_the_kept_fields_of_an_item_are_its_plain_forms() -> None:
+    """A single process hands items to the kept columns without ``to_plain``: the same values,
+    non-finite figures null, numpy scalars builtins, a missing bucket null."""
+    import numpy as np
+
+    items = [
+        ItemRecord(id="a", k=5, invalid=1, error=0.5, bias=0.25, variance=0.25, kind="categorical",
+                   loss="brier", estimator="unbiased", weight=2.0, bucket="hard"),
+        ItemRecord(id="b", k=4, error=float("inf"), bias=float("nan"), variance=np.float64(0.125),
+                   kind="numeric", loss="squared", estimator="plugin", weight=None),
+        ItemRecord(id="c", k=1, problem="fewer than 2 samples"),
+    ]  # fmt: skip
+    for item in items:
+        plain = item.to_plain(samples=False)
+        kept = item.kept_plain()
+        assert kept == {name: plain.get(name) for name in KEPT_FIELDS}
+        assert all(type(kept[name]) is type(plain.get(name)) for name in KEPT_FIELDS)
+    assert items[1].kept_plain()["error"] is None and items[1].kept_plain()["bias"] is None
+    assert type(items[1].kept_plain()["variance"]) is float
 
 
 def test_a_record_missing_a_required_field_is_refused() -> None:
