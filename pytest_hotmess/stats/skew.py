@@ -332,7 +332,7 @@ magnitudes its expansion adds up (rounding is ~1e-16 of those); below, d(theta) 
 the items (``RatioTerms.moments``)."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class RatioTerms:
     """Per row, the sums that give the moments of D(theta) = weighted mean of v - theta e.
 
@@ -341,7 +341,8 @@ class RatioTerms:
     terms of e. So D = D(center) - delta mean(e) and sum d^k (k = 2, 3, 4) are polynomials
     in delta whose coefficients are cross sums of c and b, computed once: each T(theta)
     then costs a few float operations per row whatever N. Rows may differ in N and weights
-    (``stack``).
+    (``stack``). Not frozen: a row whose expansion cancels is re-centred in place
+    (``moments``), on the search's own copy (``take``).
     """
 
     n: NDArray[np.float64]
