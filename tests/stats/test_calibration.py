@@ -31,6 +31,7 @@ from pytest_hotmess.stats.skew import (
     is_approximate,
     ratio_calibrated_bounds,
     ratio_hall_bounds,
+    small_sample_fade,
 )
 
 
@@ -39,7 +40,8 @@ def _cbrt(x: float) -> float:
 
 
 def test_calibrated_df_hand_computed() -> None:
-    # nu = 2 (N - 1) / (max(G2 - g1^2, 0) + 2 min(N / 20, 20 / N) + 2), clipped to [1, N - 1]
+    # nu = 2 (N - 1) / (max(G2 - g1^2, 0) + 2 f(N) + 2), clipped to [1, N - 1], f(N) = N / 20
+    # up to 20 items and (20 / N)^2 beyond
     assert KURTOSIS_PRIOR == 2.0
     # d = -1 (x19), 19: m2 = 19, m3 = 342, m4 = 6517; g1^2 = 342^2 / 19^3 = 324/19,
     # g2 = 6517 / 361 - 3 = 286/19, G2 = (21 * 286/19 + 6) * 19 / (18 * 17) = 20;
@@ -48,9 +50,10 @@ def test_calibrated_df_hand_computed() -> None:
     assert float(calibrated_df(d)) == pytest.approx(361 / 66, rel=1e-12)
     # d = +-1 (x10): g1 = 0, g2 = -2, G2 < 0 floored at 0: nu = 38 / (0 + 2 + 2) = 9.5
     assert float(calibrated_df(np.asarray([-1.0, 1.0] * 10))) == pytest.approx(9.5, rel=1e-12)
-    # the same from the moments, row by row: N = 10, 20, 200 give 18 / 3, 38 / 4, 398 / 2.2
-    moments = calibrated_df_from_moments(np.asarray([10.0, 20.0, 200.0]), 1.0, 0.0, 1.0)
-    assert moments == pytest.approx([6.0, 9.5, 398 / 2.2], rel=1e-12)
+    # the same from the moments, row by row: N = 10, 20, 50, 200 give 18 / 3, 38 / 4,
+    # 98 / 2.32 (prior 2 * 0.16) and 398 / 2.02 (prior 2 * 0.01)
+    moments = calibrated_df_from_moments(np.asarray([10.0, 20.0, 50.0, 200.0]), 1.0, 0.0, 1.0)
+    assert moments == pytest.approx([6.0, 9.5, 98 / 2.32, 398 / 2.02], rel=1e-12)
     # d = -1/4 (x3), 3/4: g1^2 = 4/3, G2 = 4, prior 0.4: nu = 6 / (8/3 + 0.4 + 2) = 90/76
     d = np.asarray([-0.25, -0.25, -0.25, 0.75])
     assert float(calibrated_df(d)) == pytest.approx(90 / 76, rel=1e-12)
@@ -59,12 +62,20 @@ def test_calibrated_df_hand_computed() -> None:
 
 
 def test_calibrated_skewness_hand_computed() -> None:
-    # gamma (1 + 30 / N) within +-0.45 sqrt(N)
+    # gamma (1 + 30 / N) up to 20 items, gamma (1 + 1.5 (20 / N)^2) beyond, within +-0.45 sqrt(N)
     assert (SKEW_INFLATION, SKEW_CAP) == (30.0, 0.45)
     assert float(calibrated_skewness(0.5, 20)) == pytest.approx(1.25, rel=1e-12)
-    assert float(calibrated_skewness(-1.0, 100)) == pytest.approx(-1.3, rel=1e-12)
+    assert float(calibrated_skewness(0.2, 10)) == pytest.approx(0.8, rel=1e-12)
+    assert float(calibrated_skewness(-1.0, 100)) == pytest.approx(-1.06, rel=1e-12)
+    assert float(calibrated_skewness(1.0, 50)) == pytest.approx(1.24, rel=1e-12)
     assert float(calibrated_skewness(1.0, 20)) == pytest.approx(0.45 * math.sqrt(20), rel=1e-12)
     assert float(calibrated_skewness(-3.0, 20)) == pytest.approx(-0.45 * math.sqrt(20), 1e-12)
+
+
+def test_small_sample_fade_hand_computed() -> None:
+    # 20 / N up to 20 items, (20 / N)^2 beyond: continuous at 20, 0.16 at 50, 0.01 at 200
+    fade = small_sample_fade(np.asarray([4.0, 10.0, 20.0, 25.0, 50.0, 200.0]))
+    assert fade == pytest.approx([5.0, 2.0, 1.0, 0.64, 0.16, 0.01], rel=1e-12)
 
 
 def test_calibrated_bounds_hand_computed() -> None:
