@@ -265,3 +265,18 @@ def test_suites_of_few_distinct_items_equal_the_direct_bisection(
     want = _direct_bounds(v, e, w, tail=0.025)
     assert _same(float(low[0]), want[0], 1.0), (float(low[0]), want[0])
     assert _same(float(high[0]), want[1], 1.0), (float(high[0]), want[1])
+
+
+def test_items_summed_in_passes_give_the_same_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a run's pooled totals hold every item: the expansion sums them in bounded passes
+    rng = np.random.default_rng(31)
+    v, e, w = _suite(rng, 200)
+    whole = ratio_calibrated_bounds(v, e, w, 0.025)
+    monkeypatch.setattr(skew, "_CHUNK", 7)
+    passes = ratio_calibrated_bounds(v, e, w, 0.025)
+    scale = max(abs(float(whole[0][0])), 1.0)
+    for got, want in zip(passes, whole, strict=True):
+        assert _same(float(got[0]), float(want[0]), scale)
+    want_direct = _direct_bounds(v, e, w, tail=0.025)
+    assert _same(float(passes[1][0]), want_direct[0], scale)
+    assert _same(float(passes[2][0]), want_direct[1], scale)
