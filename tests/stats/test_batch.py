@@ -3,8 +3,8 @@
 ``stats.batch.estimate_many`` (and ``stats.counting.count_labels`` before it) must give every
 item exactly what ``decompose.estimate_item`` gives it alone, for every kind, loss and
 estimator, to 1e-12; seeded random items, with invalid outcomes, no-target items, weights and
-K that differ between items of one batch. The Hall interval's tree bisection must give the
-midpoints of one-step bisection bit for bit.
+K that differ between items of one batch. (The Hall interval's search is checked against the
+bisection on the items in ``test_skew_moments.py``.)
 """
 
 from __future__ import annotations
