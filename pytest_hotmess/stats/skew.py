@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -137,10 +137,6 @@ def _power_sums(
     return mean, d
 
 
-Items = float | NDArray[np.float64]
-"""A number of items N: one for every row, or one per row."""
-
-
 @dataclasses.dataclass(frozen=True)
 class TermMoments:
     """Per row: the weighted mean and the power sums of its linearised terms d.
@@ -150,8 +146,8 @@ class TermMoments:
     ``_calibrated``).
     """
 
-    n: Items
-    """Items: one count for every row, or per row (an array broadcasting against the sums)."""
+    n: float
+    """Items: one count for every row."""
     mean: NDArray[np.float64]
     sum2: NDArray[np.float64]
     """sum d^2"""
@@ -340,7 +336,7 @@ def _transformed(
     mean: NDArray[np.float64],
     sd: NDArray[np.float64],
     gamma: NDArray[np.float64],
-    n: Items,
+    n: float,
 ) -> NDArray[np.float64]:
     """sqrt(N) g(S) with S = mean / sd (+-inf where sd is 0) and skewness ``gamma``."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -364,12 +360,11 @@ class RatioTerms:
     delta = theta - ``center`` (the ratio), c_i the terms at the ratio and b_i the centred
     terms of e. So D = D(center) - delta mean(e) and sum d^k (k = 2, 3, 4) are polynomials
     in delta whose coefficients are cross sums of c and b, computed once: each T(theta)
-    then costs a few float operations per row whatever N. Rows may differ in N and weights
-    (``stack``). Not frozen: a row whose expansion cancels is re-centred in place
-    (``moments``), on the search's own copy (``take``).
+    then costs a few float operations per row whatever N. Not frozen: a row whose expansion
+    cancels is re-centred in place (``moments``), on the search's own copy (``take``).
     """
 
-    n: NDArray[np.float64]
+    n: float
     center: NDArray[np.float64]
     mean0: NDArray[np.float64]
     """D(center): about 0."""
@@ -378,16 +373,12 @@ class RatioTerms:
     """(rows, 5, 3): [row, j, k] the coefficient of delta^j in sum d^(k + 2)."""
     magnitudes: NDArray[np.float64]
     """(rows, 5, 3): the same sums of |c|^p |b|^q: what the expansion's rounding scales with."""
-    items: tuple[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], ...]
-    """Per group of rows sharing N and weights: (v, e, w), for the direct fallback."""
-    groups: NDArray[np.intp]
-    """Row -> index into ``items`` and row within it: (rows, 2)."""
-
-    @functools.cached_property
-    def _items(self) -> Items:
-        """One N for all rows (the usual case): its arithmetic then costs no array calls."""
-        same = self.n.shape[0] > 0 and bool(np.all(self.n == self.n[0]))
-        return float(self.n[0]) if same else self.n[:, None]
+    v: NDArray[np.float64]
+    e: NDArray[np.float64]
+    w: NDArray[np.float64]
+    """The suites' items (rows, N) and their shared weights, for the direct fallback."""
+    source: NDArray[np.intp]
+    """Row -> its row of ``v`` and ``e``."""
 
     @property
     def rows(self) -> int:
@@ -399,34 +390,16 @@ class RatioTerms:
         n, rows = v.shape[-1], v.shape[0]
         center = np.sum(w * v, axis=-1) / np.sum(w * e, axis=-1)
         mean0, mean_e, coefficients, magnitudes = _expansion(v, e, w, center)
-        groups = np.stack([np.zeros(rows, dtype=np.intp), np.arange(rows)], axis=1)
         return RatioTerms(
-            np.full(rows, float(n)), center, mean0, mean_e, coefficients, magnitudes,
-            ((v, e, w),), groups,
-        )  # fmt: skip
-
-    @staticmethod
-    def stack(parts: Sequence[RatioTerms]) -> RatioTerms:
-        """One record of the rows of ``parts`` (e.g. suites of different sizes)."""
-        offsets = np.cumsum([0] + [len(p.items) for p in parts[:-1]])
-        return RatioTerms(
-            np.concatenate([p.n for p in parts]),
-            np.concatenate([p.center for p in parts]),
-            np.concatenate([p.mean0 for p in parts]),
-            np.concatenate([p.mean_e for p in parts]),
-            np.concatenate([p.coefficients for p in parts]),
-            np.concatenate([p.magnitudes for p in parts]),
-            tuple(item for p in parts for item in p.items),
-            np.concatenate(
-                [p.groups + np.asarray([o, 0]) for p, o in zip(parts, offsets, strict=True)]
-            ),
+            float(n), center, mean0, mean_e, coefficients, magnitudes, v, e, w, np.arange(rows)
         )
 
     def take(self, rows: NDArray[np.intp]) -> RatioTerms:
         """These rows (repeats allowed): the search's layout, gathered once."""
         return RatioTerms(
-            self.n[rows], self.center[rows], self.mean0[rows], self.mean_e[rows],
-            self.coefficients[rows], self.magnitudes[rows], self.items, self.groups[rows],
+            self.n, self.center[rows], self.mean0[rows], self.mean_e[rows],
+            self.coefficients[rows], self.magnitudes[rows], self.v, self.e, self.w,
+            self.source[rows],
         )  # fmt: skip
 
     def moments(self, theta: NDArray[np.float64]) -> TermMoments:
@@ -443,7 +416,7 @@ class RatioTerms:
             mean, sums, lost = self._expanded(theta)
             if lost.any():
                 self._direct(theta, lost, mean, sums)
-        return TermMoments(self._items, mean, sums[..., 0], sums[..., 1], sums[..., 2])
+        return TermMoments(self.n, mean, sums[..., 0], sums[..., 1], sums[..., 2])
 
     def _expanded(
         self, theta: NDArray[np.float64]
@@ -465,10 +438,9 @@ class RatioTerms:
 
     def _recentre(self, row: int, theta: float) -> None:
         """Expand row ``row`` around ``theta`` instead (d there is taken from the items)."""
-        group, index = self.groups[row]
-        v, e, w = self.items[group]
+        index = self.source[row]
         mean0, _, coefficients, magnitudes = _expansion(
-            v[index][None, :], e[index][None, :], w, np.asarray([theta])
+            self.v[index][None, :], self.e[index][None, :], self.w, np.asarray([theta])
         )
         self.center[row], self.mean0[row] = theta, mean0[0]
         self.coefficients[row], self.magnitudes[row] = coefficients[0], magnitudes[0]
@@ -483,10 +455,9 @@ class RatioTerms:
         """Overwrite the points ``lost`` (a cancelling expansion) with moments from the items."""
         for row in np.flatnonzero(lost.any(axis=1)):
             points = np.flatnonzero(lost[row])
-            group, index = self.groups[row]
-            v, e, w = self.items[group]
-            x = v[index][None, :] - theta[row, points][:, None] * e[index][None, :]
-            direct = _term_moments(x, w)
+            index = self.source[row]
+            x = self.v[index][None, :] - theta[row, points][:, None] * self.e[index][None, :]
+            direct = _term_moments(x, self.w)
             mean[row, points] = direct.mean
             sums[row, points] = np.stack([direct.sum2, direct.sum3, direct.sum4], axis=1)
 
@@ -552,14 +523,7 @@ def ratio_calibrated_bounds(
     """
     if not 0.0 < tail < 1.0:
         raise ValueError(f"tail must be strictly between 0 and 1, got {tail!r}")
-    return terms_calibrated_bounds(_ratio_terms(variances, errors, weights), tail)
-
-
-def terms_calibrated_bounds(
-    terms: RatioTerms, tail: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """``ratio_calibrated_bounds`` of every row of ``terms`` in one search (rows may differ
-    in N and weights)."""
+    terms = _ratio_terms(variances, errors, weights)
     rows = terms.rows
     side = np.concatenate([np.ones(rows), -np.ones(rows)])[:, None]
 
