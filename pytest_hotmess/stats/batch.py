@@ -24,8 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .counting import CountedItem
-from .decompose import ItemEstimate
-from .kinds import Kind
+from .decompose import ItemEstimate, estimate_of
 from .losses import LOSSES, BrierLoss, Terms
 from .outcomes import ItemError, PreparedItem
 
@@ -117,31 +116,5 @@ def _estimates(items: Sequence[Pending], terms: Terms) -> list[ItemEstimate | It
         if not ok:
             out.append(ItemError(item.item_id, "the loss overflowed; rescale the outcomes"))
         else:
-            out.append(_estimate(item, e, b, v))
+            out.append(estimate_of(item, e, b, v))
     return out
-
-
-def _estimate(item: Pending, e: float, b: float, v: float) -> ItemEstimate:
-    kind: Kind
-    if isinstance(item, CountedItem):
-        kind = "categorical"
-        counts: dict[str, int] | None = dict(zip(item.names, item.counts, strict=True))
-        outcomes = None
-    else:
-        kind = item.kind
-        counts, outcomes = item.counts_json, item.outcomes_json
-    return ItemEstimate(
-        id=item.item_id,
-        kind=kind,
-        loss=item.loss,
-        estimator=item.estimator,
-        k=item.k,
-        invalid=item.invalid,
-        weight=item.weight,
-        error=e if item.has_target else None,
-        bias=b if item.has_target else None,
-        variance=v,
-        target=item.target_json,
-        counts=counts,
-        outcomes=outcomes,
-    )

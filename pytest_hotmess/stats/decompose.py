@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .counting import CountedItem
 from .kinds import NOTHING, Estimator, Kind, LossName
 from .losses import KL_DELTA, LOSSES, KLLoss, Loss, Terms, squared_terms
 from .outcomes import ItemError, PreparedItem, check_estimator, prepare_item
@@ -44,6 +45,7 @@ __all__ = [
     "categorical_terms",
     "distribution_kl_terms",
     "estimate_item",
+    "estimate_of",
     "numeric_terms",
 ]
 
@@ -272,9 +274,23 @@ def estimate_item(
     numbers = (error, bias, variance) if item.has_target else (variance,)
     if not all(math.isfinite(x) for x in numbers):
         raise ItemError(item_id, "the loss overflowed; rescale the outcomes")
+    return estimate_of(item, error, bias, variance)
+
+
+def estimate_of(
+    item: PreparedItem | CountedItem, error: float, bias: float, variance: float
+) -> ItemEstimate:
+    """A validated item's estimate from its terms (error and bias only with a target): the one
+    constructor for the per-item path and the batched one (``stats/batch.py``)."""
+    kind: Kind
+    if isinstance(item, CountedItem):  # string answers, only counted
+        kind, outcomes = "categorical", None
+        counts: dict[str, int] | None = dict(zip(item.names, item.counts, strict=True))
+    else:
+        kind, counts, outcomes = item.kind, item.counts_json, item.outcomes_json
     return ItemEstimate(
         id=item.item_id,
-        kind=item.kind,
+        kind=kind,
         loss=item.loss,
         estimator=item.estimator,
         k=item.k,
@@ -284,6 +300,6 @@ def estimate_item(
         bias=bias if item.has_target else None,
         variance=variance,
         target=item.target_json,
-        counts=item.counts_json,
-        outcomes=item.outcomes_json,
+        counts=counts,
+        outcomes=outcomes,
     )
