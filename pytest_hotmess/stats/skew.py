@@ -632,21 +632,32 @@ def _root(
         inside_f = np.where(found, inside_f, outside_f)
         step = np.where(found, step, step * 2.0)
         outside = np.where(found, outside, start + step)
-        value = excess(outside[:, None])[:, 0]
+        value = excess(_only(~found, outside[:, None]))[:, 0]
         outside_f = np.where(found, outside_f, value)
         found |= (value >= 0.0) == down
     # excess(left) >= 0 > excess(right); start's sign is assumed (T there is ~0, not +-q)
     left, left_f = np.where(down, outside, inside), np.where(down, outside_f, inside_f)
     right, right_f = np.where(down, inside, outside), np.where(down, inside_f, outside_f)
     left_f, right_f = np.maximum(left_f, 0.0), np.minimum(right_f, -0.0)
-    if not in_first:
+    if in_first:
+        values = first[:, 2:]
+    else:
+        in_first_rows = (first[:, 1] >= 0.0) == down
         tree = _tree(left, right)
-    values = first[:, 2:] if in_first else excess(tree)
+        values = np.where(in_first_rows[:, None], first[:, 2:], excess(_only(~in_first_rows, tree)))
     left, right, left_f, right_f = _walk(tree, values, left, right, left_f, right_f)
     left, right = _refine(excess, left, right, left_f, right_f, down, found)
     result: NDArray[np.float64] = np.where(
         found, 0.5 * (left + right), np.where(down, -np.inf, np.inf)
     )
+    return result
+
+
+def _only(rows: NDArray[np.bool_], theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``theta`` on the rows still searching, NaN on the others: a row's evaluations (and the
+    re-centring they may cause, ``RatioTerms.moments``) never depend on which other rows share
+    its search, so a suite's bounds are the same alone or in a batch of a whole run's."""
+    result: NDArray[np.float64] = np.where(rows[:, None], theta, np.nan)
     return result
 
 
@@ -728,7 +739,8 @@ def _refine(
         guess = np.where(linear[:, None], guess, left[:, None] + width[:, None] * _GRID)
         probes = np.minimum(np.maximum(guess, left[:, None]), right[:, None])
         grid = np.concatenate([left[:, None], probes, right[:, None]], axis=1)
-        signs = np.concatenate([left_f[:, None], excess(probes), right_f[:, None]], axis=1)
+        values = excess(_only(narrowing, probes))
+        signs = np.concatenate([left_f[:, None], values, right_f[:, None]], axis=1)
         change = (signs[:, :-1] >= 0.0) & (signs[:, 1:] < 0.0)
         first = np.argmax(change, axis=1)
         at = np.where(down, last_pair - np.argmax(change[:, ::-1], axis=1), first)
