@@ -102,7 +102,7 @@ def pytest_runtest_makereport(
     report = yield
     if call.when in ("setup", "call") and entry is not None and entry.judgement is not None:
         # xdist's edge: on a worker the record travels as plain builtins
-        hotmess_run(item.config).hand_over(report, entry.judgement.record)
+        hotmess_run(item.config).hand_over(report, entry.judgement)
     return report
 
 

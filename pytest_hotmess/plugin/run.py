@@ -32,8 +32,10 @@ from .summary import write_summary
 from .totals import run_record
 
 if TYPE_CHECKING:
+    from ..results.judge import Judgement
     from ..results.kept import KeptItems
     from ..results.records import RunRecord, TestRecord
+    from ..results.settle import PendingBound
     from ..sampling.callables import CallRecorder
     from ..sampling.resampler import TestState
 
@@ -41,6 +43,10 @@ __all__ = ["RUN_KEY", "HotmessRun", "hotmess_run"]
 
 
 RUN_KEY = pytest.StashKey["HotmessRun"]()
+
+_SETTLE_EVERY = 64
+"""Tests whose intervals wait to be solved together (``results.settle``): enough to pay
+numpy's per-call overhead once for many, few enough that their items take little memory."""
 
 _ON_REPORT = ("nodeid", "verdict", "message")
 """What a test report keeps of its record once the run has read it (pytest keeps reports)."""
@@ -132,8 +138,10 @@ class HotmessRun:
         )
         self.records: dict[str, TestRecord] = {}
         """Each test's record without its items: those are in ``spool`` and ``kept``."""
-        self._handed: dict[tuple[str, str], TestRecord] = {}
-        """Records made in this process, by (node id, phase), until their report is logged."""
+        self._handed: dict[tuple[str, str], Judgement] = {}
+        """Tests judged in this process, by (node id, phase), until their report is logged."""
+        self._waiting: dict[str, tuple[TestRecord, tuple[PendingBound, ...]]] = {}
+        """Records whose intervals are still to solve, by node id (``_settle``)."""
         self._kept: KeptItems | None = None
         self.spool = Spool()
         self.spooling = bool(self.settings.json or self.settings.save or self.settings.compare)
@@ -147,6 +155,15 @@ class HotmessRun:
         self.marker_error = False
         self.result: RunRecord | None = None
         self._callable_recorder: CallRecorder | None = None
+
+    @functools.cached_property
+    def defer_intervals(self) -> bool:
+        """Whether tests' intervals wait to be solved in batches: in a single process (an
+        xdist worker's records leave with their report) unless the JUnit XML's test cases
+        carry them as properties during the call."""
+        from ..reports.junit import PER_CASE_FAMILIES
+
+        return not self.is_worker and junit_family(self.config) not in PER_CASE_FAMILIES
 
     @property
     def kept(self) -> KeptItems:
@@ -248,6 +265,7 @@ class HotmessRun:
             reference=self.reference_errors(item.nodeid),
             # the JUnit properties and the --hotmess-models table need the buckets
             by_difficulty=junit_family(self.config) is not None or entry.model is not None,
+            defer_intervals=self.defer_intervals,
         )
         if entry.model is not None:  # --hotmess-models: the record says which model it ran
             record = dataclasses.replace(entry.judgement.record, model=entry.model)
@@ -302,19 +320,20 @@ class HotmessRun:
         the JSON report asks for them (``--hotmess-json-detail samples``)."""
         return record.plain_at("samples" if self.settings.json_detail == "samples" else "items")
 
-    def hand_over(self, report: pytest.TestReport, record: TestRecord) -> None:
+    def hand_over(self, report: pytest.TestReport, judgement: Judgement) -> None:
         """Put a judged test's record on its report (``pytest_runtest_makereport``).
 
         An xdist worker sends it as plain data (``report.hotmess``), rebuilt on the controller.
-        A single process hands the record itself to ``observe``: no plain round trip; the
+        A single process hands the judgement itself to ``observe``: no plain round trip; the
         report gets the summary it keeps anyway.
         """
+        record = judgement.record
         if self.is_worker:
             report.hotmess = self.payload(record)  # type: ignore[attr-defined]
             if self.settings.length_covariate is not None:  # the summary names a misspelt one
                 report.hotmess_covariates = sorted(_covariate_names(record))  # type: ignore[attr-defined]
             return
-        self._handed[report.nodeid, report.when] = record
+        self._handed[report.nodeid, report.when] = judgement
         report.hotmess = _on_report(record)  # type: ignore[attr-defined]
 
     def observe(self, report: pytest.TestReport) -> None:
@@ -330,10 +349,17 @@ class HotmessRun:
         handed = self._handed.pop((report.nodeid, report.when), None)
         payload = None if handed is not None else getattr(report, "hotmess", None)
         if handed is not None:
-            self._keep(report.nodeid, handed)
+            self._waiting.pop(report.nodeid, None)  # a rerun's record replaces the one before
+            if handed.pending:
+                self._waiting[report.nodeid] = handed.record, handed.pending
+                if len(self._waiting) >= _SETTLE_EVERY:
+                    self._settle()
+            else:
+                self._keep(report.nodeid, handed.record)
         elif isinstance(payload, Mapping):
             self._keep_plain(report, payload)
-        if report.nodeid in self.records or payload is not None:
+        seen = report.nodeid in self.records or report.nodeid in self._waiting
+        if seen or payload is not None:
             previous = self.outcomes.get(report.nodeid)
             self.outcomes[report.nodeid] = final_outcome(previous, report)
 
@@ -345,6 +371,16 @@ class HotmessRun:
             return ()
         analyses = ("length", "ensembles")
         return analyses if junit_family(self.config) is not None else (*analyses, "difficulty")
+
+    def _settle(self) -> None:
+        """Solve the intervals of the waiting records together, then keep the records."""
+        if not self._waiting:
+            return
+        from ..results.settle import settle
+
+        waiting, self._waiting = self._waiting, {}
+        for nodeid, record in zip(waiting, settle(list(waiting.values())), strict=True):
+            self._keep(nodeid, record)
 
     def _keep(self, nodeid: str, record: TestRecord) -> None:
         """What the run keeps of a record handed over in this process (see ``_keep_plain``)."""
@@ -393,6 +429,7 @@ class HotmessRun:
             self.recording.hand_over_part()
             return
         self.progress.stop()
+        self._settle()
         if self.marker_error:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR  # an xdist worker found a bad marker
         if not self.records and not self.settings.json:

@@ -16,13 +16,14 @@ from ..sampling.resampler import TestState
 from ..stats.aggregate import Aggregate, aggregate_one_loss
 from ..stats.columns import ItemColumns
 from ..stats.decompose import ItemEstimate
-from ..stats.gate import Check, evaluate, resolve_inconclusive
+from ..stats.gate import Check, GateOutcome, evaluate, resolve_inconclusive
 from ..stats.length import LengthAnalysis
-from .difficulty import difficulty_for
+from .difficulty import difficulty_deferred
 from .insights import ensembles_for, length_for, slope_verdict
 from .notes import notes_for
 from .record import build_record, item_record
 from .records import CallStats, DifficultyRecord, ItemRecord, SequentialRecord, TestRecord
+from .settle import PendingBound
 
 __all__ = ["DEFAULT_CONFIDENCE", "Judgement", "judge_test"]  # DEFAULT_CONFIDENCE: config.marker
 
@@ -33,6 +34,9 @@ class Judgement:
 
     record: TestRecord
     message: str | None
+    pending: tuple[PendingBound, ...] = ()
+    """Intervals of the record left to solve (``judge_test(defer_intervals=True)``): its
+    bounds are None until ``results.settle`` fills them in."""
 
     @property
     def fails(self) -> bool:
@@ -49,6 +53,7 @@ def judge_test(
     verdict_override: str | None = None,
     reference: Mapping[str, float] | None = None,
     by_difficulty: bool = False,
+    defer_intervals: bool = False,
 ) -> Judgement:
     """The test's record (gate verdict, figures, items, analyses) and whether it fails.
 
@@ -56,11 +61,15 @@ def judge_test(
     sampling failed, wins over everything and its message is ``note``). ``reference`` maps
     item ids to their error in the ``--hotmess-compare`` baseline (a difficulty source);
     ``by_difficulty`` asks for the figures by difficulty bucket when no report file, details
-    or comparison does (the JUnit properties show them).
+    or comparison does (the JUnit properties show them). ``defer_intervals`` leaves the
+    incoherence intervals of a test that does not fail to be solved with other tests'
+    (``Judgement.pending``); a failing test's message shows its bounds, solved at once.
     """
     estimates = state.estimates()
     columns = ItemColumns.of(estimates)  # read once: the aggregate and the totals use them
-    agg, losses = aggregate_one_loss(columns, confidence=state.confidence)
+    agg, losses = aggregate_one_loss(
+        columns, confidence=state.confidence, defer_interval=defer_intervals
+    )
     spec, skipped = _skip_file_thresholds(spec, estimates, agg)
     if skipped:
         note = f"{skipped}\n{note}" if note else skipped
@@ -88,18 +97,30 @@ def judge_test(
         extra.append(
             _slope_check(length, thresholds["max_incoherence_slope"], confidence, settings)
         )
-    gate = evaluate(
-        estimates,
-        agg,
-        {n: v for n, v in thresholds.items() if n in THRESHOLDS},
-        confidence=confidence,
-        inconclusive=settings.inconclusive,
-        decided=decided,
-        extra=extra,
-    )
+    gated = {n: v for n, v in thresholds.items() if n in THRESHOLDS}
+
+    def gate_of(agg: Aggregate) -> GateOutcome:
+        return evaluate(
+            estimates,
+            agg,
+            gated,
+            confidence=confidence,
+            inconclusive=settings.inconclusive,
+            decided=decided,
+            extra=extra,
+        )
+
+    gate = gate_of(agg)
+    if gate.message is not None and agg.pending is not None:
+        agg = agg.settled()  # the failure message shows the interval
+        gate = gate_of(agg)
     items, difficulty = [item_record(i) for i in state.items], None
+    pending = [PendingBound(None, agg.pending)] if agg.pending is not None else []
     if shown or by_difficulty or settings.compare:
-        difficulty, items = _difficulty(items, state, reference, insight_level, losses)
+        difficulty, items, by_bucket = _difficulty(
+            items, state, reference, insight_level, losses, defer=defer_intervals
+        )
+        pending.extend(by_bucket)
     budget = state.budget
     stopped_by = budget.exhausted if budget is not None else None
     if stopped_by is not None:
@@ -131,7 +152,7 @@ def judge_test(
     )
     record = dataclasses.replace(record, difficulty=difficulty)
     fails = gate.fails_test or usage is not None or verdict_override in ("fail", "error")
-    return Judgement(record, record.message if fails else None)
+    return Judgement(record, record.message if fails else None, tuple(pending))
 
 
 def _difficulty(
@@ -140,14 +161,17 @@ def _difficulty(
     reference: Mapping[str, float] | None,
     confidence: float,
     losses: Sequence[str],
-) -> tuple[DifficultyRecord | None, list[ItemRecord]]:
+    *,
+    defer: bool,
+) -> tuple[DifficultyRecord | None, list[ItemRecord], list[PendingBound]]:
     """The test's figures by bucket and its items with their difficulty and bucket (no
-    figures when the items use several losses, whose figures cannot be pooled)."""
+    figures when the items use several losses, whose figures cannot be pooled), and the
+    buckets' intervals left pending with ``defer``."""
     if len(losses) > 1:
-        return None, items
+        return None, items, []
     sources: dict[str, Mapping[str, float | str]] = dict(state.difficulties)
     sources["reference"] = dict(reference or {})
-    return difficulty_for(items, sources, confidence=confidence)
+    return difficulty_deferred(items, sources, confidence=confidence, defer=defer)
 
 
 def _verdict(override: str | None, usage: str | None) -> str | None:

@@ -98,7 +98,11 @@ def totals_from(
         interval_method=agg.interval_method,
         losses=list(losses),
         clipped=unclipped(estimates) if len(losses) <= 1 and agg.error is not None else {},
-        interval_approximate=agg.interval_approximate if agg.incoherence_low is not None else None,
+        interval_approximate=(
+            agg.interval_approximate
+            if agg.incoherence_low is not None or agg.pending is not None
+            else None
+        ),
         effective_items=agg.effective_items,
         interval_skewness=agg.interval_skewness,
     )

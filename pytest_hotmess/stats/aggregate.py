@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 from .bootstrap import paired_bca_interval
 from .columns import ItemColumns
 from .decompose import ItemEstimate
+from .pending import PendingInterval
 from .skew import (
     calibrated_bounds,
     effective_items,
@@ -94,9 +95,23 @@ class Aggregate:
     interval_approximate: bool = False
     effective_items: float | None = None
     interval_skewness: float | None = None
+    pending: PendingInterval | None = None
+    """The default interval left to solve (``aggregate(defer_interval=True)``): the bounds are
+    None until ``with_interval`` gives them."""
 
     def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        del out["pending"]
+        return out
+
+    def with_interval(self, bounds: tuple[float, float]) -> Aggregate:
+        """The aggregate with its pending interval's (unclipped) ``bounds`` filled in."""
+        low, high = _clip(bounds[0], 0.0, 1.0), _clip(bounds[1], 0.0, 1.0)
+        return dataclasses.replace(self, incoherence_low=low, incoherence_high=high, pending=None)
+
+    def settled(self) -> Aggregate:
+        """The aggregate with its pending interval solved now (itself when none is)."""
+        return self if self.pending is None else self.with_interval(self.pending.solve())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,11 +299,14 @@ def aggregate(
     interval: str = DEFAULT_INTERVAL,
     n_resamples: int = 2000,
     seed: int | None = None,
+    defer_interval: bool = False,
 ) -> Aggregate:
     """Combine item estimates: weighted means, ratio-of-sums incoherence and its interval.
 
     Each item was estimated with its own K; items, not samples, are weighted. Deterministic
     for a given ``seed``. ``items`` may be their columns (``ItemColumns``), read once.
+    ``defer_interval`` leaves the default interval to be solved later, with other suites'
+    (``pending``; ``stats.pending``); other methods are computed at once.
     """
     confidence = _check_confidence(confidence)
     if interval not in INTERVAL_METHODS:
@@ -309,6 +327,7 @@ def aggregate(
     approximate = False
     n_eff: float | None = None
     skewness: float | None = None
+    pending: PendingInterval | None = None
     if n_targeted:
         w = w_all[targeted]
         e = columns.error[targeted]
@@ -327,14 +346,18 @@ def aggregate(
                 )
                 if bounds is None:
                     method = "delta"
-            if bounds is None and interval == "hall":
+            defer = defer_interval and interval == "hall" and int(np.sum(keep)) >= 2
+            if defer:  # ratio_hall_interval would give bounds: >= 2 items, error_sum > 0
+                pending = PendingInterval(v[keep], e[keep], w[keep], confidence)
+            elif bounds is None and interval == "hall":
                 bounds = ratio_hall_interval(v[keep], e[keep], w[keep], confidence)
-            if bounds is None:
+            if bounds is None and pending is None:
                 bounds = ratio_delta_interval(v[keep], e[keep], w[keep], confidence)
             n_eff = effective_items(e[keep], w[keep])
             skewness = ratio_skewness(v[keep], e[keep], w[keep])
             ratio = float(np.sum(w * v)) / error_sum
-            approximate = bounds is not None and is_approximate(int(np.sum(keep)), ratio)
+            has_interval = bounds is not None or pending is not None
+            approximate = has_interval and is_approximate(int(np.sum(keep)), ratio)
             if bounds is not None:
                 low, high = _clip(bounds[0], 0.0, 1.0), _clip(bounds[1], 0.0, 1.0)
     return Aggregate(
@@ -354,11 +377,15 @@ def aggregate(
         interval_approximate=approximate,
         effective_items=n_eff,
         interval_skewness=skewness,
+        pending=pending,
     )
 
 
 def aggregate_one_loss(
-    estimates: Sequence[ItemEstimate] | ItemColumns, *, confidence: float
+    estimates: Sequence[ItemEstimate] | ItemColumns,
+    *,
+    confidence: float,
+    defer_interval: bool = False,
 ) -> tuple[Aggregate, list[str]]:
     """Aggregate items that share one loss; with several, only the counts are defined.
 
@@ -368,7 +395,8 @@ def aggregate_one_loss(
     columns = ItemColumns.of(estimates)
     losses = list(columns.losses)
     if len(losses) <= 1:
-        return aggregate(columns, confidence=confidence), losses
+        agg = aggregate(columns, confidence=confidence, defer_interval=defer_interval)
+        return agg, losses
     counts_only = dataclasses.replace(
         aggregate([], confidence=confidence),
         items=len(columns),

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from .aggregate import DEFAULT_INTERVAL, ratio_delta_interval
 from .decompose import ItemEstimate
+from .pending import PendingInterval
 from .skew import is_approximate, ratio_hall_interval, t_quantile
 
 __all__ = [
@@ -89,6 +90,8 @@ class BucketFigures:
     interval_approximate: bool | None
     difficulty_min: float | None
     difficulty_max: float | None
+    pending: PendingInterval | None = None
+    """The interval left to solve (``figures_of(defer_interval=True)``); bounds None till then."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,15 +332,30 @@ def _check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
-def figures_of(columns: DifficultyColumns, *, confidence: float) -> list[BucketFigures]:
+def figures_of(
+    columns: DifficultyColumns, *, confidence: float, defer_interval: bool = False
+) -> list[BucketFigures]:
     """The figures of each bucket in ``BUCKETS`` order (an empty bucket has 0 items): the
-    test aggregate's (``aggregate.aggregate``, default interval) over the bucket's items."""
+    test aggregate's (``aggregate.aggregate``, default interval) over the bucket's items.
+    ``defer_interval`` leaves the intervals Hall's search gives to be solved later
+    (``pending``), as the aggregate's."""
     confidence = _check_confidence(confidence)
     parts = [_part(columns, index) for index in range(len(BUCKETS))]
-    data = [p.interval_data for p in parts if p is not None and p.interval_data is not None]
+    waiting: dict[int, PendingInterval] = {}
+    if defer_interval:
+        for index, part in enumerate(parts):
+            if part is not None and part.interval_data is not None:
+                v, e, w = part.interval_data
+                if v.shape[0] >= 2:  # ratio_hall_interval's bounds; else delta, at once
+                    waiting[index] = PendingInterval(v, e, w, confidence)
+    data = [
+        p.interval_data
+        for index, p in enumerate(parts)
+        if p is not None and p.interval_data is not None and index not in waiting
+    ]
     found = iter(_intervals(data, confidence))
     out = []
-    for name, part in zip(BUCKETS, parts, strict=True):
+    for index, (name, part) in enumerate(zip(BUCKETS, parts, strict=True)):
         if part is None:
             out.append(
                 BucketFigures(
@@ -345,9 +363,11 @@ def figures_of(columns: DifficultyColumns, *, confidence: float) -> list[BucketF
                 )
             )
             continue
-        bounds = next(found) if part.interval_data is not None else None
+        pending = waiting.get(index)
+        bounds = next(found) if part.interval_data is not None and pending is None else None
         approximate = None  # set with an interval
-        if bounds is not None and part.interval_data is not None and part.ratio is not None:
+        has_interval = bounds is not None or pending is not None
+        if has_interval and part.interval_data is not None and part.ratio is not None:
             approximate = is_approximate(part.interval_data[0].shape[0], part.ratio)
         out.append(
             BucketFigures(
@@ -364,6 +384,7 @@ def figures_of(columns: DifficultyColumns, *, confidence: float) -> list[BucketF
                 interval_approximate=approximate,
                 difficulty_min=part.difficulty_min,
                 difficulty_max=part.difficulty_max,
+                pending=pending,
             )
         )
     return out

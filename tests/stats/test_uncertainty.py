@@ -128,7 +128,8 @@ def test_aggregate_to_dict_is_builtin() -> None:
     agg = aggregate(SUITE4, interval="bootstrap", seed=0, n_resamples=200)
     data = agg.to_dict()
     assert_builtin_json(data)
-    assert set(data) == set(Aggregate.__dataclass_fields__)
+    # every figure; not the interval a deferred aggregate leaves to solve (numpy, internal)
+    assert set(data) == set(Aggregate.__dataclass_fields__) - {"pending"}
 
 
 # ----------------------------------------------------------------------------------------
