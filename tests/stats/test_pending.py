@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -76,22 +77,14 @@ def test_a_pending_interval_survives_its_plain_round_trip() -> None:
 
 def _estimates(rng: np.random.Generator, n: int) -> list[ItemEstimate]:
     v, e = _suite(rng, 3, n)
+    common: dict[str, Any] = {
+        "kind": "categorical", "loss": "brier", "estimator": "unbiased", "k": 10,
+        "invalid": 0, "weight": 1.0, "target": "A", "counts": None, "outcomes": None,
+    }  # fmt: skip
     return [
         ItemEstimate(
-            id=f"q{i}",
-            kind="categorical",
-            loss="brier",
-            estimator="unbiased",
-            k=10,
-            invalid=0,
-            weight=1.0,
-            error=float(e[i]),
-            bias=float(e[i] - v[i]),
-            variance=float(v[i]),
-            target="A",
-            counts=None,
-            outcomes=None,
-        )  # fmt: skip
+            id=f"q{i}", error=float(e[i]), bias=float(e[i] - v[i]), variance=float(v[i]), **common
+        )
         for i in range(n)
     ]
 
