@@ -214,7 +214,7 @@ def test_closed_form_moments_match_the_items(
     ratio = float(np.sum(w * v) / np.sum(w * e))
     offsets = [-10.0, -1.0, -0.1, -1e-3, -1e-9, 0.0, 1e-9, 1e-3, 0.1, 1.0, 10.0]
     theta = np.asarray([ratio + x for x in offsets] + [0.4])  # 0.4: the affine cases' slope
-    got = RatioTerms.of(v[None, :], e[None, :], w).moments(theta[None, :])
+    got = RatioTerms.of(v[None, :], e[None, :], w).moments(theta[None, :], np.arange(1))
     for j, t in enumerate(theta):
         x = v - t * e
         mean = np.sum(w * x) / np.sum(w)
@@ -238,7 +238,7 @@ def test_a_cancelling_expansion_falls_back_to_the_items() -> None:
     v = 0.1 + 0.4 * e
     terms = RatioTerms.of(v[None, :], e[None, :], np.ones(4))
     theta = np.asarray([[0.4, 0.4 + 1e-12, 0.4 + 1e-4, 0.4 + 1e-2, 5.0]])
-    got = terms.moments(theta)
+    got = terms.moments(theta, np.arange(1))
     for j in range(theta.shape[1]):
         mean, d = skew._power_sums(v - theta[0, j] * e, np.ones(4))
         assert float(got.sum2[0, j]) == pytest.approx(float(np.sum(d * d)), rel=1e-12, abs=0)
