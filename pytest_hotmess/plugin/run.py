@@ -142,6 +142,8 @@ class HotmessRun:
         """Tests judged in this process, by (node id, phase), until their report is logged."""
         self._waiting: dict[str, tuple[TestRecord, tuple[PendingBound, ...]]] = {}
         """Records whose intervals are still to solve, by node id (``_settle``)."""
+        self._waiting_plain: dict[str, tuple[dict[str, Any], tuple[PendingBound, ...]]] = {}
+        """The same for records that came from xdist workers as plain data."""
         self._kept: KeptItems | None = None
         self.spool = Spool()
         self.spooling = bool(self.settings.json or self.settings.save or self.settings.compare)
@@ -158,12 +160,12 @@ class HotmessRun:
 
     @functools.cached_property
     def defer_intervals(self) -> bool:
-        """Whether tests' intervals wait to be solved in batches: in a single process (an
-        xdist worker's records leave with their report) unless the JUnit XML's test cases
-        carry them as properties during the call."""
+        """Whether tests' intervals wait to be solved in batches (``_settle``), on the
+        controller (an xdist worker sends them with the record): unless the JUnit XML's test
+        cases carry them as properties during the call."""
         from ..reports.junit import PER_CASE_FAMILIES
 
-        return not self.is_worker and junit_family(self.config) not in PER_CASE_FAMILIES
+        return junit_family(self.config) not in PER_CASE_FAMILIES
 
     @property
     def kept(self) -> KeptItems:
@@ -330,6 +332,9 @@ class HotmessRun:
         record = judgement.record
         if self.is_worker:
             report.hotmess = self.payload(record)  # type: ignore[attr-defined]
+            if judgement.pending:  # solved on the controller, with other tests'
+                pending = [bound.to_plain() for bound in judgement.pending]
+                report.hotmess_pending = pending  # type: ignore[attr-defined]
             if self.settings.length_covariate is not None:  # the summary names a misspelt one
                 report.hotmess_covariates = sorted(_covariate_names(record))  # type: ignore[attr-defined]
             return
@@ -352,14 +357,13 @@ class HotmessRun:
             self._waiting.pop(report.nodeid, None)  # a rerun's record replaces the one before
             if handed.pending:
                 self._waiting[report.nodeid] = handed.record, handed.pending
-                if len(self._waiting) >= _SETTLE_EVERY:
-                    self._settle()
+                self._wait()
             else:
                 self._keep(report.nodeid, handed.record)
         elif isinstance(payload, Mapping):
             self._keep_plain(report, payload)
         seen = report.nodeid in self.records or report.nodeid in self._waiting
-        if seen or payload is not None:
+        if seen or payload is not None or report.nodeid in self._waiting_plain:
             previous = self.outcomes.get(report.nodeid)
             self.outcomes[report.nodeid] = final_outcome(previous, report)
 
@@ -372,15 +376,24 @@ class HotmessRun:
         analyses = ("length", "ensembles")
         return analyses if junit_family(self.config) is not None else (*analyses, "difficulty")
 
+    def _wait(self) -> None:
+        """One more record waits for its intervals: settle once enough do."""
+        if len(self._waiting) + len(self._waiting_plain) >= _SETTLE_EVERY:
+            self._settle()
+
     def _settle(self) -> None:
         """Solve the intervals of the waiting records together, then keep the records."""
-        if not self._waiting:
-            return
-        from ..results.settle import settle
+        from ..results.settle import settle, settle_plain
 
-        waiting, self._waiting = self._waiting, {}
-        for nodeid, record in zip(waiting, settle(list(waiting.values())), strict=True):
-            self._keep(nodeid, record)
+        if self._waiting:
+            waiting, self._waiting = self._waiting, {}
+            for nodeid, record in zip(waiting, settle(list(waiting.values())), strict=True):
+                self._keep(nodeid, record)
+        if self._waiting_plain:
+            plain, self._waiting_plain = self._waiting_plain, {}
+            settle_plain(list(plain.values()))
+            for nodeid, (payload, _) in plain.items():
+                self._keep_payload(nodeid, payload)
 
     def _keep(self, nodeid: str, record: TestRecord) -> None:
         """What the run keeps of a record handed over in this process (see ``_keep_plain``)."""
@@ -393,20 +406,38 @@ class HotmessRun:
         self.records[nodeid] = dataclasses.replace(record, items=[], **dropped)
 
     def _keep_plain(self, report: pytest.TestReport, payload: Mapping[str, Any]) -> None:
-        """What the run keeps of a record that came from an xdist worker as plain data."""
+        """What the run keeps of a record that came from an xdist worker as plain data: kept
+        at once, or once its intervals are solved (``hotmess_pending``)."""
+        from ..results.settle import PendingBound
+
+        nodeid = report.nodeid
+        self._waiting_plain.pop(nodeid, None)  # a rerun's record replaces the one before
+        pending = tuple(
+            PendingBound.from_plain(bound) for bound in getattr(report, "hotmess_pending", ())
+        )
+        if pending:
+            self._waiting_plain[nodeid] = dict(payload), pending
+            self._wait()
+        else:
+            self._keep_payload(nodeid, payload)
+        self.covariates.update(getattr(report, "hotmess_covariates", None) or ())
+        # pytest (and xdist) keep every report to the end: leave it the summary only
+        report.hotmess = {key: payload[key] for key in _ON_REPORT if key in payload}  # type: ignore[attr-defined]
+        for extra in ("hotmess_covariates", "hotmess_pending"):
+            if hasattr(report, extra):
+                delattr(report, extra)
+
+    def _keep_payload(self, nodeid: str, payload: Mapping[str, Any]) -> None:
+        """Keep a plain record's items' figures, its report text and the record without
+        items."""
         from ..results.records import TestRecord
 
         dropped = ("items", *self._not_kept)
         slim = {key: value for key, value in payload.items() if key not in dropped}
-        self.kept.add(report.nodeid, payload.get("items") or ())
+        self.kept.add(nodeid, payload.get("items") or ())
         if self.spooling:
-            self.spool.add(report.nodeid, payload)
-        self.records[report.nodeid] = TestRecord.from_plain(slim)
-        self.covariates.update(getattr(report, "hotmess_covariates", None) or ())
-        # pytest (and xdist) keep every report to the end: leave it the summary only
-        report.hotmess = {key: payload[key] for key in _ON_REPORT if key in payload}  # type: ignore[attr-defined]
-        if hasattr(report, "hotmess_covariates"):
-            del report.hotmess_covariates
+            self.spool.add(nodeid, payload)
+        self.records[nodeid] = TestRecord.from_plain(slim)
 
     # -- end of run --------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """Intervals solved in batches of tests (issue #19): every report shows what judging one test
 at a time shows.
 
-A single process leaves the incoherence intervals of tests that pass to be solved 64 tests at
-a time (``results.settle``); the JUnit families that carry per-case properties (``xunit1``)
+The run leaves the incoherence intervals of tests that pass to be solved 64 tests at a time
+(``results.settle``; under xdist on the controller, from what the workers send); the JUnit families that carry per-case properties (``xunit1``)
 need them during the call, so there each test is solved at once. The two runs of one suite
 must write the same figures, to the last bit, also when the run is interrupted before its end.
 """
@@ -61,8 +61,11 @@ def _bounds(report: Any) -> dict[str, Any]:
     return out
 
 
-def test_batched_intervals_are_those_solved_one_test_at_a_time(pytester: pytest.Pytester) -> None:
-    batched = _report(pytester)
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_batched_intervals_are_those_solved_one_test_at_a_time(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    batched = _report(pytester, *workers)  # under xdist the controller solves them
     eager = _report(pytester, *_EAGER)
     assert len(batched["tests"]) == 71  # more than one batch of 64, and the rest at the end
     found, expected = _bounds(batched), _bounds(eager)
