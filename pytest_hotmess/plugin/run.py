@@ -383,6 +383,8 @@ class HotmessRun:
 
     def _settle(self) -> None:
         """Solve the intervals of the waiting records together, then keep the records."""
+        if not self._waiting and not self._waiting_plain:
+            return  # nothing to import either: a run without coherence tests loads no numpy
         from ..results.settle import settle, settle_plain
 
         if self._waiting:
