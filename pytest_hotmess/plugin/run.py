@@ -140,8 +140,8 @@ class HotmessRun:
         """Each test's record without its items: those are in ``spool`` and ``kept``."""
         self._handed: dict[tuple[str, str], Judgement] = {}
         """Tests judged in this process, by (node id, phase), until their report is logged."""
-        self._waiting: dict[str, tuple[TestRecord, tuple[PendingBound, ...]]] = {}
-        """Records whose intervals are still to solve, by node id (``_settle``)."""
+        self._waiting: dict[str, Judgement] = {}
+        """Tests whose intervals are still to solve, by node id (``_settle``)."""
         self._waiting_plain: dict[str, tuple[dict[str, Any], tuple[PendingBound, ...]]] = {}
         """The same for records that came from xdist workers as plain data."""
         self._kept: KeptItems | None = None
@@ -166,6 +166,13 @@ class HotmessRun:
         from ..reports.junit import PER_CASE_FAMILIES
 
         return junit_family(self.config) not in PER_CASE_FAMILIES
+
+    @functools.cached_property
+    def item_records(self) -> bool:
+        """Whether a judged test's record must hold its items: for an xdist worker (the
+        controller keeps them), the report spool, and the names of the samples' covariates.
+        Otherwise the run keeps only their figures (``Judgement.kept``)."""
+        return self.is_worker or self.spooling or self.settings.length_covariate is not None
 
     @property
     def kept(self) -> KeptItems:
@@ -268,6 +275,7 @@ class HotmessRun:
             # the JUnit properties and the --hotmess-models table need the buckets
             by_difficulty=junit_family(self.config) is not None or entry.model is not None,
             defer_intervals=self.defer_intervals,
+            item_records=self.item_records,
         )
         if entry.model is not None:  # --hotmess-models: the record says which model it ran
             record = dataclasses.replace(entry.judgement.record, model=entry.model)
@@ -356,10 +364,10 @@ class HotmessRun:
         if handed is not None:
             self._waiting.pop(report.nodeid, None)  # a rerun's record replaces the one before
             if handed.pending:
-                self._waiting[report.nodeid] = handed.record, handed.pending
+                self._waiting[report.nodeid] = handed
                 self._wait()
             else:
-                self._keep(report.nodeid, handed.record)
+                self._keep(report.nodeid, handed.record, handed.kept)
         elif isinstance(payload, Mapping):
             self._keep_plain(report, payload)
         seen = report.nodeid in self.records or report.nodeid in self._waiting
@@ -389,17 +397,21 @@ class HotmessRun:
 
         if self._waiting:
             waiting, self._waiting = self._waiting, {}
-            for nodeid, record in zip(waiting, settle(list(waiting.values())), strict=True):
-                self._keep(nodeid, record)
+            settled = settle([(judged.record, judged.pending) for judged in waiting.values()])
+            for (nodeid, judged), record in zip(waiting.items(), settled, strict=True):
+                self._keep(nodeid, record, judged.kept)
         if self._waiting_plain:
             plain, self._waiting_plain = self._waiting_plain, {}
             settle_plain(list(plain.values()))
             for nodeid, (payload, _) in plain.items():
                 self._keep_payload(nodeid, payload)
 
-    def _keep(self, nodeid: str, record: TestRecord) -> None:
-        """What the run keeps of a record handed over in this process (see ``_keep_plain``)."""
-        self.kept.add(nodeid, [item.kept_plain() for item in record.items])
+    def _keep(
+        self, nodeid: str, record: TestRecord, kept: list[dict[str, Any]] | None = None
+    ) -> None:
+        """What the run keeps of a record handed over in this process (see ``_keep_plain``):
+        its items' figures are ``kept`` when the record left its items out."""
+        self.kept.add(nodeid, kept if kept is not None else [i.kept_plain() for i in record.items])
         if self.spooling:
             self.spool.add(nodeid, self.payload(record))
         if self.settings.length_covariate is not None:

@@ -25,10 +25,18 @@ from .records import (
     SequentialRecord,
     TestRecord,
     Totals,
+    kept_figures,
     verdict_counts,
 )
 
-__all__ = ["build_record", "item_record", "model_bucket_rows", "pooled_totals", "totals_from"]
+__all__ = [
+    "build_record",
+    "item_record",
+    "kept_row",
+    "model_bucket_rows",
+    "pooled_totals",
+    "totals_from",
+]
 
 
 def item_record(result: ItemResult) -> ItemRecord:
@@ -65,6 +73,19 @@ def item_record(result: ItemResult) -> ItemRecord:
         problem=result.problem,
         out_of_range=out_of_range(estimate.error, estimate.bias, estimate.variance) or None,
     )
+
+
+def kept_row(result: ItemResult) -> dict[str, Any] | None:
+    """What the run keeps of one sampled item (``results.kept``), without its record: exactly
+    ``item_record(result).kept_plain()``; None for an item without an estimate (not kept)."""
+    estimate = result.estimate
+    if estimate is None:
+        return None
+    figure = _plain_number
+    return kept_figures(
+        estimate.k, result.invalid, figure(estimate.weight), figure(estimate.error),
+        figure(estimate.bias), figure(estimate.variance), estimate.loss, None,
+    )  # fmt: skip
 
 
 def _plain_number(value: Any) -> Any:

@@ -38,6 +38,7 @@ __all__ = [
     "SettingValue",
     "TestRecord",
     "Totals",
+    "kept_figures",
 ]
 
 SCHEMA = "pytest-hotmess/1"
@@ -58,6 +59,31 @@ def _plain_field(value: object) -> Any:
     if value is None or kind is str or kind is int:
         return value
     return to_plain_value(value)
+
+
+def kept_figures(
+    k: int,
+    invalid: int,
+    weight: float | None,
+    error: float | None,
+    bias: float | None,
+    variance: float | None,
+    loss: str | None,
+    bucket: str | None,
+) -> dict[str, Any]:
+    """An item's kept figures (``KEPT_FIELDS``) in their plain form: the one definition for
+    ``ItemRecord.kept_plain`` and ``results.record.kept_row``."""
+    figure = _plain_field
+    return {
+        "k": figure(k),
+        "invalid": figure(invalid),
+        "weight": figure(weight),
+        "error": figure(error),
+        "bias": figure(bias),
+        "variance": figure(variance),
+        "loss": figure(loss),
+        "bucket": bucket,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,17 +145,10 @@ class ItemRecord(PlainRecord):
     def kept_plain(self) -> dict[str, Any]:
         """The fields the run keeps of an item once its test is judged (``results.kept``), as
         ``to_plain`` gives them: a single process hands its items over without the rest."""
-        figure = _plain_field
-        return {
-            "k": figure(self.k),
-            "invalid": figure(self.invalid),
-            "weight": figure(self.weight),
-            "error": figure(self.error),
-            "bias": figure(self.bias),
-            "variance": figure(self.variance),
-            "loss": figure(self.loss),
-            "bucket": self.bucket,
-        }
+        return kept_figures(
+            self.k, self.invalid, self.weight, self.error, self.bias, self.variance, self.loss,
+            self.bucket,
+        )  # fmt: skip
 
     def estimate(self) -> ItemEstimate | None:
         """The item's estimate, for pooling; None when it was not estimated."""
