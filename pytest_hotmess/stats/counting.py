@@ -14,6 +14,7 @@ messages users see.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
@@ -88,13 +89,17 @@ def count_labels(
         return None
     if target is not NOTHING and type(target) is not str:
         return None
+    try:
+        tally = Counter(outcomes)  # C-level counting; keys first seen first
+    except TypeError:  # an unhashable outcome (a list): not a label
+        return None
     seen: dict[str, int] = {}
     invalid = 0
-    for outcome in outcomes:
+    for outcome, count in tally.items():
         if type(outcome) is str:
-            seen[outcome] = seen.get(outcome, 0) + 1
+            seen[outcome] = count
         elif outcome is INVALID or outcome is None:
-            invalid += 1
+            invalid += count
         else:
             return None
     if not seen or INVALID_LABEL in seen or target == INVALID_LABEL:

@@ -213,6 +213,8 @@ def test_a_batch_gives_each_item_its_own_estimate(
     ("outcomes", "target", "options"),
     [
         (["a", "b", 1], "a", {}),  # a non-string label
+        (["a", ["b"]], "a", {}),  # an unhashable outcome (not counted: the full path)
+        ([["a"], "b"], "b", {}),
         (["a", "b"], None, {}),  # None is not a target
         (["a", "b"], 1, {}),
         (["a"], "a", {}),  # K < 2
