@@ -61,10 +61,11 @@ def test_suite(resample, index):
 def test_a_run_without_reports_pools_what_a_json_run_pools(pytester: pytest.Pytester) -> None:
     from pytest_hotmess.plugin.run import RUN_KEY
 
-    pytester.makepyfile(test_kept=SUITE)
+    pytester.makepyfile(test_lean_suite=SUITE)
 
     def run(*extra: str) -> Any:
         recorder = pytester.inline_run("-p", "no:randomly", *extra)
+        recorder.assertoutcome(passed=5)
         return recorder.getcalls("pytest_sessionfinish")[0].session.config.stash[RUN_KEY]
 
     lean, full = run(), run("--hotmess-json", "out.json")  # the JSON report needs the items
