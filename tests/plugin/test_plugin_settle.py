@@ -2,9 +2,10 @@
 at a time shows.
 
 The run leaves the incoherence intervals of tests that pass to be solved 64 tests at a time
-(``results.settle``; under xdist on the controller, from what the workers send); the JUnit families that carry per-case properties (``xunit1``)
-need them during the call, so there each test is solved at once. The two runs of one suite
-must write the same figures, to the last bit, also when the run is interrupted before its end.
+(``results.settle``; under xdist on the controller, from what the workers send); the JUnit
+families that carry per-case properties (``xunit1``) need them during the call, so there each
+test is solved at once. The two runs of one suite must write the same figures, to the last
+bit, also when the run is interrupted before its end.
 """
 
 from __future__ import annotations
