@@ -51,6 +51,7 @@ __all__ = [
     "calibrated_bounds",
     "calibrated_df",
     "calibrated_df_from_moments",
+    "calibrated_ratio_search",
     "calibrated_skewness",
     "effective_items",
     "hall_bounds",
@@ -521,9 +522,15 @@ def ratio_calibrated_bounds(
     (1 - confidence) / 2). Rows must have a positive error sum; a side the data cannot bound
     is infinite.
     """
+    return calibrated_ratio_search(_ratio_terms(variances, errors, weights), tail)
+
+
+def calibrated_ratio_search(
+    terms: RatioTerms, tail: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``ratio_calibrated_bounds`` of sums made elsewhere (a run's items, in bounded passes)."""
     if not 0.0 < tail < 1.0:
         raise ValueError(f"tail must be strictly between 0 and 1, got {tail!r}")
-    terms = _ratio_terms(variances, errors, weights)
     rows = terms.rows
     side = np.concatenate([np.ones(rows), -np.ones(rows)])[:, None]
 

@@ -32,13 +32,15 @@ def test_add_keeps_one_row_per_estimated_item_with_its_figures() -> None:
         ],
     )
     kept.add("t::b", [])
-    assert kept.rows == {"t::a": (0, 3), "t::b": (3, 3)}
-    assert kept.k.tolist() == [6, 6, 6] and kept.invalid.tolist() == [1, 0, 0]
-    assert kept.weight.tolist() == [2.0, 1.0, 1.0]
-    assert kept.error.tolist() == [0.5, 0.0, 0.1] and kept.targeted.tolist() == [1, 0, 1]
-    assert kept.bias.tolist() == [0.3, 0.0, 0.1] and kept.variance.tolist() == [0.2, 0.3, 0.0]
-    assert kept.losses == ["brier"] and kept.loss.tolist() == [0, 0, 0]
-    assert kept.bucket.tolist() == [2, -1, 0]  # BUCKETS: easy, medium, hard
+    assert kept.rows == {"t::a": (0, 3), "t::b": (3, 3)} and len(kept) == 3
+    rows = kept.read(0, 3)
+    assert rows["k"].tolist() == [6, 6, 6] and rows["invalid"].tolist() == [1, 0, 0]
+    assert rows["weight"].tolist() == [2.0, 1.0, 1.0]
+    assert rows["error"].tolist() == [0.5, 0.0, 0.1]
+    assert rows["targeted"].tolist() == [True, False, True]
+    assert rows["bias"].tolist() == [0.3, 0.0, 0.1] and rows["variance"].tolist() == [0.2, 0.3, 0.0]
+    assert kept.losses == ["brier"] and rows["loss"].tolist() == [0, 0, 0]
+    assert rows["bucket"].tolist() == [2, -1, 0]  # BUCKETS: easy, medium, hard
     record = TestRecord(nodeid="t::a")
     assert [bucket for bucket, _ in kept.bucketed(record)] == ["hard", None, "easy"]
     assert [row.error for _, row in kept.bucketed(record)] == [0.5, None, 0.1]
