@@ -208,64 +208,30 @@ class _Scan:
         figures["skewness"] = kept.get("skewness")
         return figures
 
-    def _kept(self, start: int, stop: int) -> tuple[NDArray[np.float64], ...]:
-        return tuple(self.kept[name].read(start, stop) for name in "wev")
-
     def _kept_figures(self, confidence: float) -> dict[str, Any]:
         """The interval, effective items and skewness over the targeted items with a positive
         weight: ``ratio_hall_interval``, ``effective_items`` and ``ratio_skewness``."""
-        n = len(self.kept["w"])
-
-        def first(start: int, stop: int) -> NDArray[np.float64]:
-            w, e, v = self._kept(start, stop)
-            we = w * e
-            return np.asarray([np.sum(w * v), np.sum(w * e), np.sum(w), np.sum(we * we)])
-
-        wv_sum, we_sum, w_sum, square = _pairwise(first, n)
+        items = _KeptItems(self.kept, self.same)
+        wv_sum, we_sum, square = items.wv_sum, items.we_sum, items.square
         figures: dict[str, Any] = {}
         total = float(we_sum)
         if total > 0 and float(square) > 0:
             figures["effective_items"] = total * total / float(square)
-        if n < 2 or not total > 0:
+        if items.n < 2 or not total > 0:
             return figures
-        center = wv_sum / we_sum
-
-        def centred(start: int, stop: int) -> NDArray[np.float64]:
-            w, e, v = self._kept(start, stop)
-            return np.asarray([np.sum(w * (v - center * e))])
-
-        (wx_sum,) = _pairwise(centred, n)
-        mean0, mean_e, mean_w = wx_sum / w_sum, we_sum / w_sum, float(w_sum / n)
-
-        def terms(start: int, stop: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-            w, e, v = self._kept(start, stop)
-            return w * ((v - center * e) - mean0) / mean_w, w * (e - mean_e) / mean_w
-
-        if n >= 3:
-
-            def powers(start: int, stop: int) -> NDArray[np.float64]:
-                d, _ = terms(start, stop)
-                square = d * d
-                return np.asarray([np.sum(square), np.sum(square * d), np.sum(np.square(square))])
-
-            sums = _pairwise(powers, n)
-            moments = TermMoments(float(n), np.asarray(mean0), *(np.asarray(s) for s in sums))
+        center = np.asarray([wv_sum / we_sum])
+        mean0, coefficients, magnitudes = items.expansion(center)
+        if items.n >= 3:
+            mean, sums = items.moments(center)
+            moments = TermMoments(float(items.n), mean, *sums.T)
             _, sd, gamma = _shape(moments)
-            figures["skewness"] = float(gamma) if float(sd) > 0 else None
-        coefficients, magnitudes = np.zeros((1, 15)), np.zeros((1, 15))
-        if not self.same:
-            for start in range(0, n, skew._CHUNK):  # the chunks of ``skew._expansion``
-                c, b = terms(start, start + skew._CHUNK)
-                products = _products(c[None, :], b[None, :])
-                coefficients[:, _LAYOUT] += np.sum(products, axis=-1) * _BINOMIAL
-                magnitudes[:, _LAYOUT] += np.sum(np.abs(products), axis=-1) * np.abs(_BINOMIAL)
-        w, e, v = (self.kept[name].mapped() for name in "wev")  # read only if the search must
-        ratio_terms = RatioTerms(
-            float(n), np.asarray([center]), np.asarray([mean0]), np.asarray([mean_e]),
-            coefficients.reshape(1, 5, 3), magnitudes.reshape(1, 5, 3),
-            v[None, :], e[None, :], w, np.arange(1),
+            figures["skewness"] = float(gamma[0]) if float(sd[0]) > 0 else None
+        w, e, v = (self.kept[name].mapped() for name in "wev")
+        terms = _PassedTerms(
+            float(items.n), center, mean0, np.asarray([we_sum / items.w_sum]),
+            coefficients, magnitudes, v[None, :], e[None, :], w, np.arange(1), items,
         )  # fmt: skip
-        _, low, high = calibrated_ratio_search(ratio_terms, (1.0 - confidence) / 2.0)
+        _, low, high = calibrated_ratio_search(terms, (1.0 - confidence) / 2.0)
         figures["bounds"] = (float(low[0]), float(high[0]))
         return figures
 
@@ -281,6 +247,116 @@ class _Scan:
             if np.isfinite(ratio) and not 0.0 <= ratio <= 1.0:
                 out["incoherence"] = ratio
         return out
+
+
+class _KeptItems:
+    """The interval's items (targeted, positive weight) in their files, and the passes over
+    them that ``skew`` makes over whole arrays: sums, the expansion, moments at given thetas."""
+
+    def __init__(self, kept: dict[str, SpilledRows], same: bool) -> None:
+        self.kept, self.same, self.n = kept, same, len(kept["w"])
+
+        def sums(start: int, stop: int) -> NDArray[np.float64]:
+            w, e, v = self.read(start, stop)
+            we = w * e
+            return np.asarray([np.sum(w * v), np.sum(w * e), np.sum(w), np.sum(we * we)])
+
+        self.wv_sum, self.we_sum, self.w_sum, self.square = _pairwise(sums, self.n)
+        self.mean_e = self.we_sum / self.w_sum
+        self.mean_w = float(self.w_sum / self.n)  # float(np.mean(w))
+
+    def read(self, start: int, stop: int) -> tuple[NDArray[np.float64], ...]:
+        return tuple(self.kept[name].read(start, stop) for name in "wev")
+
+    def _leaf(self, points: int) -> int:
+        """Items a pass reads at once: (points, items) temporaries stay near a LEAF's."""
+        return max(LEAF // max(points, 1), _BLOCK)
+
+    def _centred(
+        self, start: int, stop: int, theta: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """w, e and x = v - theta e (a row per theta) of items ``start`` to ``stop``."""
+        w, e, v = self.read(start, stop)
+        return w, e, v[None, :] - theta[:, None] * e[None, :]
+
+    def means(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """D(theta) = sum w (v - theta e) / sum w at each theta (``skew._power_sums``)."""
+
+        def sums(start: int, stop: int) -> NDArray[np.float64]:
+            w, _, x = self._centred(start, stop, theta)
+            result: NDArray[np.float64] = np.sum(w * x, axis=-1)
+            return result
+
+        result: NDArray[np.float64] = _pairwise(sums, self.n, self._leaf(len(theta))) / self.w_sum
+        return result
+
+    def _terms(
+        self, start: int, stop: int, theta: NDArray[np.float64], mean: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """d = w (x - D) / mean(w) at each theta, and the centred terms b of e."""
+        w, e, x = self._centred(start, stop, theta)
+        return w * (x - mean[:, None]) / self.mean_w, w * (e - self.mean_e) / self.mean_w
+
+    def moments(
+        self, theta: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """D(theta) and the sums of d^2, d^3, d^4 (theta, 3) from the items
+        (``skew._term_moments``)."""
+        mean = self.means(theta)
+
+        def sums(start: int, stop: int) -> NDArray[np.float64]:
+            d, _ = self._terms(start, stop, theta, mean)
+            square = d * d
+            parts = [np.sum(square, axis=-1), np.sum(square * d, axis=-1)]
+            return np.stack([*parts, np.sum(np.square(square), axis=-1)], axis=1)
+
+        return mean, _pairwise(sums, self.n, self._leaf(len(theta)))
+
+    def expansion(
+        self, center: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """D(center) and the (1, 5, 3) coefficients and magnitudes of ``RatioTerms`` around
+        it, in the chunks of ``skew._expansion``."""
+        mean0 = self.means(center)
+        coefficients, magnitudes = np.zeros((1, 15)), np.zeros((1, 15))
+        if not self.same:  # every item alike: the terms are exactly 0 (``skew._expansion``)
+            for start in range(0, self.n, skew._CHUNK):
+                c, b = self._terms(start, start + skew._CHUNK, center, mean0)
+                products = _products(c, b[None, :])
+                coefficients[:, _LAYOUT] += np.sum(products, axis=-1) * _BINOMIAL
+                magnitudes[:, _LAYOUT] += np.sum(np.abs(products), axis=-1) * np.abs(_BINOMIAL)
+        return mean0, coefficients.reshape(1, 5, 3), magnitudes.reshape(1, 5, 3)
+
+
+@dataclasses.dataclass
+class _PassedTerms(RatioTerms):
+    """``RatioTerms`` whose fallbacks (re-centring, moments from the items) make bounded
+    passes over the items' files instead of reading ``v`` and ``e`` whole."""
+
+    items: _KeptItems | None = None
+
+    def take(self, rows: NDArray[np.intp]) -> RatioTerms:
+        taken = super().take(rows)
+        fields = {f.name: getattr(taken, f.name) for f in dataclasses.fields(RatioTerms)}
+        return _PassedTerms(**fields, items=self.items)
+
+    def _recentre(self, row: int, theta: float) -> None:
+        assert self.items is not None
+        mean0, coefficients, magnitudes = self.items.expansion(np.asarray([theta]))
+        self.center[row], self.mean0[row] = theta, mean0[0]
+        self.coefficients[row], self.magnitudes[row] = coefficients[0], magnitudes[0]
+
+    def _direct(
+        self,
+        theta: NDArray[np.float64],
+        lost: NDArray[np.bool_],
+        mean: NDArray[np.float64],
+        sums: NDArray[np.float64],
+    ) -> None:
+        assert self.items is not None
+        for row in np.flatnonzero(lost.any(axis=1)):
+            points = np.flatnonzero(lost[row])
+            mean[row, points], sums[row, points] = self.items.moments(theta[row, points])
 
 
 def _pairwise(

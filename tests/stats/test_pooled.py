@@ -113,17 +113,27 @@ def test_unclipped_figures_and_edge_cases_match_too(monkeypatch: pytest.MonkeyPa
     for case in (negative, above, few, none, alike):
         _same(pooled_aggregate(_reader(case, losses), n, confidence=0.9), case)
     # two kinds of items, as in benchmarks/scale.py (v affine in e): the expansion cancels
-    # near one theta, and the search takes those points from the items, read from the file
+    # near one theta, and the search re-centres there and takes points from the items: here
+    # in passes over the files, never the whole arrays
     kinds = [(0.5333333333333333, 0.6000000000000001), (0.37777777777777777, 0.3999999999999999)]
     v, e = (np.asarray([kinds[i % 2][j] for i in range(n)]) for j in (0, 1))
     two = dataclasses.replace(alike, variance=v, error=e, bias=e - v)
-    direct = []
-    from_items = skew.RatioTerms._direct
-    monkeypatch.setattr(
-        skew.RatioTerms, "_direct", lambda *a: direct.append(a[0].v) or from_items(*a)
-    )
+    calls: list[str] = []
+    for cls in (skew.RatioTerms, pooled._PassedTerms):
+        for name in ("_recentre", "_direct"):
+            spied = getattr(cls, name)
+            label = f"{cls.__name__}.{name}"
+
+            def spy(*args: Any, _spied: Any = spied, _label: str = label) -> None:
+                calls.append(_label)
+                _spied(*args)
+
+            monkeypatch.setattr(cls, name, spy)
     _same(pooled_aggregate(_reader(two, losses), n, confidence=0.9), two)
-    assert isinstance(direct[0], np.memmap)  # the first: ours (the second: the reference)
+    names = ("_recentre", "_direct")
+    assert {f"{cls}.{name}" for cls in ("RatioTerms", "_PassedTerms") for name in names} == set(
+        calls
+    )
 
 
 @pytest.mark.usefixtures("small_passes")
