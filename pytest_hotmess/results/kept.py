@@ -192,14 +192,16 @@ class KeptItems:
         n = ends[-1] if ends else 0
 
         def read(start: int, stop: int) -> ItemColumns:
-            pieces, at = [], bisect.bisect_right(ends, start)
-            while start < stop and at < len(spans):
-                first = ends[at] - (spans[at][1] - spans[at][0])
+            start, stop = max(start, 0), min(stop, n)
+            rows = np.empty(max(stop - start, 0), dtype=ROW)
+            at, filled = bisect.bisect_right(ends, start), 0
+            while start < stop:
                 upto = min(stop, ends[at])
-                offset = spans[at][0] - first
-                pieces.append(self._rows.read(start + offset, upto + offset))
-                start, at = upto, at + 1
-            return self._as_columns(np.concatenate(pieces) if pieces else np.zeros(0, ROW))
+                offset = spans[at][0] - (ends[at] - (spans[at][1] - spans[at][0]))
+                size = upto - start
+                self._rows.read(start + offset, upto + offset, rows[filled : filled + size])
+                start, at, filled = upto, at + 1, filled + size
+            return self._as_columns(rows)
 
         return read, n
 

@@ -53,18 +53,23 @@ class SpilledRows:
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by ``close``)
         self._file.seek(self._written * self.dtype.itemsize)
-        self._file.write(np.concatenate(self._pending).tobytes())
+        for rows in self._pending:
+            self._file.write(rows.tobytes())
         self._file.flush()
         self._written += self._pending_rows
         self._pending, self._pending_rows = [], 0
 
-    def read(self, start: int, stop: int) -> NDArray[Any]:
-        """Rows ``start`` to ``stop`` (past the end: clipped), as a new array."""
+    def read(self, start: int, stop: int, out: NDArray[Any] | None = None) -> NDArray[Any]:
+        """Rows ``start`` to ``stop`` (past the end: clipped), as a new array or into ``out``
+        (of their number of rows)."""
         start, stop = max(start, 0), min(stop, len(self))
         if stop <= start:
             return np.zeros(0, dtype=self.dtype)
         self.flush()
-        out = np.empty(stop - start, dtype=self.dtype)
+        if out is None:
+            out = np.empty(stop - start, dtype=self.dtype)
+        elif out.dtype != self.dtype or out.shape != (stop - start,) or not out.flags.c_contiguous:
+            raise ValueError(f"cannot read {stop - start} rows of {self.dtype} into {out.dtype}")
         assert self._file is not None
         self._file.seek(start * self.dtype.itemsize)
         view, done = memoryview(cast("Any", out)).cast("B"), 0

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from pytest_hotmess.results.kept import KeptItems
+from pytest_hotmess.results.record import pooled_totals
 from pytest_hotmess.results.records import ItemRecord, TestRecord
+from pytest_hotmess.stats import pooled, skew
+from pytest_hotmess.stats.columns import ItemColumns
 
 
 def _plain(name: str, error: float | None, variance: float | None, **extra: object) -> dict:
@@ -52,3 +58,47 @@ def test_pooled_totals_of_tests_without_estimated_items_are_empty() -> None:
     totals = kept.pooled_totals([TestRecord(nodeid="t::a"), TestRecord(nodeid="t::z")], 0.95)
     assert totals.items == 0 and totals.tests == 2 and totals.losses == []
     assert totals.error is None and totals.variance is None and totals.clipped == {}
+
+
+def test_totals_read_back_in_small_passes_are_the_records_totals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many tests added in another order than the totals read them, one rerun, and passes far
+    smaller than the run: the figures of ``record.pooled_totals`` over the full records."""
+    monkeypatch.setattr(pooled, "LEAF", 256)
+    monkeypatch.setattr(skew, "_CHUNK", 300)
+    rng = np.random.default_rng(7)
+    tests = []
+    for t in range(60):
+        items = []
+        for i in range(int(rng.integers(0, 60))):
+            error = float(rng.gamma(0.4, 0.5))
+            variance = error * float(rng.beta(2.0, 3.0))
+            items.append(
+                ItemRecord(
+                    id=str(i),
+                    kind="categorical",
+                    loss="brier",
+                    estimator="unbiased",
+                    k=int(rng.integers(4, 12)),
+                    invalid=int(rng.integers(0, 2)),
+                    error=error if i % 9 else None,
+                    bias=(error - variance) * (-0.1 if i % 13 == 0 else 1.0) if i % 9 else None,
+                    variance=variance,
+                    weight=float(rng.choice([0.0, 1.0, 2.0])),
+                )  # fmt: skip
+            )
+        tests.append(TestRecord(nodeid=f"t::test[{t}]", items=items))
+    kept = KeptItems()
+    for test in [*tests[30:], tests[5], *tests[:30]]:  # test 5 twice: the rerun counts once
+        kept.add(test.nodeid, (item.to_plain(samples=False) for item in test.items))
+    ordered = sorted(tests, key=lambda t: t.nodeid)
+    assert len(kept) > pooled.LEAF * 4  # many passes, the tree several levels deep
+    got, expected = kept.pooled_totals(ordered, 0.9), pooled_totals(ordered, confidence=0.9)
+    assert got.incoherence_low is not None and got.clipped == {}
+    assert got == expected
+    columns = kept.columns(t.nodeid for t in ordered)
+    estimates = [e for t in ordered for item in t.items if (e := item.estimate()) is not None]
+    whole = ItemColumns.of(estimates)
+    for name in ("k", "invalid", "weight", "error", "bias", "variance", "targeted"):
+        assert getattr(columns, name).tolist() == getattr(whole, name).tolist(), name
