@@ -86,7 +86,7 @@ def test_totals_read_back_in_small_passes_are_the_records_totals(
                     bias=(error - variance) * (-0.1 if i % 13 == 0 else 1.0) if i % 9 else None,
                     variance=variance,
                     weight=float(rng.choice([0.0, 1.0, 2.0])),
-                )  # fmt: skip
+                )
             )
         tests.append(TestRecord(nodeid=f"t::test[{t}]", items=items))
     kept = KeptItems()
