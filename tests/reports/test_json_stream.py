@@ -26,6 +26,7 @@ from pytest_hotmess.reports.json_report import write_json_atomic
 from pytest_hotmess.results.kept import ROW, KeptItems
 from pytest_hotmess.results.record import pooled_totals
 from pytest_hotmess.results.records import ItemRecord, RunRecord, TestRecord
+from pytest_hotmess.stats import pooled
 
 SCHEMA: dict[str, Any] = json.loads(
     resources.files("pytest_hotmess").joinpath("data/report.schema.json").read_text()
@@ -279,6 +280,25 @@ def test_a_judged_test_leaves_no_samples_behind(pytester: pytest.Pytester) -> No
     # and the report still has every item with its figures
     written = json.loads((pytester.path / "out.json").read_text())
     assert sum(len(t["items"]) for t in written["tests"]) == items
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_the_run_pools_its_spilled_rows_in_passes_as_the_records_do(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: tuple[str, ...]
+) -> None:
+    """The controller (in this process under xdist too) keeps one row per item in its file,
+    and its totals, read back in passes far smaller than the run, are the records' own."""
+    monkeypatch.setattr(pooled, "LEAF", 16)  # 75 items: five ranges in the first pass
+    pytester.makepyfile(test_one=ONE_LOSS)
+    args = ("-p", "no:randomly", "--hotmess-json", "out.json", "--hotmess-json-detail")
+    recorder = pytester.inline_run(*args, "samples", *workers)
+    run = recorder.getcalls("pytest_sessionfinish")[0].session.config.stash[RUN_KEY]
+    items = sum(10 + n for n in range(6))
+    assert len(run.kept) == items and run.kept.read(0, items).dtype == ROW
+    assert len(run.records) == 6 and all(r.items == [] for r in run.records.values())
+    report = RunRecord.from_plain(json.loads((pytester.path / "out.json").read_text()))
+    assert report.totals == pooled_totals(report.tests, confidence=0.95)
+    assert report.totals.items == items and report.totals.incoherence_low is not None
 
 
 def _item(name: str, loss: str, error: float | None, variance: float, **extra: Any) -> ItemRecord:
