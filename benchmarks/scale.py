@@ -11,7 +11,9 @@ A generated suite of ``tests`` coherence tests, each handing ``items`` items of 
 Peak RSS is the controller's own (``getrusage(RUSAGE_SELF)`` in the process that runs
 ``pytest.main``): under ``-n 2`` the workers are its children and not counted. Then a scaling
 series (plugin + json, serial) over growing suites shows wall time against samples and peak
-RSS against tests. Targets (issue #19): plugin ≤ 4× plain; json ≤ 1.3× plugin; controller peak
+RSS against tests, each point also run as plain pytest tests (``-p no:hotmess``) so that the
+plugin's RSS over plain separates pytest's own growth (its items and reports) from the
+plugin's. Targets (issue #19): plugin ≤ 4× plain; json ≤ 1.3× plugin; controller peak
 RSS ≤ 250 MB with and without ``-n 2``.
 """
 
@@ -128,12 +130,21 @@ def run(config: ScaleConfig, workdir: Path) -> dict[str, Any]:
     }
     series = []
     for tests, items in config.series:
-        folder = _write(
-            workdir / f"series-{tests}x{items}", tests, items, config.samples, plain=False
-        )
+        name = f"series-{tests}x{items}"
+        folder = _write(workdir / name, tests, items, config.samples, plain=False)
         measured = _measure_run(folder, ["--hotmess-json", "report.json"], tests)
+        plain_folder = _write(workdir / f"{name}-plain", tests, items, config.samples, plain=True)
+        bare = _measure_run(plain_folder, ["-p", "no:hotmess"], tests)
         series.append(
-            {"tests": tests, "items": items, "samples": tests * items * config.samples, **measured}
+            {
+                "tests": tests,
+                "items": items,
+                "samples": tests * items * config.samples,
+                **measured,
+                "plain_wall_s": bare["wall_s"],
+                "plain_peak_rss_mb": bare["peak_rss_mb"],
+                "rss_over_plain_mb": round(measured["peak_rss_mb"] - bare["peak_rss_mb"], 1),
+            }
         )
     return {
         "config": dataclasses.asdict(config),
@@ -174,15 +185,32 @@ def table(result: dict[str, Any]) -> str:
             f"{row['wall_s']:.2f}",
             f"{1e6 * row['wall_s'] / row['samples']:.2f}",
             f"{row['peak_rss_mb']:.0f}",
+            _optional(row, "plain_peak_rss_mb"),
+            _optional(row, "rss_over_plain_mb"),
         ]
         for row in result["series"]
     ]
     text += titled_table(
-        "### Scale series: plugin + --hotmess-json, serial\n",
-        ["tests", "items", "samples", "wall s", "us per sample", "peak RSS MB"],
+        "### Scale series: plugin + --hotmess-json, serial; plain: the same loops as plain "
+        "pytest tests (-p no:hotmess)\n",
+        [
+            "tests",
+            "items",
+            "samples",
+            "wall s",
+            "us per sample",
+            "peak RSS MB",
+            "plain peak RSS MB",
+            "plugin - plain MB",
+        ],
         series,
     )
     return text
+
+
+def _optional(row: dict[str, Any], key: str) -> str:
+    """A series figure results saved before it was measured do not have."""
+    return "" if row.get(key) is None else f"{row[key]:.0f}"
 
 
 def _series(text: str) -> tuple[tuple[int, int], ...]:

@@ -1,34 +1,54 @@
-"""What a run keeps of each item once its test is judged: a few numbers in run-wide columns.
+"""What a run keeps of each item once its test is judged: a few numbers in a spilled file.
 
 The run's pooled totals need every estimated item's k, invalid count, weight, error, bias,
 variance and loss, and nothing else; a test's outcomes, counts and covariates go to the
-report spool and are not kept. The columns are ``array.array`` (8 bytes a figure), so a run
-keeps about 50 bytes per item however many tests it has, and the controller of an xdist run
-keeps no more than a single process would.
+report spool and are not kept. Each item is one 52-byte row of a temporary file
+(``stats.spilled``): the run holds a bounded buffer of rows and each test's place in the
+file, however many items it has, and the controller of an xdist run keeps no more than a
+single process would.
 
 ``pooled_totals`` gives the same figures as ``record.pooled_totals`` over the tests' full
-records, to the last bit: the same items in the same order (tests by node id, items as the
-test listed them) go through the same aggregate, handed over as columns (``stats.columns``)
-without one object per item.
+records: the same items in the same order (tests by node id, items as the test listed them),
+read back a range at a time by ``stats.pooled``, which sums them in the order the
+whole-array aggregate does. Every figure is the same to the last bit, but the unclipped
+figures on Python 3.12 and later (Python's ``sum`` compensates within each call there: they
+may differ in the last bits).
 """
 
 from __future__ import annotations
 
-import array
+import bisect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, cast, overload
+from typing import Any, Final, cast, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..stats.aggregate import aggregate_one_loss
 from ..stats.columns import ItemColumns
 from ..stats.decompose import ItemEstimate
 from ..stats.difficulty import BUCKETS
+from ..stats.pooled import Reader, pooled_aggregate
+from ..stats.spilled import SpilledRows
 from .record import totals_from
 from .records import RunTotals, TestRecord, verdict_counts
 
-__all__ = ["KeptItems"]
+__all__ = ["ROW", "KeptItems"]
+
+ROW: Final = np.dtype(
+    [
+        ("k", "<i8"),
+        ("invalid", "<i8"),
+        ("weight", "<f8"),
+        ("error", "<f8"),
+        ("bias", "<f8"),
+        ("variance", "<f8"),
+        ("targeted", "?"),
+        ("loss", "<i2"),
+        ("bucket", "i1"),
+    ]
+)
+"""One kept item: ``error`` and ``bias`` are 0 without a target; ``loss`` indexes
+``KeptItems.losses`` and ``bucket`` ``BUCKETS`` (-1 for none)."""
 
 
 class _Row:
@@ -80,17 +100,14 @@ class _Row:
 
 
 class _Columns(Sequence[_Row]):
-    """The kept figures of the chosen items, as numpy arrays, viewed as a sequence of rows."""
+    """Kept rows viewed as a sequence of rows with an estimate's attributes."""
 
-    def __init__(self, kept: KeptItems, rows: NDArray[np.intp]) -> None:
-        def pick(column: array.array[Any]) -> NDArray[Any]:
-            return np.frombuffer(column, dtype=column.typecode)[rows] if len(column) else rows
-
-        self.k, self.invalid = pick(kept.k), pick(kept.invalid)
-        self.weight, self.error = pick(kept.weight), pick(kept.error)
-        self.bias, self.variance = pick(kept.bias), pick(kept.variance)
-        self.targeted, self.loss = pick(kept.targeted), pick(kept.loss)
-        self.losses = kept.losses
+    def __init__(self, rows: NDArray[Any], losses: Sequence[str]) -> None:
+        self.k, self.invalid = rows["k"], rows["invalid"]
+        self.weight, self.error = rows["weight"], rows["error"]
+        self.bias, self.variance = rows["bias"], rows["variance"]
+        self.targeted, self.loss = rows["targeted"], rows["loss"]
+        self.losses = losses
         self._n = len(rows)
 
     def __len__(self) -> int:
@@ -112,29 +129,23 @@ class _Columns(Sequence[_Row]):
 
 
 class KeptItems:
-    """Run-wide columns of every estimated item's figures, and each test's rows in them."""
+    """Every estimated item's figures, one row each in a spilled file, and each test's rows."""
 
     def __init__(self) -> None:
-        self.k: array.array[int] = array.array("q")
-        self.invalid: array.array[int] = array.array("q")
-        self.weight: array.array[float] = array.array("d")
-        self.error: array.array[float] = array.array("d")
-        self.bias: array.array[float] = array.array("d")
-        self.variance: array.array[float] = array.array("d")
-        self.targeted: array.array[int] = array.array("b")
-        self.loss: array.array[int] = array.array("h")
+        self._rows = SpilledRows(ROW)
         self.losses: list[str] = []
-        self.bucket: array.array[int] = array.array("b")
-        """Each item's difficulty bucket: its index in ``BUCKETS``, -1 for none."""
         self.rows: dict[str, tuple[int, int]] = {}
         """Each test's rows, first and past-the-end; a rerun's test points at its last rows."""
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
     def add(self, nodeid: str, items: Iterable[Mapping[str, Any]]) -> None:
         """Keep the figures of a test's items (their plain form, as the report has them).
 
         One pass per column over the test's items (a list comprehension each), not one
-        Python loop with eight appends per item."""
-        start = len(self.k)
+        Python loop with nine assignments per item."""
+        start = len(self._rows)
         rows = [item for item in items if item.get("variance") is not None]  # not estimated: out
         errors = [item.get("error") for item in rows]
         names = [str(item.get("loss")) for item in rows]
@@ -143,58 +154,94 @@ class KeptItems:
                 self.losses.append(loss)
         codes = {loss: self.losses.index(loss) for loss in set(names)}
         buckets = [item.get("bucket") for item in rows]
-        self.k.extend([int(item.get("k", 0)) for item in rows])
-        self.invalid.extend([int(item.get("invalid", 0)) for item in rows])
-        self.weight.extend([_weight(item.get("weight")) for item in rows])
-        self.error.extend([0.0 if error is None else float(error) for error in errors])
-        self.bias.extend([float(item.get("bias") or 0.0) for item in rows])
-        self.variance.extend([float(item["variance"]) for item in rows])
-        self.targeted.extend([error is not None for error in errors])
-        self.loss.extend([codes[name] for name in names])
-        self.bucket.extend([BUCKETS.index(b) if b in BUCKETS else -1 for b in buckets])
-        self.rows[nodeid] = (start, len(self.k))
+        out = np.empty(len(rows), dtype=ROW)
+        out["k"] = [int(item.get("k", 0)) for item in rows]
+        out["invalid"] = [int(item.get("invalid", 0)) for item in rows]
+        out["weight"] = [_weight(item.get("weight")) for item in rows]
+        out["error"] = [0.0 if error is None else float(error) for error in errors]
+        out["bias"] = [float(item.get("bias") or 0.0) for item in rows]
+        out["variance"] = [float(item["variance"]) for item in rows]
+        out["targeted"] = [error is not None for error in errors]
+        out["loss"] = [codes[name] for name in names]
+        out["bucket"] = [BUCKETS.index(b) if b in BUCKETS else -1 for b in buckets]
+        self._rows.append(out)
+        self.rows[nodeid] = (start, start + len(rows))
+
+    def read(self, start: int, stop: int) -> NDArray[Any]:
+        """Kept rows ``start`` to ``stop`` (``ROW`` records)."""
+        return self._rows.read(start, stop)
 
     def columns(self, nodeids: Iterable[str]) -> ItemColumns:
-        """The kept items of these tests, in this order, as the aggregate's columns."""
-        spans = [self.rows[n] for n in nodeids if n in self.rows]
-        rows = (
-            np.concatenate([np.arange(a, b, dtype=np.intp) for a, b in spans])
-            if spans
-            else np.zeros(0, dtype=np.intp)
-        )
+        """The kept items of these tests, in this order, as the aggregate's columns (all at
+        once: ``pooled_totals`` reads them a range at a time)."""
+        read, n = self._reader(nodeids)
+        return read(0, n)
 
-        def pick(column: array.array[Any], dtype: type[Any]) -> NDArray[Any]:
-            if not len(column):
-                return np.zeros(0, dtype=dtype)
-            return np.asarray(np.frombuffer(column, dtype=column.typecode)[rows], dtype=dtype)
+    def _reader(self, nodeids: Iterable[str]) -> tuple[Reader, int]:
+        """``read(start, stop)`` over the kept items of these tests in this order, and their
+        number: the tests' rows, adjoining ones merged, read back a range at a time."""
+        spans: list[tuple[int, int]] = []
+        for a, b in (self.rows[n] for n in nodeids if n in self.rows):
+            if b <= a:
+                continue
+            if spans and spans[-1][1] == a:
+                spans[-1] = (spans[-1][0], b)
+            else:
+                spans.append((a, b))
+        ends = np.cumsum([b - a for a, b in spans]).tolist()
+        n = ends[-1] if ends else 0
 
-        codes = pick(self.loss, np.int64)
+        def read(start: int, stop: int) -> ItemColumns:
+            start, stop = max(start, 0), min(stop, n)
+            rows = np.empty(max(stop - start, 0), dtype=ROW)
+            at, filled = bisect.bisect_right(ends, start), 0
+            while start < stop:
+                upto = min(stop, ends[at])
+                offset = spans[at][0] - (ends[at] - (spans[at][1] - spans[at][0]))
+                size = upto - start
+                self._rows.read(start + offset, upto + offset, rows[filled : filled + size])
+                start, at, filled = upto, at + 1, filled + size
+            return self._as_columns(rows)
+
+        return read, n
+
+    def _as_columns(self, rows: NDArray[Any]) -> ItemColumns:
+        def column(name: str, dtype: type[Any]) -> NDArray[Any]:
+            return np.ascontiguousarray(rows[name], dtype=dtype)
+
+        codes = np.unique(rows["loss"]).tolist()
         return ItemColumns(
-            k=pick(self.k, np.int64),
-            invalid=pick(self.invalid, np.int64),
-            weight=pick(self.weight, np.float64),
-            error=pick(self.error, np.float64),
-            bias=pick(self.bias, np.float64),
-            variance=pick(self.variance, np.float64),
-            targeted=pick(self.targeted, np.bool_),
-            losses=tuple(sorted({self.losses[code] for code in np.unique(codes).tolist()})),
+            k=column("k", np.int64),
+            invalid=column("invalid", np.int64),
+            weight=column("weight", np.float64),
+            error=column("error", np.float64),
+            bias=column("bias", np.float64),
+            variance=column("variance", np.float64),
+            targeted=column("targeted", np.bool_),
+            losses=tuple(sorted({self.losses[code] for code in codes})),
         )
 
     def bucketed(self, record: TestRecord) -> list[tuple[str | None, ItemEstimate]]:
         """A test's kept items with their difficulty buckets (for the by-model table)."""
-        start, stop = self.rows.get(record.nodeid, (0, 0))
-        columns = _Columns(self, np.arange(start, stop, dtype=np.intp))
+        rows = self.read(*self.rows.get(record.nodeid, (0, 0)))
+        columns = _Columns(rows, self.losses)
         return [
             (BUCKETS[code] if code >= 0 else None, cast("ItemEstimate", row))
-            for code, row in zip(self.bucket[start:stop], columns, strict=True)
+            for code, row in zip(rows["bucket"].tolist(), columns, strict=True)
         ]
 
     def pooled_totals(self, records: Sequence[TestRecord], confidence: float) -> RunTotals:
-        """The run's totals over the kept items of ``records`` (in their order)."""
-        columns = self.columns(r.nodeid for r in records)
-        totals = totals_from(*aggregate_one_loss(columns, confidence=confidence), columns)
+        """The run's totals over the kept items of ``records`` (in their order), read back a
+        range at a time (``stats.pooled``)."""
+        read, n = self._reader(r.nodeid for r in records)
+        pooled = pooled_aggregate(read, n, confidence=confidence)
+        totals = totals_from(pooled.aggregate, pooled.losses, clipped=pooled.unclipped)
         fields = {name: getattr(totals, name) for name in totals.__dataclass_fields__}
         return RunTotals(**fields, tests=len(records), verdicts=verdict_counts(records))
+
+    def close(self) -> None:
+        """Delete the kept rows' file."""
+        self._rows.close()
 
 
 def _weight(weight: Any) -> float:

@@ -99,10 +99,15 @@ def _plain_label(value: Any) -> Any:
 
 
 def totals_from(
-    agg: Aggregate, losses: Sequence[str], estimates: Sequence[ItemEstimate] | ItemColumns = ()
+    agg: Aggregate,
+    losses: Sequence[str],
+    estimates: Sequence[ItemEstimate] | ItemColumns = (),
+    *,
+    clipped: Mapping[str, float] | None = None,
 ) -> Totals:
     """The typed totals of an aggregate; ``estimates`` (or their columns) give the unclipped
-    figures."""
+    figures, or ``clipped`` gives them already computed (``stats.pooled``)."""
+    shown = len(losses) <= 1 and agg.error is not None
     return Totals(
         items=agg.items,
         error=agg.error,
@@ -118,7 +123,7 @@ def totals_from(
         invalid=agg.invalid,
         interval_method=agg.interval_method,
         losses=list(losses),
-        clipped=unclipped(estimates) if len(losses) <= 1 and agg.error is not None else {},
+        clipped=({} if not shown else unclipped(estimates) if clipped is None else dict(clipped)),
         interval_approximate=(
             agg.interval_approximate
             if agg.incoherence_low is not None or agg.pending is not None

@@ -51,6 +51,7 @@ __all__ = [
     "calibrated_bounds",
     "calibrated_df",
     "calibrated_df_from_moments",
+    "calibrated_ratio_search",
     "calibrated_skewness",
     "effective_items",
     "hall_bounds",
@@ -524,11 +525,17 @@ def ratio_calibrated_bounds(
     (1 - confidence) / 2). Rows must have a positive error sum; a side the data cannot bound
     is infinite.
     """
+    return calibrated_ratio_search(_ratio_terms(variances, errors, weights), tail)
+
+
+def calibrated_ratio_search(
+    terms: RatioTerms, tail: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``ratio_calibrated_bounds`` of sums made elsewhere (a run's items, in bounded passes)."""
     if not 0.0 < tail < 1.0:
         raise ValueError(f"tail must be strictly between 0 and 1, got {tail!r}")
-    terms = _ratio_terms(variances, errors, weights)
-    rows = terms.rows
-    side = np.concatenate([np.ones(rows), -np.ones(rows)])[:, None]
+    count = terms.rows
+    side = np.concatenate([np.ones(count), -np.ones(count)])[:, None]
 
     def offset(moments: TermMoments, rows: NDArray[np.intp]) -> NDArray[np.float64]:
         mean, sd, gamma, df = _calibrated(moments)
@@ -549,8 +556,8 @@ def ratio_hall_bounds(
     Rows must have a positive error sum; a side the data cannot bound is infinite.
     """
     terms = _ratio_terms(variances, errors, weights)
-    rows = terms.rows
-    level = np.concatenate([np.full(rows, critical), np.full(rows, -critical)])[:, None]
+    count = terms.rows
+    level = np.concatenate([np.full(count, critical), np.full(count, -critical)])[:, None]
 
     def offset(moments: TermMoments, rows: NDArray[np.intp]) -> NDArray[np.float64]:
         mean, sd, gamma = _shape(moments)

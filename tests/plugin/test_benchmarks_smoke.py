@@ -170,6 +170,10 @@ def check_scale(result: dict[str, Any]) -> None:
     for point in result["series"]:
         assert point["samples"] == point["tests"] * point["items"] * config["samples"]
         assert point["json_bytes"] > 0 and point["peak_rss_mb"] > 0
+        # each point also ran as plain pytest tests, and the table says by how much ours grew
+        assert point["plain_wall_s"] > 0 and point["plain_peak_rss_mb"] > 0
+        over = point["peak_rss_mb"] - point["plain_peak_rss_mb"]
+        assert point["rss_over_plain_mb"] == pytest.approx(over, abs=0.11)
 
 
 def test_the_quick_run_writes_well_formed_results(tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ from pytest_hotmess.plugin.items import ITEM_KEY
 from pytest_hotmess.plugin.run import RUN_KEY
 from pytest_hotmess.reports.json_layout import join_test, split_test, write_document
 from pytest_hotmess.reports.json_report import write_json_atomic
-from pytest_hotmess.results.kept import KeptItems
+from pytest_hotmess.results.kept import ROW, KeptItems
 from pytest_hotmess.results.record import pooled_totals
 from pytest_hotmess.results.records import ItemRecord, RunRecord, TestRecord
+from pytest_hotmess.stats import pooled
 
 SCHEMA: dict[str, Any] = json.loads(
     resources.files("pytest_hotmess").joinpath("data/report.schema.json").read_text()
@@ -272,14 +273,32 @@ def test_a_judged_test_leaves_no_samples_behind(pytester: pytest.Pytester) -> No
     assert len(run.records) == 6 and all(r.items == [] for r in run.records.values())
     reports = [r for r in recorder.getreports("pytest_runtest_logreport") if r.when == "call"]
     assert all("items" not in r.hotmess for r in reports)
-    # the kept columns: one row per item, numbers only
-    assert len(run.kept.k) == len(run.kept.variance) == items
-    assert {a.typecode for a in (run.kept.error, run.kept.bias, run.kept.weight)} == {"d"}
+    # the kept rows: one per item, numbers only (52 bytes, in a spilled file)
+    assert len(run.kept) == items and run.kept.read(0, items).dtype == ROW
     assert run.kept.losses == ["brier"]
     assert sorted(run.kept.rows) == sorted(run.records)
     # and the report still has every item with its figures
     written = json.loads((pytester.path / "out.json").read_text())
     assert sum(len(t["items"]) for t in written["tests"]) == items
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_the_run_pools_its_spilled_rows_in_passes_as_the_records_do(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: tuple[str, ...]
+) -> None:
+    """The controller (in this process under xdist too) keeps one row per item in its file,
+    and its totals, read back in passes far smaller than the run, are the records' own."""
+    monkeypatch.setattr(pooled, "LEAF", 16)  # 75 items: five ranges in the first pass
+    pytester.makepyfile(test_one=ONE_LOSS)
+    args = ("-p", "no:randomly", "--hotmess-json", "out.json", "--hotmess-json-detail")
+    recorder = pytester.inline_run(*args, "samples", *workers)
+    run = recorder.getcalls("pytest_sessionfinish")[0].session.config.stash[RUN_KEY]
+    items = sum(10 + n for n in range(6))
+    assert len(run.kept) == items and run.kept.read(0, items).dtype == ROW
+    assert len(run.records) == 6 and all(r.items == [] for r in run.records.values())
+    report = RunRecord.from_plain(json.loads((pytester.path / "out.json").read_text()))
+    assert report.totals == pooled_totals(report.tests, confidence=0.95)
+    assert report.totals.items == items and report.totals.incoherence_low is not None
 
 
 def _item(name: str, loss: str, error: float | None, variance: float, **extra: Any) -> ItemRecord:
