@@ -74,7 +74,10 @@ def _dumps(value: object, depth: int) -> str:
         return _COMPACT(value)
     if not value:
         return "{}" if isinstance(value, dict) else "[]"
-    if not any(isinstance(child, (dict, list, tuple)) for child in children):
+    for child in children:
+        if isinstance(child, (dict, list, tuple)):
+            break
+    else:
         return _flat(value, depth)
     pad = "  " * (depth + 1)
     if isinstance(value, dict):

@@ -426,27 +426,35 @@ class _Item:
         )
 
 
-def _vote_classes(item: _ItemLike) -> tuple[list[int], int, float] | str:
+def _vote_classes(item: _ItemLike) -> tuple[tuple[int, ...], int, float] | str:
     """(answer counts, index of the target among them, loss scale) or why the item can't vote."""
     kind = item.kind
+    counts = item.counts
+    if kind == "categorical" and type(counts) is dict and item.loss == "brier":
+        key = str(item.target)  # the common case first: a categorical item's counts
+        values = tuple(map(int, counts.values()))
+        if key not in counts:
+            return (*values, 0), len(values), 1.0
+        for index, label in enumerate(counts):
+            if label == key:
+                return values, index, 1.0
     if kind not in ("binary", "categorical"):
         return f"majority vote needs categorical or binary outcomes, not {kind}"
-    counts = item.counts
     if type(counts) is not dict and not isinstance(counts, Mapping):  # the ABC check is slow
         return "no answer counts"
     target = item.target
     if kind == "binary":
         invalid = int(counts.get(INVALID_LABEL, 0))
         passed, failed = int(counts.get("True", 0)), int(counts.get("False", 0)) + invalid
-        return [passed, failed], (0 if target is not False else 1), 0.5
+        return (passed, failed), (0 if target is not False else 1), 0.5
     if item.loss != "brier":
         return f"majority vote is projected for Brier loss, not {item.loss}"
     key = str(target)
     labels = list(counts)
-    values = [int(counts[label]) for label in labels]
+    values = tuple(int(counts[label]) for label in labels)
     if key not in counts:
         labels.append(key)
-        values.append(0)
+        values = (*values, 0)
     return values, labels.index(key), 1.0
 
 
@@ -624,10 +632,10 @@ def _averaging(items: Sequence[_ItemLike], ms: Sequence[int]) -> _Rows:
 
 def _voters(
     items: Sequence[_ItemLike],
-) -> tuple[list[tuple[list[int], int, float, float]], list[SkippedItem]]:
+) -> tuple[list[tuple[tuple[int, ...], int, float, float]], list[SkippedItem]]:
     """(answer counts, target index, loss scale, weight) of the items that can vote, and
     the others with the reason."""
-    voters: list[tuple[list[int], int, float, float]] = []
+    voters: list[tuple[tuple[int, ...], int, float, float]] = []
     excluded: list[SkippedItem] = []
     for item in items:
         found = _vote_classes(item)
@@ -644,7 +652,7 @@ def _majority(items: Sequence[_ItemLike], ms: Sequence[int]) -> _Rows:
         return _Rows(0, excluded, [_empty_row(m, "no categorical or binary item") for m in ms])
     # the kernels see each distinct row of answer counts once
     distinct: dict[tuple[int, ...], int] = {}
-    row = np.asarray([distinct.setdefault(tuple(v[0]), len(distinct)) for v in voters])
+    row = np.asarray([distinct.setdefault(v[0], len(distinct)) for v in voters])
     keys = list(distinct)
     counts = np.zeros((len(keys), max(len(key) for key in keys)), dtype=np.int64)
     for index, key in enumerate(keys):
