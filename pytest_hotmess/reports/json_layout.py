@@ -15,6 +15,7 @@ items, and with the outcome known only at the end of the run put in front.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring
 from typing import IO, Any
@@ -66,12 +67,23 @@ def _dumps(value: object, depth: int) -> str:
     """``value`` as ``json.dumps(value, indent=2)`` writes it, its first line at ``depth``
     levels: containers of scalars (most of a record) in one encoder call each, only the
     nesting above them in Python."""
+    kind = type(value)
+    if kind is str:  # scalars as the encoder writes them, without an encoder call each
+        return encode_basestring(value)  # type: ignore[arg-type]
+    if value is None:
+        return "null"
+    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        return float.__repr__(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
     if isinstance(value, dict):
         children: Iterable[object] = value.values()
     elif isinstance(value, (list, tuple)):
         children = value
     else:
-        return _COMPACT(value)
+        return _COMPACT(value)  # and a non-finite float raises as the encoder does
     if not value:
         return "{}" if isinstance(value, dict) else "[]"
     for child in children:

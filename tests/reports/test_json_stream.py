@@ -374,7 +374,7 @@ def test_the_layout_is_json_dumps_indent_2_byte_for_byte() -> None:
         text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
         return text.replace("\n", "\n" + "  " * depth)
 
-    leaves = [None, True, False, 0, -3, 2**70, 1.5, 0.1 + 0.2, 1e-300, "", 'é\n"\\', "\u2028"]
+    leaves = [None, True, False, 0, -3, 2**70, 1.5, -0.0, 0.1 + 0.2, 1e-300, "", 'é\n"\\', "\u2028"]
     rng = random.Random(3)
 
     def value(depth: int) -> object:
@@ -392,6 +392,6 @@ def test_the_layout_is_json_dumps_indent_2_byte_for_byte() -> None:
     for one in [value(0) for _ in range(2000)] + odd:
         for depth in (0, 1, 3):
             assert _dumps(one, depth) == reference(one, depth)
-    for bad in ([math.nan], {"a": [1, {"b": math.inf}]}):
+    for bad in (math.nan, -math.inf, [math.nan], {"a": [1, {"b": math.inf}]}):
         with pytest.raises(ValueError, match="not JSON compliant"):
             _dumps(bad, 1)
