@@ -386,7 +386,7 @@ class HotmessRun:
         """What the run keeps of a record handed over in this process (see ``_keep_plain``)."""
         self.kept.add(nodeid, [item.kept_plain() for item in record.items])
         if self.spooling:
-            self.spool.add(nodeid, self.payload(record))
+            self.spool.add_record(nodeid, record, samples=self.settings.json_detail == "samples")
         if self.settings.length_covariate is not None:
             self.covariates.update(_covariate_names(record))
         dropped: dict[str, Any] = dict.fromkeys(self._not_kept)

@@ -20,7 +20,18 @@ from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring
 from typing import IO, Any
 
-__all__ = ["LEAD_KEYS", "Segments", "join_test", "split_test", "write_document"]
+from ..results.plain_record import to_plain_value
+from ..results.records import ITEM_LEFT_OUT_WHEN_NONE, ItemRecord, TestRecord, item_keys
+
+__all__ = [
+    "LEAD_KEYS",
+    "Segments",
+    "item_line",
+    "join_test",
+    "record_segments",
+    "split_test",
+    "write_document",
+]
 
 LEAD_KEYS = ("nodeid", "outcome")
 """A test's first two keys: written when the test is copied, from what the run knows then."""
@@ -127,6 +138,64 @@ def split_test(test: Mapping[str, Any], depth: int = 3) -> Segments:
             continue
         if key == "items":
             items = _items_entry(value, depth)
+            continue
+        (after if items else before).append(_entry(key, value, depth))
+    return ",\n".join(before), items, ",\n".join(after)
+
+
+_KEY_TEXT: dict[str, str] = {}
+"""An item's key as the encoder writes it, with ``": "`` after it."""
+
+
+def item_line(item: ItemRecord, samples: bool, reprs: dict[float, str]) -> str:
+    """``_COMPACT(item.to_plain(samples))``, written from the record: its plain form's keys
+    and values (``results.records.item_keys``) without the dict, scalars as json's encoder
+    writes them, other values by the encoder. ``reprs`` remembers the text of non-zero floats
+    (equal non-zero floats have the same bits, so the same text; a test's items share many)."""
+    parts = []
+    for name in item_keys(item.kind is not None, samples):
+        value = getattr(item, name)
+        kind = type(value)
+        if kind is float:
+            text = reprs.get(value)
+            if text is None:
+                text = float.__repr__(value) if math.isfinite(value) else "null"
+                if value:
+                    reprs[value] = text
+        elif kind is str:
+            text = encode_basestring(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif value is None:
+            if name in ITEM_LEFT_OUT_WHEN_NONE:
+                continue
+            text = "null"
+        elif name != "out_of_range" or value:
+            text = _COMPACT(to_plain_value(value))
+        else:
+            continue
+        key = _KEY_TEXT.get(name)
+        if key is None:
+            key = _KEY_TEXT[name] = encode_basestring(name) + ": "
+        parts.append(key + text)
+    return "{" + ", ".join(parts) + "}"
+
+
+def record_segments(record: TestRecord, samples: bool, depth: int = 3) -> Segments:
+    """``split_test(record.plain_at("samples" if samples else "items"))``, its items written
+    from the records by ``item_line`` (a single process lays out the record it judged)."""
+    before: list[str] = []
+    after: list[str] = []
+    items = ""
+    for key, value in record.plain_fields({"items": None}).items():
+        if key in LEAD_KEYS:
+            continue
+        if key == "items":
+            reprs: dict[float, str] = {}
+            pad = "  " * (depth + 1)
+            lines = [pad + item_line(item, samples, reprs) for item in record.items]
+            body = "[\n" + ",\n".join(lines) + "\n" + "  " * depth + "]" if lines else "[]"
+            items = "  " * depth + '"items": ' + body
             continue
         (after if items else before).append(_entry(key, value, depth))
     return ",\n".join(before), items, ",\n".join(after)

@@ -15,7 +15,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from .json_layout import Segments, join_test, split_test
+from ..results.records import TestRecord
+from .json_layout import Segments, join_test, record_segments, split_test
 
 __all__ = ["Spool"]
 
@@ -42,10 +43,18 @@ class Spool:
 
     def add(self, nodeid: str, plain: Mapping[str, Any]) -> None:
         """Lay out a test's plain record and append it; a test added again replaces it."""
+        self._append(nodeid, split_test(plain))
+
+    def add_record(self, nodeid: str, record: TestRecord, *, samples: bool) -> None:
+        """``add(nodeid, record.plain_at(...))``, laid out from the record itself (a record
+        judged in this process: its items need no plain form on the way)."""
+        self._append(nodeid, record_segments(record, samples))
+
+    def _append(self, nodeid: str, segments: Segments) -> None:
         if self._file is None:
             # open for the run, closed by close(): no block to hold it in
             self._file = tempfile.TemporaryFile(prefix="hotmess-report-", suffix=".spool")  # noqa: SIM115
-        parts = [segment.encode("utf-8") for segment in split_test(plain)]
+        parts = [segment.encode("utf-8") for segment in segments]
         self._file.seek(0, 2)
         offset = self._file.tell()
         for part in parts:

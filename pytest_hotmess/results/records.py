@@ -21,6 +21,7 @@ from .notes import Note
 from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
+    "ITEM_LEFT_OUT_WHEN_NONE",
     "KEPT_FIELDS",
     "SAMPLE_FIELDS",
     "SCHEMA",
@@ -38,6 +39,7 @@ __all__ = [
     "SettingValue",
     "TestRecord",
     "Totals",
+    "item_keys",
 ]
 
 SCHEMA = "pytest-hotmess/1"
@@ -76,7 +78,14 @@ def _item_keys(estimated: bool, samples: bool) -> tuple[str, ...]:
 _ITEM_KEYS = {(e, s): _item_keys(e, s) for e in (False, True) for s in (False, True)}
 """By (estimated, with samples)."""
 
-_ITEM_NONE_LEFT_OUT = frozenset(
+
+def item_keys(estimated: bool, samples: bool) -> tuple[str, ...]:
+    """The keys an item's plain form may have, in order: ``ITEM_LEFT_OUT_WHEN_NONE`` are left
+    out when None (``out_of_range`` also when empty); the JSON layout writes items by them."""
+    return _ITEM_KEYS[estimated, samples]
+
+
+ITEM_LEFT_OUT_WHEN_NONE = _ITEM_NONE_LEFT_OUT = frozenset(
     {"counts", "outcomes", "problem", "difficulty", "bucket", "out_of_range"}
 )
 """An item's keys left out of its plain form when None (``out_of_range`` also when empty)."""
