@@ -18,10 +18,12 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..results.plain_record import to_plain_value
-from ..results.records import ITEM_LEFT_OUT_WHEN_NONE, ItemRecord, TestRecord, item_keys
+
+if TYPE_CHECKING:  # the records import numpy: not when the plugin loads
+    from ..results.records import ItemRecord, TestRecord
 
 __all__ = [
     "LEAD_KEYS",
@@ -147,13 +149,16 @@ _KEY_TEXT: dict[str, str] = {}
 """An item's key as the encoder writes it, with ``": "`` after it."""
 
 
-def item_line(item: ItemRecord, samples: bool, reprs: dict[float, str]) -> str:
-    """``_COMPACT(item.to_plain(samples))``, written from the record: its plain form's keys
-    and values (``results.records.item_keys``) without the dict, scalars as json's encoder
-    writes them, other values by the encoder. ``reprs`` remembers the text of non-zero floats
-    (equal non-zero floats have the same bits, so the same text; a test's items share many)."""
+def item_line(
+    item: ItemRecord, keys: tuple[str, ...], left_out: frozenset[str], reprs: dict[float, str]
+) -> str:
+    """``_COMPACT(item.to_plain(samples))``, written from the record: the keys of its plain form
+    (``keys``, from ``results.records.item_keys``; ``left_out`` those left out when None) and
+    their values without the dict, scalars as json's encoder writes them, other values by the
+    encoder. ``reprs`` remembers the text of non-zero floats (equal non-zero floats have the
+    same bits, so the same text; a test's items share many)."""
     parts = []
-    for name in item_keys(item.kind is not None, samples):
+    for name in keys:
         value = getattr(item, name)
         kind = type(value)
         if kind is float:
@@ -167,7 +172,7 @@ def item_line(item: ItemRecord, samples: bool, reprs: dict[float, str]) -> str:
         elif kind is int:
             text = int.__repr__(value)
         elif value is None:
-            if name in ITEM_LEFT_OUT_WHEN_NONE:
+            if name in left_out:
                 continue
             text = "null"
         elif name != "out_of_range" or value:
@@ -184,6 +189,8 @@ def item_line(item: ItemRecord, samples: bool, reprs: dict[float, str]) -> str:
 def record_segments(record: TestRecord, samples: bool, depth: int = 3) -> Segments:
     """``split_test(record.plain_at("samples" if samples else "items"))``, its items written
     from the records by ``item_line`` (a single process lays out the record it judged)."""
+    from ..results.records import ITEM_LEFT_OUT_WHEN_NONE, item_keys
+
     before: list[str] = []
     after: list[str] = []
     items = ""
@@ -193,7 +200,13 @@ def record_segments(record: TestRecord, samples: bool, depth: int = 3) -> Segmen
         if key == "items":
             reprs: dict[float, str] = {}
             pad = "  " * (depth + 1)
-            lines = [pad + item_line(item, samples, reprs) for item in record.items]
+            lines = [
+                pad
+                + item_line(
+                    item, item_keys(item.kind is not None, samples), ITEM_LEFT_OUT_WHEN_NONE, reprs
+                )
+                for item in record.items
+            ]
             body = "[\n" + ",\n".join(lines) + "\n" + "  " * depth + "]" if lines else "[]"
             items = "  " * depth + '"items": ' + body
             continue

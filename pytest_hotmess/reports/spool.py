@@ -13,10 +13,12 @@ import dataclasses
 import json
 import tempfile
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from ..results.records import TestRecord
 from .json_layout import Segments, join_test, record_segments, split_test
+
+if TYPE_CHECKING:  # the records import numpy: not when the plugin loads
+    from ..results.records import TestRecord
 
 __all__ = ["Spool"]
 
