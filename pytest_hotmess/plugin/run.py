@@ -413,7 +413,7 @@ class HotmessRun:
         its items' figures are ``kept`` when the record left its items out."""
         self.kept.add(nodeid, kept if kept is not None else [i.kept_plain() for i in record.items])
         if self.spooling:
-            self.spool.add(nodeid, self.payload(record))
+            self.spool.add_record(nodeid, record, samples=self.settings.json_detail == "samples")
         if self.settings.length_covariate is not None:
             self.covariates.update(_covariate_names(record))
         dropped: dict[str, Any] = dict.fromkeys(self._not_kept)

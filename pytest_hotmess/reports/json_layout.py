@@ -15,11 +15,25 @@ items, and with the outcome known only at the end of the run put in front.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-__all__ = ["LEAD_KEYS", "Segments", "join_test", "split_test", "write_document"]
+from ..results.plain_record import to_plain_value
+
+if TYPE_CHECKING:  # the records import numpy: not when the plugin loads
+    from ..results.records import ItemRecord, TestRecord
+
+__all__ = [
+    "LEAD_KEYS",
+    "Segments",
+    "item_line",
+    "join_test",
+    "record_segments",
+    "split_test",
+    "write_document",
+]
 
 LEAD_KEYS = ("nodeid", "outcome")
 """A test's first two keys: written when the test is copied, from what the run knows then."""
@@ -66,15 +80,29 @@ def _dumps(value: object, depth: int) -> str:
     """``value`` as ``json.dumps(value, indent=2)`` writes it, its first line at ``depth``
     levels: containers of scalars (most of a record) in one encoder call each, only the
     nesting above them in Python."""
+    kind = type(value)
+    if kind is str:  # scalars as the encoder writes them, without an encoder call each
+        return encode_basestring(value)  # type: ignore[arg-type]
+    if value is None:
+        return "null"
+    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        return float.__repr__(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
     if isinstance(value, dict):
         children: Iterable[object] = value.values()
     elif isinstance(value, (list, tuple)):
         children = value
     else:
-        return _COMPACT(value)
+        return _COMPACT(value)  # and a non-finite float raises as the encoder does
     if not value:
         return "{}" if isinstance(value, dict) else "[]"
-    if not any(isinstance(child, (dict, list, tuple)) for child in children):
+    for child in children:
+        if isinstance(child, (dict, list, tuple)):
+            break
+    else:
         return _flat(value, depth)
     pad = "  " * (depth + 1)
     if isinstance(value, dict):
@@ -112,6 +140,75 @@ def split_test(test: Mapping[str, Any], depth: int = 3) -> Segments:
             continue
         if key == "items":
             items = _items_entry(value, depth)
+            continue
+        (after if items else before).append(_entry(key, value, depth))
+    return ",\n".join(before), items, ",\n".join(after)
+
+
+_KEY_TEXT: dict[str, str] = {}
+"""An item's key as the encoder writes it, with ``": "`` after it."""
+
+
+def item_line(
+    item: ItemRecord, keys: tuple[str, ...], left_out: frozenset[str], reprs: dict[float, str]
+) -> str:
+    """``_COMPACT(item.to_plain(samples))``, written from the record: the keys of its plain form
+    (``keys``, from ``results.records.item_keys``; ``left_out`` those left out when None) and
+    their values without the dict, scalars as json's encoder writes them, other values by the
+    encoder. ``reprs`` remembers the text of non-zero floats (equal non-zero floats have the
+    same bits, so the same text; a test's items share many)."""
+    parts = []
+    for name in keys:
+        value = getattr(item, name)
+        kind = type(value)
+        if kind is float:
+            text = reprs.get(value)
+            if text is None:
+                text = float.__repr__(value) if math.isfinite(value) else "null"
+                if value:
+                    reprs[value] = text
+        elif kind is str:
+            text = encode_basestring(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif value is None:
+            if name in left_out:
+                continue
+            text = "null"
+        elif name != "out_of_range" or value:
+            text = _COMPACT(to_plain_value(value))
+        else:
+            continue
+        key = _KEY_TEXT.get(name)
+        if key is None:
+            key = _KEY_TEXT[name] = encode_basestring(name) + ": "
+        parts.append(key + text)
+    return "{" + ", ".join(parts) + "}"
+
+
+def record_segments(record: TestRecord, samples: bool, depth: int = 3) -> Segments:
+    """``split_test(record.plain_at("samples" if samples else "items"))``, its items written
+    from the records by ``item_line`` (a single process lays out the record it judged)."""
+    from ..results.records import ITEM_LEFT_OUT_WHEN_NONE, item_keys
+
+    before: list[str] = []
+    after: list[str] = []
+    items = ""
+    for key, value in record.plain_fields({"items": None}).items():
+        if key in LEAD_KEYS:
+            continue
+        if key == "items":
+            reprs: dict[float, str] = {}
+            pad = "  " * (depth + 1)
+            lines = [
+                pad
+                + item_line(
+                    item, item_keys(item.kind is not None, samples), ITEM_LEFT_OUT_WHEN_NONE, reprs
+                )
+                for item in record.items
+            ]
+            body = "[\n" + ",\n".join(lines) + "\n" + "  " * depth + "]" if lines else "[]"
+            items = "  " * depth + '"items": ' + body
             continue
         (after if items else before).append(_entry(key, value, depth))
     return ",\n".join(before), items, ",\n".join(after)

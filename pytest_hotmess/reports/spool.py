@@ -13,9 +13,12 @@ import dataclasses
 import json
 import tempfile
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from .json_layout import Segments, join_test, split_test
+from .json_layout import Segments, join_test, record_segments, split_test
+
+if TYPE_CHECKING:  # the records import numpy: not when the plugin loads
+    from ..results.records import TestRecord
 
 __all__ = ["Spool"]
 
@@ -42,10 +45,18 @@ class Spool:
 
     def add(self, nodeid: str, plain: Mapping[str, Any]) -> None:
         """Lay out a test's plain record and append it; a test added again replaces it."""
+        self._append(nodeid, split_test(plain))
+
+    def add_record(self, nodeid: str, record: TestRecord, *, samples: bool) -> None:
+        """``add(nodeid, record.plain_at(...))``, laid out from the record itself (a record
+        judged in this process: its items need no plain form on the way)."""
+        self._append(nodeid, record_segments(record, samples))
+
+    def _append(self, nodeid: str, segments: Segments) -> None:
         if self._file is None:
             # open for the run, closed by close(): no block to hold it in
             self._file = tempfile.TemporaryFile(prefix="hotmess-report-", suffix=".spool")  # noqa: SIM115
-        parts = [segment.encode("utf-8") for segment in split_test(plain)]
+        parts = [segment.encode("utf-8") for segment in segments]
         self._file.seek(0, 2)
         offset = self._file.tell()
         for part in parts:

@@ -108,11 +108,18 @@ def _shown(figures: BucketFigures) -> dict[str, Any]:
 
 
 def _marked(item: ItemRecord, difficulty: float | str | None, bucket: str | None) -> ItemRecord:
-    """The item with its difficulty and bucket: ``dataclasses.replace`` without its walk over
-    the fields' definitions, which costs more than the rest of a test's buckets."""
+    """The item with its difficulty and bucket: a copy of its fields (a frozen dataclass
+    keeps them in ``__dict__``, as ``copy.copy`` copies them) with those two set, without
+    ``dataclasses.replace``'s walk over the fields and ``__init__``, which cost more than the
+    rest of a test's buckets."""
     if item.difficulty == difficulty and item.bucket == bucket:
         return item
-    return ItemRecord(**{**vars(item), "difficulty": difficulty, "bucket": bucket})
+    marked: ItemRecord = object.__new__(ItemRecord)
+    fields = marked.__dict__
+    fields.update(item.__dict__)
+    fields["difficulty"] = difficulty
+    fields["bucket"] = bucket
+    return marked
 
 
 def reference_errors(baseline: TestRecord | None) -> dict[str, float]:

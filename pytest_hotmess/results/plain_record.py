@@ -10,6 +10,7 @@ and optionals of them) found from the field annotations. The analyses computed i
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ..stats.plain import plain
 
-__all__ = ["PlainRecord", "from_plain_data", "to_plain_value"]
+__all__ = ["PlainRecord", "dataclass_plain", "from_plain_data", "to_plain_value"]
 
 R = TypeVar("R", bound="PlainRecord")
 T = TypeVar("T")
@@ -25,15 +26,70 @@ T = TypeVar("T")
 
 def to_plain_value(value: object) -> Any:
     """A field's value as builtins: nested records by their ``to_plain``, the rest by ``plain``."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type]
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is list or kind is tuple:
+        return [to_plain_value(v) for v in value]  # type: ignore[attr-defined]
+    if kind is dict:
+        return {str(k): to_plain_value(v) for k, v in value.items()}  # type: ignore[attr-defined]
     if isinstance(value, PlainRecord):
         return value.to_plain()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value))
+        return dataclass_plain(value)
     if isinstance(value, (list, tuple)):
         return [to_plain_value(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_plain_value(v) for k, v in value.items()}
     return plain(value)
+
+
+class _Unusual(Exception):
+    """A value ``_asdict_plain`` does not take: the dataclass goes the general way."""
+
+
+def dataclass_plain(value: object) -> Any:
+    """``plain(dataclasses.asdict(value))``, without asdict's deep copies: the analyses'
+    dataclasses hold only floats, ints, strings, lists and other dataclasses, which are
+    walked directly (anything else sends the whole value the general way)."""
+    try:
+        return _asdict_plain(value)
+    except _Unusual:
+        return plain(dataclasses.asdict(value))  # type: ignore[call-overload]
+
+
+def _asdict_plain(value: object) -> Any:
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type]
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is list or kind is tuple:
+        return [_asdict_plain(v) for v in value]  # type: ignore[attr-defined]
+    if kind is dict:
+        if not all(type(k) is str for k in value):  # type: ignore[attr-defined]
+            raise _Unusual
+        return {k: _asdict_plain(v) for k, v in value.items()}  # type: ignore[attr-defined]
+    names = _DATACLASS_FIELDS.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(kind):
+            raise _Unusual
+        names = _field_names(kind)
+    return {name: _asdict_plain(getattr(value, name)) for name in names}
+
+
+_DATACLASS_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Field names per dataclass, in declaration order (``dataclasses.fields`` is slow to repeat)."""
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _DATACLASS_FIELDS.get(kind)
+    if names is None:
+        names = tuple(field.name for field in dataclasses.fields(kind))
+        _DATACLASS_FIELDS[kind] = names
+    return names
 
 
 class PlainRecord:
@@ -43,12 +99,23 @@ class PlainRecord:
     """Fields left out of the plain form when None (keys the JSON report shows only if set)."""
 
     def to_plain(self) -> dict[str, Any]:
+        return self.plain_fields({})
+
+    def plain_fields(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``to_plain`` with the fields named in ``given`` taken from it as they are (a record
+        lays out its lists of records itself), without copying the record to replace them."""
         out: dict[str, Any] = {}
-        for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, field.name)
-            if value is None and field.name in self.OMIT_NONE:
+        omit = self.OMIT_NONE
+        for name in _field_names(type(self)):
+            if name in given:
+                out[name] = given[name]
                 continue
-            out[field.name] = to_plain_value(value)
+            value = getattr(self, name)
+            if value is None:
+                if name not in omit:
+                    out[name] = None
+                continue
+            out[name] = to_plain_value(value)
         return out
 
     @classmethod

@@ -21,6 +21,7 @@ from .notes import Note
 from .plain_record import PlainRecord, to_plain_value
 
 __all__ = [
+    "ITEM_LEFT_OUT_WHEN_NONE",
     "KEPT_FIELDS",
     "SAMPLE_FIELDS",
     "SCHEMA",
@@ -38,6 +39,7 @@ __all__ = [
     "SettingValue",
     "TestRecord",
     "Totals",
+    "item_keys",
     "kept_figures",
 ]
 
@@ -86,6 +88,35 @@ def kept_figures(
     }
 
 
+def _item_keys(estimated: bool, samples: bool) -> tuple[str, ...]:
+    """An item's plain keys in order (each once), before those left out when unset."""
+    order: tuple[str, ...]
+    if estimated:
+        head = ("id", "kind", "loss", "estimator", "k", "invalid", "weight")
+        order = (*head, "error", "bias", "variance", "target", "counts", "outcomes")
+    else:
+        order = ("id", "target", "k", "error", "bias", "variance", "outcomes", "invalid")
+    tail = ("invalid", "covariates", "problem", "out_of_range", "difficulty", "bucket")
+    names = dict.fromkeys(order + tail)
+    return tuple(name for name in names if samples or name not in SAMPLE_FIELDS)
+
+
+_ITEM_KEYS = {(e, s): _item_keys(e, s) for e in (False, True) for s in (False, True)}
+"""By (estimated, with samples)."""
+
+
+def item_keys(estimated: bool, samples: bool) -> tuple[str, ...]:
+    """The keys an item's plain form may have, in order: ``ITEM_LEFT_OUT_WHEN_NONE`` are left
+    out when None (``out_of_range`` also when empty); the JSON layout writes items by them."""
+    return _ITEM_KEYS[estimated, samples]
+
+
+ITEM_LEFT_OUT_WHEN_NONE = _ITEM_NONE_LEFT_OUT = frozenset(
+    {"counts", "outcomes", "problem", "difficulty", "bucket", "out_of_range"}
+)
+"""An item's keys left out of its plain form when None (``out_of_range`` also when empty)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ItemRecord(PlainRecord):
     """One item of one test: its split of error and the samples' covariates.
@@ -123,23 +154,19 @@ class ItemRecord(PlainRecord):
     def to_plain(self, samples: bool = True) -> dict[str, Any]:
         """The item's plain form; without ``samples`` its per-sample data (``counts``,
         ``outcomes``, ``covariates``) is left out (``--hotmess-json-detail items``)."""
-        order: tuple[str, ...]
-        if self.estimated:
-            head = ("id", "kind", "loss", "estimator", "k", "invalid", "weight")
-            order = (*head, "error", "bias", "variance", "target", "counts", "outcomes")
-        else:
-            order = ("id", "target", "k", "error", "bias", "variance", "outcomes", "invalid")
         out: dict[str, Any] = {}
-        tail = ("invalid", "covariates", "problem", "out_of_range", "difficulty", "bucket")
-        for name in (*order, *tail):
-            if not samples and name in SAMPLE_FIELDS:
-                continue
+        for name in _ITEM_KEYS[self.kind is not None, samples]:
             value = getattr(self, name)
-            if not value and name == "out_of_range":
-                continue
-            if value is None and name in ("counts", "outcomes", "problem", "difficulty", "bucket"):
-                continue
-            out[name] = _plain_field(value)
+            kind = type(value)
+            if kind is float:
+                out[name] = value if math.isfinite(value) else None
+            elif kind is str or kind is int:
+                out[name] = value
+            elif value is None:
+                if name not in _ITEM_NONE_LEFT_OUT:
+                    out[name] = None
+            elif name != "out_of_range" or value:
+                out[name] = to_plain_value(value)
         return out
 
     def kept_plain(self) -> dict[str, Any]:
@@ -313,12 +340,12 @@ class TestRecord(PlainRecord):
     def plain_at(self, detail: str) -> dict[str, Any]:
         """The plain form at a ``--hotmess-json-detail`` level: without ``items`` (``tests``),
         each item without its samples (``items``), or whole (``samples``)."""
-        out = dataclasses.replace(self, items=[]).to_plain()
         if detail == "tests":
+            out = self.plain_fields({"items": None})
             del out["items"]
-        else:
-            out["items"] = [item.to_plain(samples=detail == "samples") for item in self.items]
-        return out
+            return out
+        samples = detail == "samples"
+        return self.plain_fields({"items": [item.to_plain(samples) for item in self.items]})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,8 +423,8 @@ class RunRecord(PlainRecord):
 
     def to_plain(self) -> dict[str, Any]:
         """The report's document; its tests at the run's ``detail`` (whole when None)."""
-        body = PlainRecord.to_plain(dataclasses.replace(self, tests=[]))
-        body["tests"] = [test.plain_at(self.detail or "samples") for test in self.tests]
+        level = self.detail or "samples"
+        body = self.plain_fields({"tests": [test.plain_at(level) for test in self.tests]})
         schema = body.pop("schema")
         return {"schema": schema, **body}
 

@@ -139,12 +139,10 @@ def assign_buckets(difficulties: Mapping[str, object]) -> dict[str, Bucket]:
     sharing their average rank (see the module docstring). Raises ``DifficultyError`` for a bad
     value or a mix of labels and numbers.
     """
-    plain = list(difficulties.values())
-    if all(type(value) is float for value in plain):  # measured errors: checked in one pass
-        values = np.asarray(plain, dtype=np.float64)
-        if np.all(np.isfinite(values)):
-            index = _tertiles(values).tolist() if plain else []
-            return {item: BUCKETS[i] for item, i in zip(difficulties, index, strict=True)}
+    plain = [value for value in difficulties.values() if type(value) is float]
+    if len(plain) == len(difficulties) and all(map(math.isfinite, plain)):  # measured errors
+        index = _tertiles(plain)
+        return {item: BUCKETS[i] for item, i in zip(difficulties, index, strict=True)}
     checked = {item: check_difficulty(item, value) for item, value in difficulties.items()}
     labels = [item for item, value in checked.items() if isinstance(value, str)]
     numbers_ = [item for item, value in checked.items() if not isinstance(value, str)]
@@ -157,22 +155,31 @@ def assign_buckets(difficulties: Mapping[str, object]) -> dict[str, Bucket]:
         return {item: value for item, value in checked.items() if isinstance(value, str)}
     if not numbers_:
         return {}
-    index = _tertiles(np.asarray([checked[item] for item in numbers_], dtype=np.float64))
-    return {item: BUCKETS[i] for item, i in zip(numbers_, index.tolist(), strict=True)}
+    index = _tertiles([float(checked[item]) for item in numbers_])
+    return {item: BUCKETS[i] for item, i in zip(numbers_, index, strict=True)}
 
 
-def _tertiles(values: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Each number's bucket index: floor(3 (r - 1/2) / n) of its average rank r among n."""
-    n = values.shape[0]
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    counts = np.diff(np.append(starts, n))  # equal numbers, one run each
-    average_rank = starts + (counts + 1) / 2.0  # 1-based average rank of each run
-    index = np.empty(n, dtype=np.int64)
-    index[order] = np.floor(3.0 * (np.repeat(average_rank, counts) - 0.5) / n)
-    clipped: NDArray[np.int64] = np.clip(index, 0, 2)
-    return clipped
+def _tertiles(values: Sequence[float]) -> list[int]:
+    """Each number's bucket index: floor(3 (r - 1/2) / n) of its average rank r among n.
+
+    Plain Python on a test's few numbers (a stable sort, then one pass over runs of equal
+    numbers): the same float operations numpy's version made, without its per-call cost.
+    """
+    n = len(values)
+    order = sorted(range(n), key=values.__getitem__)
+    index = [0] * n
+    start = 0
+    while start < n:
+        end = start + 1
+        first = values[order[start]]
+        while end < n and values[order[end]] == first:
+            end += 1
+        average_rank = start + (end - start + 1) / 2.0  # 1-based average rank of the run
+        bucket = min(max(math.floor(3.0 * (average_rank - 0.5) / n), 0), 2)
+        for position in range(start, end):
+            index[order[position]] = bucket
+        start = end
+    return index
 
 
 def _finite(value: float) -> float | None:
@@ -227,7 +234,7 @@ class DifficultyColumns:
                 i.bias,
                 i.variance,
                 1.0 if i.weight is None else i.weight,
-                _number(given.get(i.id)),
+                number if type(number := given.get(i.id)) is float else _number(number),
             )
             for i in items
             if i.variance is not None
@@ -254,8 +261,8 @@ def _number(value: object) -> float:
 
 
 def _weighted_mean(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float | None:
-    total = float(np.sum(weights))
-    return float(np.sum(weights * values) / total) if total > 0 else None
+    total = float(np.add.reduce(weights))
+    return float(np.add.reduce(weights * values)) / total if total > 0 else None
 
 
 def _clip(value: float | None, low: float, high: float = math.inf) -> float | None:
@@ -293,35 +300,50 @@ class _Part:
 
 
 def _part(c: DifficultyColumns, index: int) -> _Part | None:
-    """``aggregate.aggregate``'s figures over the items of bucket ``index`` (None: empty)."""
+    """``aggregate.aggregate``'s figures over the items of bucket ``index`` (None: empty).
+
+    Each sum is numpy's over the bucket's items (``np.add.reduce``, what ``np.sum`` calls),
+    taken once where two figures share it: the same bits as one ``np.sum`` per figure.
+    """
+    add = np.add.reduce
     inside = c.bucket == index
-    if not inside.any():
+    count = int(np.count_nonzero(inside))
+    if not count:
         return None
     targeted = inside & c.targeted
+    n_targeted = int(np.count_nonzero(targeted))
     spread = c.difficulty[inside]
     spread = spread[~np.isnan(spread)]
     error = bias = incoherence = ratio = None
     data = None
-    if targeted.any():
+    mass_v = total = None
+    if n_targeted:
         w, e, v = c.weight[targeted], c.error[targeted], c.variance[targeted]
-        error = _weighted_mean(e, w)
-        bias = _clip(_weighted_mean(c.bias[targeted], w), 0.0)
-        error_sum = float(np.sum(w * e))
+        total = float(add(w))
+        error_sum = float(add(w * e))
+        mass_v = float(add(w * v))
+        if total > 0:
+            error = error_sum / total
+            bias = _clip(float(add(w * c.bias[targeted])) / total, 0.0)
         if error_sum > 0:
-            ratio = float(np.sum(w * v)) / error_sum
+            ratio = mass_v / error_sum
             incoherence = _clip(ratio, 0.0, 1.0)
             keep = w > 0
-            data = (v[keep], e[keep], w[keep])
+            data = (v, e, w) if keep.all() else (v[keep], e[keep], w[keep])
+    if n_targeted == count and total is not None and mass_v is not None:
+        variance = mass_v / total if total > 0 else None  # the same items: the same sums
+    else:
+        variance = _weighted_mean(c.variance[inside], c.weight[inside])
     return _Part(
-        items=int(np.count_nonzero(inside)),
-        targeted_items=int(np.count_nonzero(targeted)),
+        items=count,
+        targeted_items=n_targeted,
         error=error,
         bias=bias,
-        variance=_clip(_weighted_mean(c.variance[inside], c.weight[inside]), 0.0),
+        variance=_clip(variance, 0.0),
         incoherence=incoherence,
         ratio=ratio,
-        difficulty_min=float(spread.min()) if spread.size else None,
-        difficulty_max=float(spread.max()) if spread.size else None,
+        difficulty_min=float(np.minimum.reduce(spread)) if spread.size else None,
+        difficulty_max=float(np.maximum.reduce(spread)) if spread.size else None,
         interval_data=data,
     )
 
@@ -411,32 +433,39 @@ def slope_of(columns: DifficultyColumns, *, confidence: float) -> DifficultySlop
     a bucket (``difficulty_slope`` from a test's columns)."""
     confidence = _check_confidence(confidence)
     c = columns
+    add = np.add.reduce  # what np.sum calls, without its wrapper
     used = c.targeted & (c.weight > 0) & (c.bucket >= 0)
     n = int(np.count_nonzero(used))
-    undefined = DifficultySlope(None, None, None, None, SLOPE_UNIT, n, max(n - 2, 0), None)
-    v, e_, w = c.variance[used], c.error[used], c.weight[used]
-    x = c.bucket[used].astype(np.float64)
+    df = max(n - 2, 0)
+    if n == used.shape[0]:  # every item: the columns as they are (the same values)
+        v, e_, w, x = c.variance, c.error, c.weight, c.bucket.astype(np.float64)
+    else:
+        v, e_, w = c.variance[used], c.error[used], c.weight[used]
+        x = c.bucket[used].astype(np.float64)
     mass = w * e_
-    total = float(np.sum(mass))
+    total = float(add(mass))
     if not total > 0:
-        return dataclasses.replace(undefined, note="no error: incoherence is undefined")
-    z = x - float(np.sum(mass * x)) / total
-    spread = float(np.sum(mass * z * z))
+        note = "no error: incoherence is undefined"
+        return DifficultySlope(None, None, None, None, SLOPE_UNIT, n, df, note)
+    z = x - float(add(mass * x)) / total
+    spread = float(add(mass * z * z))
     if n < 3 or not spread > 1e-12 * total:
-        return dataclasses.replace(
-            undefined, note="needs at least 3 items with error in two or more buckets"
-        )
-    alpha = float(np.sum(w * v)) / total
-    beta = float(np.sum(w * v * z)) / spread
+        note = "needs at least 3 items with error in two or more buckets"
+        return DifficultySlope(None, None, None, None, SLOPE_UNIT, n, df, note)
+    alpha = float(add(w * v)) / total
+    beta = float(add(w * v * z)) / spread
     residual = w * (v - (alpha + beta * z) * e_)
-    se = math.sqrt(float(np.sum((residual * z) ** 2)) * n / (n - 2)) / spread
+    se = math.sqrt(float(add((residual * z) ** 2)) * n / (n - 2)) / spread
     q = t_quantile(n - 2, 0.5 + confidence / 2.0)
-    return dataclasses.replace(
-        undefined,
+    return DifficultySlope(
         slope=_finite(beta),
         low=_finite(beta - q * se),
         high=_finite(beta + q * se),
         se=_finite(se),
+        unit=SLOPE_UNIT,
+        items=n,
+        df=df,
+        note=None,
     )
 
 

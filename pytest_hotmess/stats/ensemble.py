@@ -426,27 +426,35 @@ class _Item:
         )
 
 
-def _vote_classes(item: _ItemLike) -> tuple[list[int], int, float] | str:
+def _vote_classes(item: _ItemLike) -> tuple[tuple[int, ...], int, float] | str:
     """(answer counts, index of the target among them, loss scale) or why the item can't vote."""
     kind = item.kind
+    counts = item.counts
+    if kind == "categorical" and type(counts) is dict and item.loss == "brier":
+        key = str(item.target)  # the common case first: a categorical item's counts
+        values = tuple(map(int, counts.values()))
+        if key not in counts:
+            return (*values, 0), len(values), 1.0
+        for index, label in enumerate(counts):
+            if label == key:
+                return values, index, 1.0
     if kind not in ("binary", "categorical"):
         return f"majority vote needs categorical or binary outcomes, not {kind}"
-    counts = item.counts
     if type(counts) is not dict and not isinstance(counts, Mapping):  # the ABC check is slow
         return "no answer counts"
     target = item.target
     if kind == "binary":
         invalid = int(counts.get(INVALID_LABEL, 0))
         passed, failed = int(counts.get("True", 0)), int(counts.get("False", 0)) + invalid
-        return [passed, failed], (0 if target is not False else 1), 0.5
+        return (passed, failed), (0 if target is not False else 1), 0.5
     if item.loss != "brier":
         return f"majority vote is projected for Brier loss, not {item.loss}"
     key = str(target)
     labels = list(counts)
-    values = [int(counts[label]) for label in labels]
+    values = tuple(int(counts[label]) for label in labels)
     if key not in counts:
         labels.append(key)
-        values.append(0)
+        values = (*values, 0)
     return values, labels.index(key), 1.0
 
 
@@ -463,6 +471,15 @@ def _empty_row(m: int, note: str | None) -> EnsembleRow:
     return EnsembleRow(m, None, None, None, None, None, None, note)
 
 
+@functools.lru_cache(maxsize=256)
+def _t_quantile(df: int, confidence: float) -> float:
+    """The two-sided t quantile of ``aggregate.ratio_delta_interval`` (the same call), once
+    per (df, confidence): a suite's tests repeat the same few."""
+    from scipy.special import stdtrit  # on first use: importing scipy.special costs ~0.2 s
+
+    return float(stdtrit(df, 0.5 + confidence / 2.0))
+
+
 def _delta_intervals(
     variances: NDArray[np.float64],
     errors: NDArray[np.float64],
@@ -470,18 +487,25 @@ def _delta_intervals(
     confidence: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``aggregate.ratio_delta_interval`` of each row of (R, N) ``variances`` and ``errors``
-    (weights > 0), in one array pass; NaN bounds where it gives None."""
+    (weights > 0), in one array pass; NaN bounds where it gives None.
+
+    ``np.mean`` and ``np.std(ddof=1)`` are spelt out as the ufunc calls they make (their
+    Python wrappers cost more than the sums over a test's items): the same operations in the
+    same order, so the same bits.
+    """
     rows, n = errors.shape
     if n < 2:
         return np.full(rows, np.nan), np.full(rows, np.nan)
+    add = np.add.reduce
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_we = np.mean(weights * errors, axis=1)
-        ratio = np.sum(weights * variances, axis=1) / np.sum(weights * errors, axis=1)
+        sum_we = add(weights * errors, axis=1)
+        mean_we = sum_we / n
+        ratio = add(weights * variances, axis=1) / sum_we
         d = weights * (variances - ratio[:, None] * errors) / mean_we[:, None]
-        se = np.std(d, ddof=1, axis=1) / math.sqrt(n)
-    from scipy.special import stdtrit  # on first use: importing scipy.special costs ~0.2 s
-
-    q = float(stdtrit(n - 1, 0.5 + confidence / 2.0))
+        centred = d - add(d, axis=1, keepdims=True) / n
+        np.square(centred, out=centred)
+        se = np.sqrt(add(centred, axis=1) / (n - 1)) / math.sqrt(n)
+    q = _t_quantile(n - 1, confidence)
     defined = mean_we > 0
     return np.where(defined, ratio - q * se, np.nan), np.where(defined, ratio + q * se, np.nan)
 
@@ -492,72 +516,126 @@ def _summaries(
     variances: NDArray[np.float64] | None,
     weights: NDArray[np.float64],
     confidence: float,
-    note: str | None = None,
+    notes: Sequence[str | None] | None = None,
 ) -> list[EnsembleRow]:
-    """A row per m from (M, N) per-item errors and variances (None: error only): weighted
-    means, and the ratio of sums with its delta interval, all sizes in one array pass."""
-    total_w = float(np.sum(weights))
+    """A row per m from (M, N) per-item errors and the (V, N) variances of the first V rows
+    (None: none; the other rows give the error only): weighted means, and the ratio of sums
+    with its delta interval, all rows in one array pass. Each row is summed on its own, so
+    its figures do not depend on the other rows."""
+    notes = notes if notes is not None else [None] * len(ms)
+    total_w = float(np.add.reduce(weights))
     if not total_w > 0:
-        return [_empty_row(m, note) for m in ms]
-    error_mass = np.sum(weights * errors, axis=1)
-    if variances is None:
-        return [
-            EnsembleRow(m, _finite(float(mass) / total_w), None, None, None, None, None, note)
-            for m, mass in zip(ms, error_mass, strict=True)
-        ]
-    variance_mass = np.sum(weights * variances, axis=1)
-    keep = weights > 0
-    lows, highs = _delta_intervals(  # rows contiguous: numpy sums them as it sums one item list
-        np.ascontiguousarray(variances[:, keep]),
-        np.ascontiguousarray(errors[:, keep]),
-        weights[keep],
-        confidence,
-    )
+        return [_empty_row(m, note) for m, note in zip(ms, notes, strict=True)]
+    error_mass = np.add.reduce(weights * errors, axis=1).tolist()
+    paired = 0 if variances is None else variances.shape[0]
     out = []
-    for row, m in enumerate(ms):
-        error = float(error_mass[row]) / total_w
-        variance = float(variance_mass[row]) / total_w
-        incoherence = low = high = None
-        if error_mass[row] > 0:
-            incoherence = _finite(_clip01(float(variance_mass[row]) / float(error_mass[row])))
-            if not math.isnan(lows[row]):
-                low = _finite(_clip01(float(lows[row])))
-                high = _finite(_clip01(float(highs[row])))
-        out.append(
-            EnsembleRow(
-                m,
-                error=_finite(error),
-                bias=_finite(max(error - variance, 0.0)),
-                variance=_finite(max(variance, 0.0)),
-                incoherence=incoherence,
-                low=low,
-                high=high,
-                note=note,
+    if variances is not None and paired:
+        variance_mass = np.add.reduce(weights * variances, axis=1).tolist()
+        keep = weights > 0
+        if keep.all():  # rows contiguous: numpy sums them as it sums one item list
+            lows, highs = _delta_intervals(variances, errors[:paired], weights, confidence)
+        else:
+            lows, highs = _delta_intervals(
+                np.ascontiguousarray(variances[:, keep]),
+                np.ascontiguousarray(errors[:paired, keep]),
+                weights[keep],
+                confidence,
             )
-        )
+        for row, low_, high_ in zip(range(paired), lows.tolist(), highs.tolist(), strict=True):
+            m, mass = ms[row], error_mass[row]
+            error = mass / total_w
+            variance = variance_mass[row] / total_w
+            incoherence = low = high = None
+            if mass > 0:
+                incoherence = _finite(_clip01(variance_mass[row] / mass))
+                if not math.isnan(low_):
+                    low = _finite(_clip01(low_))
+                    high = _finite(_clip01(high_))
+            out.append(
+                EnsembleRow(
+                    m,
+                    error=_finite(error),
+                    bias=_finite(max(error - variance, 0.0)),
+                    variance=_finite(max(variance, 0.0)),
+                    incoherence=incoherence,
+                    low=low,
+                    high=high,
+                    note=notes[row],
+                )
+            )
+    for row in range(paired, len(ms)):
+        error = _finite(error_mass[row] / total_w)
+        out.append(EnsembleRow(ms[row], error, None, None, None, None, None, notes[row]))
     return out
 
 
-def _averaging(items: Sequence[_ItemLike], ms: Sequence[int], confidence: float) -> EnsembleMethod:
+@dataclasses.dataclass
+class _Rows:
+    """One method's rows before their sums: those known already (None: to sum), the
+    per-item figures of the others and the weights they are summed with."""
+
+    items: int
+    excluded: list[SkippedItem]
+    rows: list[EnsembleRow | None]
+    weights: NDArray[np.float64] | None = None
+    paired: list[tuple[int, NDArray[np.float64], NDArray[np.float64]]] = dataclasses.field(
+        default_factory=list
+    )
+    """(row, errors, variances) of the rows with both."""
+    error_only: list[tuple[int, NDArray[np.float64], str]] = dataclasses.field(default_factory=list)
+    """(row, errors, note) of the rows with the error only."""
+
+    def method(self) -> EnsembleMethod:
+        return EnsembleMethod(self.items, self.excluded, [r for r in self.rows if r is not None])
+
+
+def _sum_rows(methods: Sequence[_Rows], ms: Sequence[int], confidence: float) -> None:
+    """Fill in the rows to sum of ``methods``: those summed with the same weights (the same
+    items, as both methods have for a categorical suite) in one ``_summaries`` pass."""
+    groups: dict[bytes, list[_Rows]] = {}
+    for method in methods:
+        if method.weights is not None and (method.paired or method.error_only):
+            groups.setdefault(method.weights.tobytes(), []).append(method)
+    for members in groups.values():
+        paired = [(method, row, e, v) for method in members for row, e, v in method.paired]
+        alone = [(method, row, e, note) for method in members for row, e, note in method.error_only]
+        errors = np.stack([e for _, _, e, _ in paired] + [e for _, _, e, _ in alone])
+        variances = np.stack([v for _, _, _, v in paired]) if paired else None
+        notes = [None] * len(paired) + [note for _, _, _, note in alone]
+        at = [(method, row) for method, row, _, _ in paired] + [(m, r) for m, r, _, _ in alone]
+        sizes = [ms[row] for _, row in at]
+        weights = members[0].weights
+        assert weights is not None
+        summed = _summaries(sizes, errors, variances, weights, confidence, notes)
+        for (method, row), summary in zip(at, summed, strict=True):
+            method.rows[row] = summary
+
+
+def _averaging(items: Sequence[_ItemLike], ms: Sequence[int]) -> _Rows:
     used = [item for item in items if item.loss != "kl"]
     excluded = [SkippedItem(i.id, "KL loss does not average") for i in items if i.loss == "kl"]
     if not used:
-        return EnsembleMethod(0, excluded, [_empty_row(m, "no item can be averaged") for m in ms])
+        return _Rows(0, excluded, [_empty_row(m, "no item can be averaged") for m in ms])
     error = np.asarray([i.error for i in used], dtype=np.float64)
     variance = np.asarray([i.variance for i in used], dtype=np.float64)
-    plugin = np.asarray([i.estimator == "plugin" for i in used])
-    if plugin.any():  # the unbiased split, whatever the item was estimated with
+    plugin = [i.estimator == "plugin" for i in used]
+    if any(plugin):  # the unbiased split, whatever the item was estimated with
         k = np.asarray([i.k if i.estimator == "plugin" else 2 for i in used], dtype=np.int64)
-        variance = np.where(plugin, variance * k / (k - 1), variance)
+        variance = np.where(np.asarray(plugin), variance * k / (k - 1), variance)
     bias = error - variance
     w = np.asarray([i.weight for i in used], dtype=np.float64)
     per_m = variance[None, :] / np.asarray(ms, dtype=np.float64)[:, None]
-    rows = _summaries(ms, bias[None, :] + per_m, per_m, w, confidence)
-    return EnsembleMethod(len(used), excluded, rows)
+    errors = bias[None, :] + per_m
+    paired = [(row, errors[row], per_m[row]) for row in range(len(ms))]
+    return _Rows(len(used), excluded, [None] * len(ms), w, paired)
 
 
-def _majority(items: Sequence[_ItemLike], ms: Sequence[int], confidence: float) -> EnsembleMethod:
-    voters: list[tuple[list[int], int, float, float]] = []
+def _voters(
+    items: Sequence[_ItemLike],
+) -> tuple[list[tuple[tuple[int, ...], int, float, float]], list[SkippedItem]]:
+    """(answer counts, target index, loss scale, weight) of the items that can vote, and
+    the others with the reason."""
+    voters: list[tuple[tuple[int, ...], int, float, float]] = []
     excluded: list[SkippedItem] = []
     for item in items:
         found = _vote_classes(item)
@@ -565,13 +643,16 @@ def _majority(items: Sequence[_ItemLike], ms: Sequence[int], confidence: float) 
             excluded.append(SkippedItem(item.id, found))
         else:
             voters.append((*found, item.weight))
+    return voters, excluded
+
+
+def _majority(items: Sequence[_ItemLike], ms: Sequence[int]) -> _Rows:
+    voters, excluded = _voters(items)
     if not voters:
-        return EnsembleMethod(
-            0, excluded, [_empty_row(m, "no categorical or binary item") for m in ms]
-        )
+        return _Rows(0, excluded, [_empty_row(m, "no categorical or binary item") for m in ms])
     # the kernels see each distinct row of answer counts once
     distinct: dict[tuple[int, ...], int] = {}
-    row = np.asarray([distinct.setdefault(tuple(v[0]), len(distinct)) for v in voters])
+    row = np.asarray([distinct.setdefault(v[0], len(distinct)) for v in voters])
     keys = list(distinct)
     counts = np.zeros((len(keys), max(len(key) for key in keys)), dtype=np.int64)
     for index, key in enumerate(keys):
@@ -579,40 +660,24 @@ def _majority(items: Sequence[_ItemLike], ms: Sequence[int], confidence: float) 
     target = np.asarray([v[1] for v in voters], dtype=np.intp)
     scale = np.asarray([v[2] for v in voters], dtype=np.float64)
     w = np.asarray([v[3] for v in voters], dtype=np.float64)
-    k_min = int(counts.sum(axis=1).min())
-    rows: list[EnsembleRow | None] = [None] * len(ms)
-    errors: dict[int, NDArray[np.float64]] = {}
-    variances: dict[int, NDArray[np.float64]] = {}
+    k_min = min(sum(key) for key in keys)
+    out = _Rows(len(voters), excluded, [None] * len(ms), w)
     for at, m in enumerate(ms):
         if k_min < m:
-            rows[at] = _empty_row(m, f"needs K >= {m} for every item; smallest K is {k_min}")
+            out.rows[at] = _empty_row(m, f"needs K >= {m} for every item; smallest K is {k_min}")
             continue
         try:
             hit = _remembered_votes("vote", m, keys, counts)[row, target]
-            errors[at] = scale * 2.0 * (1.0 - hit)
+            errors = scale * 2.0 * (1.0 - hit)
             if k_min >= 2 * m:
                 agreement = _remembered_votes("agreement", m, keys, counts)[row]
-                variances[at] = scale * (1.0 - agreement)
+                out.paired.append((at, errors, scale * (1.0 - agreement)))
+            else:
+                note = f"the vote's variance needs K >= {2 * m} (smallest K is {k_min}): error only"
+                out.error_only.append((at, errors, note))
         except TooManyAnswers as exc:
-            errors.pop(at, None)
-            rows[at] = _empty_row(m, f"too many distinct answers to enumerate exactly ({exc})")
-    both = [at for at in errors if at in variances]
-    if both:
-        summaries = _summaries(
-            [ms[at] for at in both],
-            np.stack([errors[at] for at in both]),
-            np.stack([variances[at] for at in both]),
-            w,
-            confidence,
-        )
-        for at, summary in zip(both, summaries, strict=True):
-            rows[at] = summary
-    for at in errors:
-        if at not in variances:
-            m = ms[at]
-            note = f"the vote's variance needs K >= {2 * m} (smallest K is {k_min}): error only"
-            rows[at] = _summaries([m], errors[at][None, :], None, w, confidence, note)[0]
-    return EnsembleMethod(len(voters), excluded, [r for r in rows if r is not None])
+            out.rows[at] = _empty_row(m, f"too many distinct answers to enumerate exactly ({exc})")
+    return out
 
 
 def ensemble_projection(
@@ -635,11 +700,13 @@ def ensemble_projection(
         item if isinstance(item, ItemEstimate) else _Item.of(item) for item in items
     ]
     targeted = [r for r in records if r.error is not None and r.variance is not None]
+    averaging, majority = _averaging(targeted, sizes), _majority(targeted, sizes)
+    _sum_rows([averaging, majority], sizes, float(confidence))
     return EnsembleProjection(
         ms=sizes,
         confidence=float(confidence),
         items=len(targeted),
         items_without_target=[r.id for r in records if r.error is None or r.variance is None],
-        averaging=_averaging(targeted, sizes, float(confidence)),
-        majority=_majority(targeted, sizes, float(confidence)),
+        averaging=averaging.method(),
+        majority=majority.method(),
     )

@@ -393,7 +393,7 @@ def test_the_layout_is_json_dumps_indent_2_byte_for_byte() -> None:
         text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
         return text.replace("\n", "\n" + "  " * depth)
 
-    leaves = [None, True, False, 0, -3, 2**70, 1.5, 0.1 + 0.2, 1e-300, "", 'é\n"\\', "\u2028"]
+    leaves = [None, True, False, 0, -3, 2**70, 1.5, -0.0, 0.1 + 0.2, 1e-300, "", 'é\n"\\', "\u2028"]
     rng = random.Random(3)
 
     def value(depth: int) -> object:
@@ -411,6 +411,61 @@ def test_the_layout_is_json_dumps_indent_2_byte_for_byte() -> None:
     for one in [value(0) for _ in range(2000)] + odd:
         for depth in (0, 1, 3):
             assert _dumps(one, depth) == reference(one, depth)
-    for bad in ([math.nan], {"a": [1, {"b": math.inf}]}):
+    for bad in (math.nan, -math.inf, [math.nan], {"a": [1, {"b": math.inf}]}):
         with pytest.raises(ValueError, match="not JSON compliant"):
             _dumps(bad, 1)
+
+
+def test_a_record_laid_out_itself_is_its_plain_form_laid_out() -> None:
+    """A single process spools the record it judged without its plain form
+    (``record_segments``): the same text as ``split_test(record.plain_at(...))``, byte for
+    byte, for items of every shape and at both item details."""
+    import numpy as np
+
+    from pytest_hotmess.reports.json_layout import record_segments
+    from pytest_hotmess.reports.spool import Spool
+    from pytest_hotmess.results.records import ItemRecord, TestRecord, Totals
+    from pytest_hotmess.stats.decompose import estimate_item
+    from pytest_hotmess.stats.ensemble import ensemble_projection
+    from pytest_hotmess.stats.kinds import INVALID
+
+    nan, inf = math.nan, math.inf
+    items = [
+        ItemRecord(id="a", k=3, error=0.5, bias=0.25, variance=0.25, target="A",
+                   kind="categorical", loss="brier", estimator="unbiased", weight=1.0,
+                   counts={"A": 2, "B": 1}, covariates=[{"output_tokens": 3.0}],
+                   difficulty=0.5, bucket="hard"),
+        ItemRecord(id="a2", k=3, error=0.5, bias=0.25, variance=0.25, target="A",
+                   kind="categorical", loss="brier", estimator="unbiased", weight=1.0,
+                   difficulty=-0.0, bucket="easy"),
+        ItemRecord(id="b", k=4, error=inf, bias=nan, variance=np.float64(0.125), target=True,
+                   kind="binary", loss="squared", estimator="plugin", weight=None,
+                   counts={"True": 3, "False": 1}, out_of_range=[], difficulty="easy"),
+        ItemRecord(id="c", k=2, error=-0.0, bias=-0.5, variance=0.5, target=np.int64(3),
+                   kind="numeric", loss="squared", estimator="jackknife", weight=2.5,
+                   outcomes=[1, np.float64(2.5), nan], out_of_range=["bias<0"]),
+        ItemRecord(id="d", k=1, outcomes=["A", INVALID], invalid=1, problem="fewer than 2",
+                   covariates=[{}, {"reasoning_tokens": 7.0}], target=None),
+        ItemRecord(id='é"\n\u2028', k=0, target=("x", 1.5), kind=None, error=0.0),
+    ]  # fmt: skip
+    estimates = [estimate_item(list("AABAC"), "A", item_id="q1")]
+    estimates.append(estimate_item(list("BBBBA"), "A", item_id="q2"))
+    records = [
+        TestRecord(nodeid="t", items=items, ensembles=ensemble_projection(estimates),
+                   totals=Totals(items=6, error=0.5, incoherence=nan, clipped={"bias": -0.1})),
+        TestRecord(nodeid="u", verdict="fail", message="m\n", items=[]),
+        TestRecord(nodeid="v", items=items[:2] * 30),
+    ]  # fmt: skip
+    for record in records:
+        for samples in (True, False):
+            plain = record.plain_at("samples" if samples else "items")
+            assert record_segments(record, samples) == split_test(plain)
+            by_record, by_plain = Spool(), Spool()
+            by_record.add_record(record.nodeid, record, samples=samples)
+            by_plain.add(record.nodeid, plain)
+            assert by_record.segments(record.nodeid) == by_plain.segments(record.nodeid)
+            assert json.loads(by_record.text(record.nodeid, "passed", with_items=True)) == (
+                json.loads(json.dumps({**plain, "outcome": "passed"}))
+            )
+            by_record.close()
+            by_plain.close()

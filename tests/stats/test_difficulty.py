@@ -270,3 +270,36 @@ def test_measured_numbers_are_bucketed_as_checked_numbers_are() -> None:
         assert assign_buckets(floats) == assign_buckets(mixed)  # the checked path
     with pytest.raises(DifficultyError, match="not a finite number"):
         assign_buckets({"a": 0.5, "b": math.nan})
+
+
+def _numpy_tertiles(values: list[float]) -> list[int]:
+    """The bucket index of each number as first written with numpy: stable argsort, runs of
+    equal numbers, floor(3 (r - 1/2) / n) of the run's average rank r."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=np.float64)
+    n = x.shape[0]
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, n))
+    average_rank = starts + (counts + 1) / 2.0
+    index = np.empty(n, dtype=np.int64)
+    index[order] = np.floor(3.0 * (np.repeat(average_rank, counts) - 0.5) / n)
+    return [int(i) for i in np.clip(index, 0, 2)]
+
+
+def test_tertiles_in_plain_python_are_numpys() -> None:
+    """A test's numbers are bucketed in plain Python: the same index as the numpy version for
+    every item, ties (signed zeros among them) and one to many items included."""
+    import numpy as np
+
+    from pytest_hotmess.stats.difficulty import _tertiles
+
+    rng = np.random.default_rng(12)
+    for _ in range(400):
+        n = int(rng.integers(1, 80))
+        pool = rng.choice([0.0, -0.0, 0.1, 0.25, 1.0, 1e-300, 7.5], size=n).tolist()
+        spread = rng.uniform(-1.0, 1.0, size=n).tolist()
+        values = pool if rng.random() < 0.5 else [round(v, 1) for v in spread]
+        assert _tertiles(values) == _numpy_tertiles(values), values

@@ -24,7 +24,7 @@ from pytest_hotmess.stats.ensemble import (
     vote_agreement,
     vote_probabilities,
 )
-from pytest_hotmess.stats.kinds import INVALID
+from pytest_hotmess.stats.kinds import INVALID, INVALID_LABEL
 
 # ----------------------------------------------------------------------------------------
 # brute force over subsets: the definition the closed forms must reproduce
@@ -485,3 +485,92 @@ def test_remembered_votes_give_the_figures_of_a_fresh_enumeration() -> None:
             error = float(np.mean(2.0 * (1.0 - hit)))
             row = _rows(projection, "majority")[m]
             assert row.error == pytest.approx(error, rel=1e-14, abs=1e-15)
+
+
+def test_rows_summed_together_are_each_row_summed_alone() -> None:
+    """Both methods' rows (and the error-only rows) are summed in one pass: every row's
+    figures must be, bit for bit, those of the row summed on its own."""
+    from pytest_hotmess.stats.ensemble import _summaries
+
+    rng = np.random.default_rng(21)
+    for n in (1, 2, 3, 9, 50, 130):
+        for zero_weight in (False, True):
+            errors = rng.uniform(0.0, 1.0, size=(7, n))
+            variances = errors[:5] * rng.uniform(0.0, 1.2, size=(5, n))
+            errors[2] = 0.0  # no error: no incoherence
+            errors[6, 0] = -1e-15  # a vote's rounding below zero
+            weights = rng.choice([0.5, 1.0, 3.0], size=n)
+            if zero_weight:
+                weights[0] = 0.0
+            ms = [1, 3, 5, 9, 17, 33, 65]
+            notes = [None] * 5 + ["error only", "error only too"]
+            together = _summaries(ms, errors, variances, weights, 0.9, notes)
+            for row in range(7):
+                paired = variances[row : row + 1] if row < 5 else None
+                alone = _summaries(
+                    [ms[row]], errors[row : row + 1], paired, weights, 0.9, [notes[row]]
+                )
+                assert together[row] == alone[0]
+
+
+def test_a_projection_is_the_same_with_its_methods_summed_apart() -> None:
+    """Averaging and majority rows share one pass when their items (so weights) are the same;
+    summed apart (as when a KL or numeric item leaves one method) they give the same rows."""
+    from pytest_hotmess.stats import ensemble
+
+    rng = np.random.default_rng(5)
+    original = ensemble._sum_rows
+
+    def apart(methods: Any, ms: Any, confidence: float) -> None:
+        for method in methods:
+            original([method], ms, confidence)
+
+    for trial in range(30):
+        items = []
+        for i in range(int(rng.integers(2, 40))):
+            k = int(rng.choice([4, 10, 20]))
+            drawn = rng.multinomial(k, rng.dirichlet(np.ones(4)))
+            counts = {label: int(n) for label, n in zip("ABCD", drawn, strict=True) if n}
+            item = _categorical(f"q{i}", counts, target=str(rng.choice(list("ABCDE"))))
+            items.append(dataclasses.replace(item, weight=float(rng.choice([0.0, 1.0, 2.0]))))
+        together = ensemble_projection(items, confidence=0.9)
+        ensemble._sum_rows = apart  # type: ignore[assignment]
+        try:
+            separate = ensemble_projection(items, confidence=0.9)
+        finally:
+            ensemble._sum_rows = original  # type: ignore[assignment]
+        assert together == separate, trial
+
+
+def test_the_common_vote_classes_are_those_of_the_general_reading() -> None:
+    """A categorical item's counts are read by a shortcut; any other mapping goes the general
+    way: both give the same answer counts, target index and scale."""
+    from collections.abc import Mapping as AbcMapping
+
+    from pytest_hotmess.stats.ensemble import _vote_classes
+
+    class Counts(AbcMapping[str, int]):
+        def __init__(self, data: dict[str, int]) -> None:
+            self.data = data
+
+        def __getitem__(self, key: str) -> int:
+            return self.data[key]
+
+        def __iter__(self) -> Any:
+            return iter(self.data)
+
+        def __len__(self) -> int:
+            return len(self.data)
+
+    for counts, target in [
+        ({"A": 3, "B": 1}, "A"),
+        ({"B": 1, "A": 3}, "A"),
+        ({"B": 1, "C": 2}, "A"),
+        ({"1": 2, "2": 5}, 2),
+        ({INVALID_LABEL: 2, "B": 1}, "B"),
+        ({}, "A"),
+    ]:
+        item = _categorical("q", {"Z": 2})
+        common = dataclasses.replace(item, counts=counts, target=target)
+        general = dataclasses.replace(item, counts=Counts(counts), target=target)
+        assert _vote_classes(common) == _vote_classes(general)
