@@ -53,16 +53,6 @@ KEPT_FIELDS = ("k", "invalid", "weight", "error", "bias", "variance", "loss", "b
 """What ``results.kept`` reads of an item's plain form."""
 
 
-def _plain_field(value: object) -> Any:
-    """One field's plain value (most are plain already: finite, or null in the JSON)."""
-    kind = type(value)
-    if kind is float:
-        return value if math.isfinite(value) else None  # type: ignore[arg-type]
-    if value is None or kind is str or kind is int:
-        return value
-    return to_plain_value(value)
-
-
 def kept_figures(
     k: int,
     invalid: int,
@@ -75,7 +65,7 @@ def kept_figures(
 ) -> dict[str, Any]:
     """An item's kept figures (``KEPT_FIELDS``) in their plain form: the one definition for
     ``ItemRecord.kept_plain`` and ``results.record.kept_row``."""
-    figure = _plain_field
+    figure = to_plain_value
     return {
         "k": figure(k),
         "invalid": figure(invalid),

@@ -100,7 +100,7 @@ class Aggregate:
     None until ``with_interval`` gives them."""
 
     def to_dict(self) -> dict[str, object]:
-        out = dataclasses.asdict(self)
+        out = dataclasses.asdict(dataclasses.replace(self, pending=None))  # no array copies
         del out["pending"]
         return out
 

@@ -340,24 +340,17 @@ class _PassedTerms(RatioTerms):
         fields = {f.name: getattr(taken, f.name) for f in dataclasses.fields(RatioTerms)}
         return _PassedTerms(**fields, items=self.items)
 
-    def _recentre(self, row: int, theta: float) -> None:
+    def _items_expansion(
+        self, row: int, center: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         assert self.items is not None
-        mean0, coefficients, magnitudes = self.items.expansion(np.asarray([theta]))
-        self.center[row], self.mean0[row] = theta, mean0[0]
-        self.coefficients[row], self.magnitudes[row] = coefficients[0], magnitudes[0]
+        return self.items.expansion(center)
 
-    def _direct(
-        self,
-        theta: NDArray[np.float64],
-        rows: NDArray[np.intp],
-        lost: NDArray[np.bool_],
-        mean: NDArray[np.float64],
-        sums: NDArray[np.float64],
-    ) -> None:
+    def _items_moments(
+        self, row: int, theta: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         assert self.items is not None
-        for row in np.flatnonzero(lost.any(axis=1)):
-            points = np.flatnonzero(lost[row])
-            mean[row, points], sums[row, points] = self.items.moments(theta[row, points])
+        return self.items.moments(theta)
 
 
 def _pairwise(

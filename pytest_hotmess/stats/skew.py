@@ -440,10 +440,7 @@ class RatioTerms:
 
     def _recentre(self, row: int, theta: float) -> None:
         """Expand row ``row`` around ``theta`` instead (d there is taken from the items)."""
-        index = self.source[row]
-        mean0, _, coefficients, magnitudes = _expansion(
-            self.v[index][None, :], self.e[index][None, :], self.w, np.asarray([theta])
-        )
+        mean0, coefficients, magnitudes = self._items_expansion(row, np.asarray([theta]))
         self.center[row], self.mean0[row] = theta, mean0[0]
         self.coefficients[row], self.magnitudes[row] = coefficients[0], magnitudes[0]
 
@@ -458,11 +455,30 @@ class RatioTerms:
         """Overwrite the points ``lost`` (a cancelling expansion) with moments from the items."""
         for row in np.flatnonzero(lost.any(axis=1)):
             points = np.flatnonzero(lost[row])
-            index = self.source[rows[row]]
-            x = self.v[index][None, :] - theta[row, points][:, None] * self.e[index][None, :]
-            direct = _term_moments(x, self.w)
-            mean[row, points] = direct.mean
-            sums[row, points] = np.stack([direct.sum2, direct.sum3, direct.sum4], axis=1)
+            mean[row, points], sums[row, points] = self._items_moments(
+                int(rows[row]), theta[row, points]
+            )
+
+    def _items_expansion(
+        self, row: int, center: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """D(center) and the (1, 5, 3) coefficients and magnitudes of row ``row`` around
+        ``center`` (one theta), from its items: where a subclass reads them from elsewhere."""
+        index = self.source[row]
+        mean0, _, coefficients, magnitudes = _expansion(
+            self.v[index][None, :], self.e[index][None, :], self.w, center
+        )
+        return mean0, coefficients, magnitudes
+
+    def _items_moments(
+        self, row: int, theta: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """D and the sums of d^2, d^3, d^4 (points, 3) of row ``row`` at each ``theta``, from
+        its items."""
+        index = self.source[row]
+        x = self.v[index][None, :] - theta[:, None] * self.e[index][None, :]
+        direct = _term_moments(x, self.w)
+        return direct.mean, np.stack([direct.sum2, direct.sum3, direct.sum4], axis=1)
 
 
 def _expansion(

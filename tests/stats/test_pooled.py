@@ -119,21 +119,24 @@ def test_unclipped_figures_and_edge_cases_match_too(monkeypatch: pytest.MonkeyPa
     v, e = (np.asarray([kinds[i % 2][j] for i in range(n)]) for j in (0, 1))
     two = dataclasses.replace(alike, variance=v, error=e, bias=e - v)
     calls: list[str] = []
+    # the passes read the items through their own hooks, not RatioTerms' whole arrays
+    assert {"_items_expansion", "_items_moments"} <= set(vars(pooled._PassedTerms))
     for cls in (skew.RatioTerms, pooled._PassedTerms):
-        for name in ("_recentre", "_direct"):
+        for name in ("_items_expansion", "_items_moments"):
             spied = getattr(cls, name)
             label = f"{cls.__name__}.{name}"
 
-            def spy(*args: Any, _spied: Any = spied, _label: str = label) -> None:
+            def spy(*args: Any, _spied: Any = spied, _label: str = label) -> Any:
                 calls.append(_label)
-                _spied(*args)
+                return _spied(*args)
 
             monkeypatch.setattr(cls, name, spy)
-    _same(pooled_aggregate(_reader(two, losses), n, confidence=0.9), two)
-    names = ("_recentre", "_direct")
-    assert {f"{cls}.{name}" for cls in ("RatioTerms", "_PassedTerms") for name in names} == set(
-        calls
-    )
+    got = pooled_aggregate(_reader(two, losses), n, confidence=0.9)
+    names = ("_items_expansion", "_items_moments")
+    # the passes' own fallbacks ran, and never the whole arrays' ones
+    assert set(calls) == {f"_PassedTerms.{name}" for name in names}
+    _same(got, two)  # the whole arrays' code, which takes the same fallbacks
+    assert {f"RatioTerms.{name}" for name in names} <= set(calls)
 
 
 @pytest.mark.usefixtures("small_passes")
